@@ -1,0 +1,407 @@
+"""The ``gitopsgen`` command line (click): parsing options and printing results, nothing more.
+
+Exit codes: 0 ok, 1 drift (``generate --check``), 2 usage or input error (one line on stderr,
+nothing written).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+import git
+
+from . import generator
+from . import intent as it
+from .errors import InputError
+from .render.common import overlay_dir
+from .scaffold import GITLAB_CI, readme
+from .tree import Plan, apply, plan
+
+
+def _repo_root(repo: str | None) -> Path:
+    if repo is not None:
+        path = Path(repo)
+        if not path.is_dir():
+            raise InputError(f"--repo {repo}: not a directory")
+        return path.resolve()
+    try:
+        top = git.Repo(Path.cwd(), search_parent_directories=True).working_tree_dir
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        top = None
+    return Path(top or Path.cwd()).resolve()
+
+
+def _report(p: Plan, verb: str = "wrote") -> None:
+    for rel in sorted(p.write):
+        click.echo(f"{verb} {rel}", err=True)
+    for rel in sorted(p.delete):
+        click.echo(f"deleted {rel}", err=True)
+    if p.empty:
+        click.echo("nothing to change", err=True)
+
+
+repo_option = click.option("--repo", metavar="DIR", help="Repository root (default: the git top level).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gitopsgen")
+def cli() -> None:
+    """Generate and check Flux v2.9 repositories that run self-hosted Prefect on Kubernetes."""
+
+
+# ---------------------------------------------------------------- init
+
+
+@cli.command()
+@repo_option
+@click.option("--git-url", help="URL Flux clones this repository from.")
+@click.option("--branch", help="Branch Flux follows.")
+@click.option("--registry", "registry_host", metavar="HOST", help="Default container registry.")
+@click.option("--secret-store", metavar="NAME", help="Default ClusterSecretStore for credentials.")
+@click.option("--prefect-version", metavar="X.Y.Z")
+@click.option("--chart-version", metavar="VERSION")
+@click.option("--chart-repository", metavar="URL")
+@click.option("--gitlab-project", metavar="URL", help="https URL of the GitLab project (commit statuses).")
+@click.option("--force", is_flag=True, help="Replace an existing gitopsgen.yaml.")
+def init(repo: str | None, force: bool, **opts: Any) -> None:
+    """Scaffold base/, overlays/, clusters/, fleet defaults, .gitlab-ci.yml and a README."""
+    root = _repo_root(repo)
+    fleet_path = root / it.FLEET_FILE
+    if fleet_path.exists() and not force:
+        raise InputError(f"{it.FLEET_FILE} exists: this repository is already initialised (use --force to replace)")
+    fleet = it.Fleet()
+    git_changes: dict[str, Any] = {}
+    if opts["git_url"]:
+        git_changes["url"] = opts["git_url"]
+    if opts["branch"]:
+        git_changes["branch"] = opts["branch"]
+    fleet = replace(fleet, git=replace(fleet.git, **git_changes))
+    if opts["registry_host"] or opts["secret_store"]:
+        fleet = replace(
+            fleet, registry=it.RegistrySettings(host=opts["registry_host"], secret_store=opts["secret_store"])
+        )
+    if opts["prefect_version"]:
+        fleet = replace(fleet, prefect=replace(fleet.prefect, version=opts["prefect_version"]))
+    chart_changes = {k: opts[f"chart_{k}"] for k in ("version", "repository") if opts[f"chart_{k}"]}
+    fleet = replace(fleet, chart=replace(fleet.chart, **chart_changes))
+    if opts["gitlab_project"]:
+        fleet = replace(fleet, notifications=replace(fleet.notifications, gitlab_project=opts["gitlab_project"]))
+    it.check_fleet(fleet)
+    files = {it.FLEET_FILE: generator.fleet_text(fleet), **generator.render_fleet(fleet)}
+    for rel, text in (("README.md", readme(fleet)), (".gitlab-ci.yml", GITLAB_CI)):
+        if not (root / rel).exists():
+            files[rel] = text
+    for keep in ("intent/clusters/.gitkeep", "overlays/.gitkeep", "clusters/.gitkeep"):
+        if not (root / Path(keep).parent).is_dir():
+            files[keep] = ""
+    p = plan(root, files, generator.fleet_owned_dirs())
+    apply(root, p)
+    _report(p)
+
+
+# ---------------------------------------------------------------- add-cluster
+
+_POOL_KEYS = {
+    "queues", "replicas", "namespace", "flow-image", "policy", "ttl", "cpu", "memory", "cpu-limit", "memory-limit",
+}
+
+
+def _split_image(ref: str, what: str) -> tuple[str, str | None]:
+    """REPO[:TAG] → (repo, tag); a ':' before the last '/' belongs to a registry port."""
+    if "@" in ref:
+        raise InputError(f"{what} {ref!r}: give REPO[:TAG], not a digest")
+    head, sep, tail = ref.rpartition(":")
+    if sep and "/" not in tail:
+        return head, tail
+    return ref, None
+
+
+def _lowest_version(semver_range: str) -> str | None:
+    """The version a range starts from, e.g. '>=1.2.0 <2.0.0' → '1.2.0' (for the first flow image tag)."""
+    m = re.match(r"^\s*(>=|\^|~|=)?\s*v?([0-9]+\.[0-9]+\.[0-9]+)(\s|$)", semver_range)
+    return m.group(2) if m else None
+
+
+def parse_pool(spec: str, defaults: dict[str, Any]) -> it.WorkPoolIntent:
+    """NAME[:key=value,...] with keys queues (a+b), replicas, namespace, flow-image, policy, ttl,
+    cpu, memory, cpu-limit, memory-limit."""
+    name, _, rest = spec.partition(":")
+    values: dict[str, Any] = {"name": name, **defaults}
+    if rest:
+        for item in re.split(r",(?=[a-z-]+=)", rest):
+            key, sep, value = item.partition("=")
+            if not sep or key not in _POOL_KEYS:
+                raise InputError(
+                    f"--worker-pool {spec!r}: {item!r} is not KEY=VALUE with KEY one of {', '.join(sorted(_POOL_KEYS))}"
+                )
+            if key == "queues":
+                values["queues"] = [q for q in value.split("+") if q]
+            elif key in ("replicas", "ttl"):
+                try:
+                    number = int(value)
+                except ValueError:
+                    raise InputError(f"--worker-pool {spec!r}: {key} {value!r} is not an integer") from None
+                values["replicas" if key == "replicas" else "finished_job_ttl"] = number
+            elif key == "flow-image":
+                values["flow_image_ref"] = value
+            elif key == "policy":
+                values["flow_image_policy"] = value
+            else:
+                values[{"namespace": "namespace", "cpu": "cpu_request", "memory": "memory_request",
+                        "cpu-limit": "cpu_limit", "memory-limit": "memory_limit"}[key]] = value
+    ref = values.pop("flow_image_ref", None)
+    if ref:
+        repo, tag = _split_image(ref, "flow image")
+        values["flow_image"] = repo
+        values["flow_image_tag"] = tag or (
+            _lowest_version(values["flow_image_policy"]) if values.get("flow_image_policy") else None
+        )
+    return it.WorkPoolIntent(**values)
+
+
+def _server_from_options(base: it.ServerIntent, o: dict[str, Any]) -> it.ServerIntent:
+    s = base
+    if o["server_mode"]:
+        s = replace(s, mode=o["server_mode"])
+        if o["server_mode"] == "single":
+            s = replace(s, replicas=1, database=None, redis=None)
+        elif s.replicas < 2 and not o["server_replicas"]:
+            s = replace(s, replicas=2)
+    if o["server_replicas"] is not None:
+        s = replace(s, replicas=o["server_replicas"])
+    if o["storage_size"]:
+        s = replace(s, storage_size=o["storage_size"])
+    if o["storage_class"]:
+        s = replace(s, storage_class=o["storage_class"])
+    if o["database_secret"]:
+        s = replace(s, database=it.DatabaseIntent(secret=o["database_secret"], key=o["database_key"]))
+    if o["redis"] or o["redis_secret"]:
+        current = s.redis or it.RedisIntent()
+        host, port = current.host, current.port
+        if o["redis"]:
+            if o["redis"] == "bundled":
+                host, port = None, 6379
+            else:
+                host, _, port_text = o["redis"].partition(":")
+                if port_text:
+                    if not port_text.isdigit():
+                        raise InputError(f"--redis {o['redis']!r}: port {port_text!r} is not a number")
+                    port = int(port_text)
+        s = replace(s, redis=it.RedisIntent(host=host, port=port, secret=o["redis_secret"] or current.secret))
+    if s.mode == "ha" and s.redis is None:
+        s = replace(s, redis=it.RedisIntent())
+    if o["ingress_host"]:
+        s = replace(
+            s,
+            ingress=it.IngressIntent(
+                host=o["ingress_host"], class_name=o["ingress_class"], tls_secret=o["tls_secret"]
+            ),
+        )
+    elif o["ingress_class"] or o["tls_secret"]:
+        if s.ingress is None:
+            raise InputError("--ingress-class and --tls-secret need --ingress-host")
+        s = replace(s, ingress=replace(s.ingress, class_name=o["ingress_class"] or s.ingress.class_name,
+                                       tls_secret=o["tls_secret"] or s.ingress.tls_secret))
+    if o["auth_secret"]:
+        s = replace(s, auth_secret=o["auth_secret"])
+    return s
+
+
+def build_cluster(name: str, template: it.ClusterIntent | None, o: dict[str, Any]) -> it.ClusterIntent:
+    """The new cluster's intent: ``template`` (from --from) or defaults, then the options."""
+    if template is not None:
+        if template.server.ingress is not None and not o["ingress_host"]:
+            raise InputError(
+                f"cluster {template.name} has ingress host {template.server.ingress.host}: give {name} its own "
+                "with --ingress-host"
+            )
+        cluster = replace(template, name=name, cluster_uid=o["cluster_uid"] or it.default_cluster_uid(name))
+    else:
+        cluster = it.ClusterIntent(name=name, cluster_uid=o["cluster_uid"] or it.default_cluster_uid(name))
+    cluster = replace(cluster, server=_server_from_options(cluster.server, o))
+    pool_defaults: dict[str, Any] = {}
+    if o["flow_image"]:
+        pool_defaults["flow_image_ref"] = o["flow_image"]
+    if o["image_policy"]:
+        pool_defaults["flow_image_policy"] = o["image_policy"]
+    if o["worker_pool"]:
+        pools = [parse_pool(spec, pool_defaults) for spec in o["worker_pool"]]
+    elif template is not None:
+        pools = list(template.worker_pools)
+        if pool_defaults:
+            pools = [parse_pool(p.name, {**_pool_dict(p), **pool_defaults}) for p in pools]
+    else:
+        pools = [parse_pool("default", pool_defaults)]
+    cluster = replace(cluster, worker_pools=pools)
+    registry = cluster.registry
+    if o["registry_host"]:
+        registry = replace(registry, host=o["registry_host"])
+    if o["secret_store"]:
+        registry = replace(registry, secret_store=o["secret_store"])
+    if o["registry_remote_key"]:
+        registry = replace(registry, remote_key=o["registry_remote_key"])
+    cluster = replace(cluster, registry=registry)
+    automation = cluster.image_automation
+    if o["image_automation"] is not None:
+        automation = replace(automation, enabled=o["image_automation"])
+    elif o["image_policy"] or o["prefect_policy"]:
+        automation = replace(automation, enabled=True)
+    if o["prefect_policy"]:
+        automation = replace(automation, prefect_policy=o["prefect_policy"])
+    cluster = replace(cluster, image_automation=automation)
+    if o["prefect_version"]:
+        cluster = replace(cluster, prefect_version=o["prefect_version"])
+    if o["chart_version"]:
+        cluster = replace(cluster, chart_version=o["chart_version"])
+    return it.check_cluster(cluster)
+
+
+def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
+    d = {k: v for k, v in it.asdict(p).items() if k != "name"}
+    if d.get("flow_image"):
+        d["flow_image_ref"] = f"{d.pop('flow_image')}:{d.pop('flow_image_tag')}"
+    return d
+
+
+@cli.command("add-cluster")
+@click.argument("name")
+@repo_option
+@click.option("--from", "from_cluster", metavar="CLUSTER", help="Start from another cluster's intent.")
+@click.option("--force", is_flag=True, help="Replace an existing cluster.")
+@click.option("--server-mode", type=click.Choice(["single", "ha"]))
+@click.option("--server-replicas", type=click.IntRange(1, 50), help="API replicas (ha).")
+@click.option("--storage-size", metavar="QUANTITY", help="SQLite volume size (single).")
+@click.option("--storage-class", metavar="NAME", help="SQLite volume storage class (single).")
+@click.option("--database-secret", metavar="NAME", help="Existing Secret with the PostgreSQL URL (ha).")
+@click.option("--database-key", default="connection-string", show_default=True, help="Key in --database-secret.")
+@click.option("--redis", metavar="bundled|HOST[:PORT]", help="Redis for ha: the chart's bundled one or a host.")
+@click.option("--redis-secret", metavar="NAME", help="Existing Secret: redis-password and docket-url keys.")
+@click.option("--ingress-host", metavar="HOST")
+@click.option("--ingress-class", metavar="NAME")
+@click.option("--tls-secret", metavar="NAME", help="Existing TLS Secret for the ingress host.")
+@click.option("--auth-secret", metavar="NAME", help="Existing Secret (key auth-string) for basic auth.")
+@click.option("--worker-pool", multiple=True, metavar="NAME[:k=v,...]",
+              help="Kubernetes work pool (repeatable): queues=a+b, replicas, namespace, flow-image, policy, "
+                   "ttl, cpu, memory, cpu-limit, memory-limit.")
+@click.option("--flow-image", metavar="REPO[:TAG]", help="Default flow-run image of every pool.")
+@click.option("--image-policy", metavar="RANGE", help="Semver range that image automation follows for flow images.")
+@click.option("--prefect-policy", metavar="RANGE", help="Semver range for Prefect server/worker images.")
+@click.option("--image-automation/--no-image-automation", default=None, help="Let Flux bump image tags.")
+@click.option("--registry", "registry_host", metavar="HOST", help="Container registry (e.g. Harbor, GitLab).")
+@click.option("--secret-store", metavar="NAME", help="ClusterSecretStore holding the registry credentials.")
+@click.option("--registry-remote-key", metavar="KEY", help="Remote key (properties username, password).")
+@click.option("--cluster-uid", metavar="UUID", help="worker.clusterUid (default: derived from NAME).")
+@click.option("--prefect-version", metavar="X.Y.Z")
+@click.option("--chart-version", metavar="VERSION")
+def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bool, **o: Any) -> None:
+    """Write the intent of cluster NAME and everything generated from it."""
+    from . import checks
+
+    checks.dns_label(name, "cluster name", max_len=40)
+    root = _repo_root(repo)
+    fleet = generator.require_scaffold(root)
+    exists = it.intent_path(root, name).exists() or (root / overlay_dir(name, "")).exists()
+    if exists and not force:
+        raise InputError(f"cluster {name!r} exists (use --force to replace it)")
+    template = it.load_cluster(root, from_cluster) if from_cluster else None
+    cluster = build_cluster(name, template, o)
+    it.resolve(fleet, cluster)  # registry and secret store must be known
+    p = generator.plan_cluster(root, fleet, cluster, with_intent=True)
+    apply(root, p)
+    _report(p)
+
+
+# ---------------------------------------------------------------- generate / list
+
+
+@cli.command()
+@repo_option
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if files differ.")
+def generate(repo: str | None, check: bool) -> None:
+    """Regenerate base/ and every cluster from the intent."""
+    root = _repo_root(repo)
+    generator.require_scaffold(root)
+    p = generator.plan_all(root)
+    if check:
+        if p.empty:
+            click.echo("generated files match the intent", err=True)
+            return
+        click.echo(p.diff(), nl=False)
+        n = len(p.write) + len(p.delete)
+        click.echo(f"{n} generated file(s) differ from the intent: run 'gitopsgen generate'", err=True)
+        sys.exit(1)
+    apply(root, p)
+    _report(p)
+
+
+@cli.command("list")
+@repo_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def list_clusters(repo: str | None, fmt: str) -> None:
+    """Clusters with server mode, Prefect and chart versions, work pools."""
+    root = _repo_root(repo)
+    fleet = it.load_fleet(root)
+    rows = []
+    for name in it.cluster_names(root):
+        c = it.load_cluster(root, name)
+        r = it.resolve(fleet, c)
+        rows.append(
+            {
+                "name": name,
+                "serverMode": c.server.mode,
+                "serverReplicas": c.server.replicas,
+                "prefectVersion": r.prefect_version,
+                "chartVersion": r.chart_version,
+                "registry": r.registry_host,
+                "imageAutomation": c.image_automation.enabled,
+                "workPools": [
+                    {"name": p.name, "namespace": p.namespace, "queues": p.queues, "replicas": p.replicas,
+                     "flowImage": r.flow_image(p)}
+                    for p in c.worker_pools
+                ],
+            }
+        )
+    if fmt == "json":
+        click.echo(json.dumps({"clusters": rows}, indent=2))
+        return
+    header = ("CLUSTER", "SERVER", "PREFECT", "CHART", "AUTOMATION", "WORK POOLS")
+    table = [header] + [
+        (
+            row["name"],
+            f"{row['serverMode']} x{row['serverReplicas']}",
+            row["prefectVersion"],
+            row["chartVersion"],
+            "on" if row["imageAutomation"] else "off",
+            ", ".join(f"{p['name']}({p['replicas']})" for p in row["workPools"]),
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
+    for r in table:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("gitopsgen: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except InputError as exc:
+        click.echo(f"gitopsgen: error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

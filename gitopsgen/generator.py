@@ -1,0 +1,85 @@
+"""The generator's use cases: what files the fleet and each cluster own, and the plans to write them.
+
+Pure planning on top of :mod:`gitopsgen.render` and :mod:`gitopsgen.tree`; the command line
+decides whether to apply a plan or to print its diff.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import intent as it
+from .render import render_cluster, render_fleet
+from .render.common import (
+    COMPONENT_CREDENTIALS,
+    COMPONENT_IMAGES,
+    COMPONENT_SERVER,
+    COMPONENT_WORKER,
+    base_dir,
+    cluster_dir,
+)
+from .tree import Plan, plan
+from .yamlout import dump_documents
+
+BASE_COMPONENTS = [COMPONENT_CREDENTIALS, COMPONENT_SERVER, COMPONENT_WORKER, COMPONENT_IMAGES]
+INTENT_HEADER = (
+    "Intent of cluster {name}: what gitopsgen generates overlays/{name}/ and clusters/{name}/prefect/ from.\n"
+    "Edit it, then run 'gitopsgen generate'."
+)
+FLEET_HEADER = (
+    "Fleet defaults of gitopsgen: every cluster starts from these (intent/clusters/<name>.yaml overrides).\n"
+    "Edit, then run 'gitopsgen generate'."
+)
+
+
+def fleet_owned_dirs() -> list[str]:
+    return [base_dir(c) for c in BASE_COMPONENTS]
+
+
+def cluster_owned_dirs(name: str) -> list[str]:
+    return [f"overlays/{name}", cluster_dir(name)]
+
+
+def fleet_text(fleet: it.Fleet) -> str:
+    return dump_documents([it.fleet_to_dict(fleet)], FLEET_HEADER)
+
+
+def intent_text(cluster: it.ClusterIntent) -> str:
+    return dump_documents([it.cluster_to_dict(cluster)], INTENT_HEADER.format(name=cluster.name))
+
+
+def require_scaffold(root: Path) -> it.Fleet:
+    fleet = it.load_fleet(root)
+    missing = [d for d in fleet_owned_dirs() if not (root / d / "kustomization.yaml").is_file()]
+    if missing:
+        raise it.InputError(f"{root} lacks the scaffold ({missing[0]}/kustomization.yaml): run 'gitopsgen init'")
+    return fleet
+
+
+def plan_fleet(root: Path, fleet: it.Fleet) -> Plan:
+    return plan(root, render_fleet(fleet), fleet_owned_dirs())
+
+
+def plan_cluster(root: Path, fleet: it.Fleet, cluster: it.ClusterIntent, with_intent: bool = False) -> Plan:
+    files = render_cluster(it.resolve(fleet, cluster))
+    if with_intent:
+        files[it.intent_path(root, cluster.name).relative_to(root).as_posix()] = intent_text(cluster)
+    return plan(root, files, cluster_owned_dirs(cluster.name))
+
+
+def merge(plans: list[Plan]) -> Plan:
+    out = Plan()
+    for p in plans:
+        out.write.update(p.write)
+        out.delete.extend(p.delete)
+        out.current.update(p.current)
+    return out
+
+
+def plan_all(root: Path) -> Plan:
+    """Everything the intent generates: the fleet base and every cluster."""
+    fleet = it.load_fleet(root)
+    plans = [plan_fleet(root, fleet)]
+    for name in it.cluster_names(root):
+        plans.append(plan_cluster(root, fleet, it.load_cluster(root, name)))
+    return merge(plans)

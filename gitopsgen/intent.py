@@ -1,0 +1,502 @@
+"""Fleet and cluster intent: the dataclasses, their defaults and checks, and their YAML form.
+
+The fleet defaults live in ``gitopsgen.yaml`` at the repository root; each cluster's intent in
+``intent/clusters/<name>.yaml``, where no Flux Kustomization builds it. Everything under
+``base/``, ``overlays/<name>/`` and ``clusters/<name>/prefect/`` is generated from these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import checks
+from .errors import InputError
+
+FLEET_FILE = "gitopsgen.yaml"
+INTENT_DIR = "intent/clusters"
+
+DEFAULT_CHART_REPOSITORY = "https://prefecthq.github.io/prefect-helm"
+DEFAULT_CHART_VERSION = "2026.8.18172642"
+DEFAULT_PREFECT_VERSION = "3.8.3"
+DEFAULT_PYTHON_VERSION = "3.11"
+DEFAULT_PREFECT_IMAGE = "prefecthq/prefect"
+
+_UID_NAMESPACE = uuid.UUID("6f0b4d5e-2f54-4c39-9b1e-6a1f3c1d8e42")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _to_yaml_dict(obj: Any) -> Any:
+    """Dataclass → plain dict with camelCase keys, dropping None values."""
+    if hasattr(obj, "__dataclass_fields__"):
+        out: dict[str, Any] = {}
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            if value is None:
+                continue
+            out[_camel(f.name)] = _to_yaml_dict(value)
+        return out
+    if isinstance(obj, list):
+        return [_to_yaml_dict(v) for v in obj]
+    return obj
+
+
+def _from_yaml_dict(cls: type, data: Any, where: str) -> Any:
+    """Plain dict with camelCase keys → dataclass ``cls``; unknown keys are errors."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"{where} must be a mapping")
+    by_key = {_camel(f.name): f for f in fields(cls)}
+    unknown = sorted(set(map(str, data)) - set(by_key))
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(by_key))})")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        f = by_key[key]
+        nested = _NESTED.get((cls.__name__, f.name))
+        if nested is not None and value is not None:
+            if f.name == "worker_pools":
+                if not isinstance(value, list):
+                    raise InputError(f"{where}.{key} must be a list")
+                value = [_from_yaml_dict(nested, v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
+            else:
+                value = _from_yaml_dict(nested, value, f"{where}.{key}")
+        kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required key is missing
+        raise InputError(f"{where}: {exc}") from None
+
+
+# ---------------------------------------------------------------- fleet
+
+
+@dataclass(frozen=True)
+class GitSettings:
+    url: str = "ssh://git@gitlab.example.com/platform/fleet.git"
+    branch: str = "main"
+    flux_source: str = "flux-system"
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    host: str | None = None
+    secret_store: str | None = None
+    remote_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PrefectSettings:
+    version: str = DEFAULT_PREFECT_VERSION
+    python: str = DEFAULT_PYTHON_VERSION
+    image: str = DEFAULT_PREFECT_IMAGE
+
+
+@dataclass(frozen=True)
+class ChartSettings:
+    repository: str = DEFAULT_CHART_REPOSITORY
+    version: str = DEFAULT_CHART_VERSION
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    gitlab_project: str | None = None
+    token_secret: str = "gitlab-token"
+    token_remote_key: str = "gitops/gitlab-token"
+
+
+@dataclass(frozen=True)
+class AutomationSettings:
+    author_name: str = "fluxcdbot"
+    author_email: str = "fluxcdbot@users.noreply.gitlab.com"
+    push_branch: str | None = None
+
+
+@dataclass(frozen=True)
+class Fleet:
+    git: GitSettings = field(default_factory=GitSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    prefect: PrefectSettings = field(default_factory=PrefectSettings)
+    chart: ChartSettings = field(default_factory=ChartSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    image_automation: AutomationSettings = field(default_factory=AutomationSettings)
+
+    def gitlab_project_url(self) -> str:
+        """The https URL of the GitLab project, for the commit-status Provider."""
+        if self.notifications.gitlab_project:
+            return self.notifications.gitlab_project
+        url = self.git.url
+        if url.startswith("ssh://"):
+            rest = url[len("ssh://") :].split("@", 1)[-1]
+            host, _, path = rest.partition("/")
+            host = host.split(":", 1)[0]
+            url = f"https://{host}/{path}"
+        elif "@" in url and ":" in url.split("@", 1)[1] and not url.startswith("http"):
+            host, _, path = url.split("@", 1)[1].partition(":")
+            url = f"https://{host}/{path}"
+        return url.removesuffix(".git")
+
+
+# ---------------------------------------------------------------- cluster
+
+
+@dataclass(frozen=True)
+class DatabaseIntent:
+    secret: str
+    key: str = "connection-string"
+
+
+@dataclass(frozen=True)
+class RedisIntent:
+    host: str | None = None  # None: the chart's bundled Redis
+    port: int = 6379
+    secret: str | None = None  # keys: redis-password, docket-url
+
+
+@dataclass(frozen=True)
+class IngressIntent:
+    host: str
+    class_name: str | None = None
+    tls_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerIntent:
+    mode: str = "single"
+    replicas: int = 1
+    storage_size: str = "5Gi"
+    storage_class: str | None = None
+    database: DatabaseIntent | None = None
+    redis: RedisIntent | None = None
+    ingress: IngressIntent | None = None
+    auth_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkPoolIntent:
+    name: str
+    namespace: str = "prefect-flows"
+    queues: list[str] = field(default_factory=list)
+    replicas: int = 1
+    flow_image: str | None = None
+    flow_image_tag: str | None = None
+    flow_image_policy: str | None = None
+    finished_job_ttl: int = 3600
+    cpu_request: str = "500m"
+    memory_request: str = "512Mi"
+    cpu_limit: str | None = None
+    memory_limit: str = "2Gi"
+
+
+@dataclass(frozen=True)
+class ImageAutomationIntent:
+    enabled: bool = False
+    prefect_policy: str | None = None  # default: patch releases of the pinned Prefect version
+    interval: str = "10m"
+
+
+@dataclass(frozen=True)
+class ClusterIntent:
+    name: str
+    cluster_uid: str
+    server: ServerIntent = field(default_factory=ServerIntent)
+    worker_pools: list[WorkPoolIntent] = field(default_factory=list)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    image_automation: ImageAutomationIntent = field(default_factory=ImageAutomationIntent)
+    prefect_version: str | None = None
+    chart_version: str | None = None
+
+
+_NESTED: dict[tuple[str, str], type] = {
+    ("Fleet", "git"): GitSettings,
+    ("Fleet", "registry"): RegistrySettings,
+    ("Fleet", "prefect"): PrefectSettings,
+    ("Fleet", "chart"): ChartSettings,
+    ("Fleet", "notifications"): NotificationSettings,
+    ("Fleet", "image_automation"): AutomationSettings,
+    ("ClusterIntent", "server"): ServerIntent,
+    ("ClusterIntent", "worker_pools"): WorkPoolIntent,
+    ("ClusterIntent", "registry"): RegistrySettings,
+    ("ClusterIntent", "image_automation"): ImageAutomationIntent,
+    ("ServerIntent", "database"): DatabaseIntent,
+    ("ServerIntent", "redis"): RedisIntent,
+    ("ServerIntent", "ingress"): IngressIntent,
+}
+
+
+def default_cluster_uid(name: str) -> str:
+    """A stable cluster UID for ``worker.clusterUid`` (Helm ``lookup`` is empty under Flux)."""
+    return str(uuid.uuid5(_UID_NAMESPACE, name))
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A cluster's intent with the fleet defaults applied: what the renderers read."""
+
+    fleet: Fleet
+    cluster: ClusterIntent
+    registry_host: str
+    secret_store: str
+    remote_key: str
+    prefect_version: str
+    chart_version: str
+
+    @property
+    def name(self) -> str:
+        return self.cluster.name
+
+    @property
+    def server_tag(self) -> str:
+        return f"{self.prefect_version}-python{self.fleet.prefect.python}"
+
+    @property
+    def worker_tag(self) -> str:
+        return f"{self.prefect_version}-python{self.fleet.prefect.python}-kubernetes"
+
+    def flow_image(self, pool: WorkPoolIntent) -> str:
+        """The full default flow-run image reference of a pool."""
+        if pool.flow_image:
+            return f"{pool.flow_image}:{pool.flow_image_tag}"
+        return f"{self.fleet.prefect.image}:{self.server_tag}"
+
+    @property
+    def flow_namespaces(self) -> list[str]:
+        return sorted({p.namespace for p in self.cluster.worker_pools})
+
+
+def resolve(fleet: Fleet, cluster: ClusterIntent) -> Resolved:
+    host = cluster.registry.host or fleet.registry.host
+    store = cluster.registry.secret_store or fleet.registry.secret_store
+    if not host:
+        raise InputError(
+            f"cluster {cluster.name}: no registry; pass --registry HOST or set registry.host in {FLEET_FILE}"
+        )
+    if not store:
+        raise InputError(
+            f"cluster {cluster.name}: no ClusterSecretStore for the registry credentials; pass --secret-store "
+            f"NAME or set registry.secretStore in {FLEET_FILE}"
+        )
+    remote_key = cluster.registry.remote_key or fleet.registry.remote_key or f"prefect/{cluster.name}/registry"
+    return Resolved(
+        fleet=fleet,
+        cluster=cluster,
+        registry_host=host,
+        secret_store=store,
+        remote_key=remote_key,
+        prefect_version=cluster.prefect_version or fleet.prefect.version,
+        chart_version=cluster.chart_version or fleet.chart.version,
+    )
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_fleet(fleet: Fleet) -> Fleet:
+    checks.version(fleet.prefect.version, "Prefect version")
+    checks.version(fleet.chart.version, "chart version")
+    checks.image_repository(fleet.prefect.image, "Prefect image")
+    if not fleet.chart.repository.startswith(("https://", "http://", "oci://")):
+        raise InputError(f"chart repository {fleet.chart.repository!r} is not an http(s):// or oci:// URL")
+    if not fleet.git.url or any(c.isspace() for c in fleet.git.url):
+        raise InputError(f"git URL {fleet.git.url!r} is not a URL")
+    checks.dns_subdomain(fleet.git.flux_source, "Flux source name")
+    if fleet.registry.host:
+        checks.registry_host(fleet.registry.host)
+    if fleet.registry.secret_store:
+        checks.dns_subdomain(fleet.registry.secret_store, "secret store")
+    checks.dns_subdomain(fleet.notifications.token_secret, "token secret")
+    return fleet
+
+
+def check_cluster(c: ClusterIntent) -> ClusterIntent:
+    checks.dns_label(c.name, "cluster name", max_len=40)
+    try:
+        uuid.UUID(str(c.cluster_uid))
+    except ValueError:
+        raise InputError(f"cluster UID {c.cluster_uid!r} is not a UUID") from None
+    s = c.server
+    if s.mode not in ("single", "ha"):
+        raise InputError(f"server mode {s.mode!r} is not one of: single, ha")
+    checks.positive_int(s.replicas, "server replicas", 1, 50)
+    if s.mode == "single":
+        if s.replicas != 1:
+            raise InputError("server mode single runs SQLite on one volume: replicas must be 1 (use --server-mode ha)")
+        if s.database or s.redis:
+            raise InputError("server mode single uses SQLite: PostgreSQL and Redis settings need --server-mode ha")
+        checks.quantity(s.storage_size, "storage size")
+        if s.storage_class:
+            checks.dns_subdomain(s.storage_class, "storage class")
+    else:
+        if s.replicas < 2:
+            raise InputError("server mode ha needs at least 2 API replicas (--server-replicas)")
+        if s.database is None:
+            raise InputError(
+                "server mode ha needs PostgreSQL: --database-secret NAME (an existing Secret with the connection URL)"
+            )
+        checks.dns_subdomain(s.database.secret, "database secret")
+        checks.dns_subdomain(s.database.key.replace("_", "-").replace(".", "-").lower(), "database secret key")
+        if s.redis is not None:
+            if s.redis.host:
+                checks.dns_subdomain(s.redis.host, "Redis host")
+            checks.positive_int(s.redis.port, "Redis port", 1, 65535)
+            if s.redis.secret:
+                checks.dns_subdomain(s.redis.secret, "Redis secret")
+    if s.ingress is not None:
+        checks.dns_subdomain(s.ingress.host, "ingress host")
+        if s.ingress.class_name:
+            checks.dns_subdomain(s.ingress.class_name, "ingress class")
+        if s.ingress.tls_secret:
+            checks.dns_subdomain(s.ingress.tls_secret, "TLS secret")
+    if s.auth_secret:
+        checks.dns_subdomain(s.auth_secret, "auth secret")
+    if not c.worker_pools:
+        raise InputError(f"cluster {c.name}: at least one worker pool is needed (--worker-pool NAME)")
+    seen: set[str] = set()
+    for p in c.worker_pools:
+        checks.dns_label(p.name, "worker pool name", max_len=30)
+        if p.name in seen:
+            raise InputError(f"worker pool {p.name!r} is given twice")
+        seen.add(p.name)
+        checks.dns_label(p.namespace, f"flow-run namespace of pool {p.name}")
+        if p.namespace in ("prefect", "flux-system", "kube-system", "kube-public", "default"):
+            raise InputError(f"flow-run namespace of pool {p.name} must not be {p.namespace!r}")
+        if not isinstance(p.queues, list):
+            raise InputError(f"queues of pool {p.name} must be a list")
+        for q in p.queues:
+            if not isinstance(q, str) or not q or any(ch.isspace() or ch == "," for ch in q):
+                raise InputError(f"work queue {q!r} of pool {p.name} is not a queue name")
+        checks.positive_int(p.replicas, f"replicas of pool {p.name}", 1, 100)
+        checks.positive_int(p.finished_job_ttl, f"finished-job TTL of pool {p.name}", 0, 31_536_000)
+        for what, value in (("CPU request", p.cpu_request), ("memory request", p.memory_request),
+                            ("CPU limit", p.cpu_limit), ("memory limit", p.memory_limit)):
+            if value is not None:
+                checks.quantity(value, f"{what} of pool {p.name}")
+        if p.flow_image:
+            checks.image_repository(p.flow_image, f"flow image of pool {p.name}")
+            if not p.flow_image_tag:
+                raise InputError(f"flow image of pool {p.name} needs a tag (--flow-image REPO:TAG)")
+            checks.image_tag(p.flow_image_tag, f"flow image tag of pool {p.name}")
+            if p.flow_image_policy:
+                checks.semver_range(p.flow_image_policy)
+        elif p.flow_image_policy:
+            raise InputError(f"pool {p.name}: an image policy needs a flow image (--flow-image REPO)")
+    if c.registry.host:
+        checks.registry_host(c.registry.host)
+    if c.registry.secret_store:
+        checks.dns_subdomain(c.registry.secret_store, "secret store")
+    if c.registry.remote_key is not None and (not c.registry.remote_key or "\n" in c.registry.remote_key):
+        raise InputError(f"registry remote key {c.registry.remote_key!r} is not a key")
+    if c.image_automation.enabled:
+        checks.duration(c.image_automation.interval, "image scan interval")
+        if c.image_automation.prefect_policy:
+            checks.semver_range(c.image_automation.prefect_policy)
+    if c.prefect_version:
+        checks.version(c.prefect_version, "Prefect version")
+    if c.chart_version:
+        checks.version(c.chart_version, "chart version")
+    return c
+
+
+# ---------------------------------------------------------------- files
+
+
+def _load_yaml(path: Path, root: Path) -> Any:
+    rel = path.relative_to(root).as_posix()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", file=rel) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"invalid YAML: {problem}", file=rel, line=(mark.line + 1) if mark else None) from None
+
+
+def load_fleet(root: Path) -> Fleet:
+    path = root / FLEET_FILE
+    if not path.is_file():
+        raise InputError(f"{root} has no {FLEET_FILE}: not a gitopsgen repository (run 'gitopsgen init' first)")
+    data = _load_yaml(path, root)
+    fleet = _from_yaml_dict(Fleet, data, FLEET_FILE)
+    try:
+        return check_fleet(fleet)
+    except InputError as exc:
+        raise InputError(str(exc), file=FLEET_FILE) from None
+
+
+def intent_path(root: Path, name: str) -> Path:
+    return root / INTENT_DIR / f"{name}.yaml"
+
+
+def load_cluster(root: Path, name: str) -> ClusterIntent:
+    path = intent_path(root, name)
+    rel = path.relative_to(root).as_posix()
+    if not path.is_file():
+        raise InputError(f"no cluster named {name!r} ({rel} does not exist)")
+    cluster = _from_yaml_dict(ClusterIntent, _load_yaml(path, root), rel)
+    try:
+        check_cluster(cluster)
+    except InputError as exc:
+        raise InputError(str(exc), file=rel) from None
+    if cluster.name != name:
+        raise InputError(f"name {cluster.name!r} does not match the file name", file=rel)
+    return cluster
+
+
+def cluster_names(root: Path) -> list[str]:
+    directory = root / INTENT_DIR
+    if not directory.is_dir():
+        return []
+    return sorted(p.stem for p in directory.glob("*.yaml") if p.is_file())
+
+
+def fleet_to_dict(fleet: Fleet) -> dict[str, Any]:
+    return _to_yaml_dict(fleet)
+
+
+def cluster_to_dict(cluster: ClusterIntent) -> dict[str, Any]:
+    return _to_yaml_dict(cluster)
+
+
+__all__ = [
+    "FLEET_FILE",
+    "INTENT_DIR",
+    "AutomationSettings",
+    "ChartSettings",
+    "ClusterIntent",
+    "DatabaseIntent",
+    "Fleet",
+    "GitSettings",
+    "ImageAutomationIntent",
+    "IngressIntent",
+    "NotificationSettings",
+    "PrefectSettings",
+    "RedisIntent",
+    "RegistrySettings",
+    "Resolved",
+    "ServerIntent",
+    "WorkPoolIntent",
+    "asdict",
+    "check_cluster",
+    "check_fleet",
+    "cluster_names",
+    "cluster_to_dict",
+    "default_cluster_uid",
+    "fleet_to_dict",
+    "intent_path",
+    "load_cluster",
+    "load_fleet",
+    "replace",
+    "resolve",
+]

@@ -1,0 +1,107 @@
+"""Namespaces and registry credentials: a dockerconfigjson pull secret in every namespace that pulls.
+
+The pull secret never exists in git: an ExternalSecret (external-secrets.io/v1) per namespace
+(prefect, each flow-run namespace, flux-system for image scanning) asks a ClusterSecretStore for
+the username and password under one remote key and templates the ``kubernetes.io/dockerconfigjson``
+Secret in the cluster. This component comes first in the dependency chain, so it also owns the
+Namespaces the others deploy into.
+"""
+
+from __future__ import annotations
+
+from ..intent import Fleet, Resolved
+from .common import (
+    COMPONENT_CREDENTIALS,
+    FLUX_NAMESPACE,
+    PREFECT_NAMESPACE,
+    PULL_SECRET,
+    Files,
+    Obj,
+    base_dir,
+    kustomization,
+    namespace,
+    obj,
+    overlay_dir,
+)
+
+ESO_API = "external-secrets.io/v1"
+
+
+def dockerconfigjson_template(host: str) -> str:
+    """An ESO v2 template for .dockerconfigjson; values are JSON-quoted, so any password is safe."""
+    return (
+        '{"auths":{"' + host + '":{'
+        '"username":{{ .username | toJson }},'
+        '"password":{{ .password | toJson }},'
+        '"auth":{{ printf "%s:%s" .username .password | b64enc | toJson }}}}}'
+    )
+
+
+def external_secret(ns: str, host: str, store: str, remote_key: str) -> Obj:
+    return obj(
+        ESO_API,
+        "ExternalSecret",
+        PULL_SECRET,
+        ns,
+        {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"kind": "ClusterSecretStore", "name": store},
+            "target": {
+                "name": PULL_SECRET,
+                "creationPolicy": "Owner",
+                "template": {
+                    "type": "kubernetes.io/dockerconfigjson",
+                    "engineVersion": "v2",
+                    "data": {".dockerconfigjson": dockerconfigjson_template(host)},
+                },
+            },
+            "data": [
+                {"secretKey": "username", "remoteRef": {"key": remote_key, "property": "username"}},
+                {"secretKey": "password", "remoteRef": {"key": remote_key, "property": "password"}},
+            ],
+        },
+    )
+
+
+def gitlab_token_secret(r: Resolved) -> Obj:
+    """The token of the GitLab commit-status Provider, from the same store (key ``token``)."""
+    settings = r.fleet.notifications
+    return obj(
+        ESO_API,
+        "ExternalSecret",
+        settings.token_secret,
+        FLUX_NAMESPACE,
+        {
+            "refreshInterval": "1h",
+            "secretStoreRef": {"kind": "ClusterSecretStore", "name": r.secret_store},
+            "target": {"name": settings.token_secret, "creationPolicy": "Owner"},
+            "data": [{"secretKey": "token", "remoteRef": {"key": settings.token_remote_key}}],
+        },
+    )
+
+
+def pull_namespaces(r: Resolved) -> list[str]:
+    """Every namespace whose pods or controllers pull from the registry."""
+    return [PREFECT_NAMESPACE, *r.flow_namespaces, FLUX_NAMESPACE]
+
+
+def base(fleet: Fleet) -> Files:
+    d = base_dir(COMPONENT_CREDENTIALS)
+    return {
+        f"{d}/kustomization.yaml": [kustomization(["namespace.yaml"])],
+        f"{d}/namespace.yaml": [namespace(PREFECT_NAMESPACE)],
+    }
+
+
+def overlay(r: Resolved) -> Files:
+    d = overlay_dir(r.name, COMPONENT_CREDENTIALS)
+    return {
+        f"{d}/kustomization.yaml": [
+            kustomization(["../../../base/registry-credentials", "flow-run-namespaces.yaml", "external-secrets.yaml"])
+        ],
+        f"{d}/flow-run-namespaces.yaml": [namespace(ns) for ns in r.flow_namespaces],
+        f"{d}/external-secrets.yaml": [
+            *(external_secret(ns, r.registry_host, r.secret_store, r.remote_key) for ns in pull_namespaces(r)),
+            gitlab_token_secret(r),
+        ],
+    }

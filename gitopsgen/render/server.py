@@ -1,0 +1,169 @@
+"""The Prefect server component: HelmRepository + HelmRelease of the prefect-server chart.
+
+Base (fleet-wide): the chart source and the values every cluster shares. Overlay (per cluster): the
+server mode (SQLite on a volume, or HA with PostgreSQL, Redis and separate background services),
+ingress with the UI's external API URL, basic auth, chart version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..intent import Fleet, Resolved
+from .common import (
+    COMPONENT_SERVER,
+    HELM_REPOSITORY,
+    PREFECT_NAMESPACE,
+    PULL_SECRET,
+    SERVER_RELEASE,
+    SERVER_SERVICE_PORT,
+    VAR_SERVER_TAG,
+    Files,
+    Obj,
+    base_dir,
+    kustomization,
+    meta,
+    obj,
+    overlay_dir,
+    patch_for,
+    subst,
+)
+
+HELM_API = "helm.toolkit.fluxcd.io/v2"
+SOURCE_API = "source.toolkit.fluxcd.io/v1"
+
+
+def server_api_url() -> str:
+    """The in-cluster API URL of the prefect-server Service, for workers."""
+    return f"http://{SERVER_RELEASE}.{PREFECT_NAMESPACE}.svc.cluster.local:{SERVER_SERVICE_PORT}/api"
+
+
+def helm_repository(fleet: Fleet) -> Obj:
+    spec: dict[str, Any] = {"interval": "1h", "url": fleet.chart.repository}
+    if fleet.chart.repository.startswith("oci://"):
+        spec = {"type": "oci", **spec}
+    return obj(SOURCE_API, "HelmRepository", HELM_REPOSITORY, PREFECT_NAMESPACE, spec)
+
+
+def helm_release(name: str, chart: str, version: str, values: dict[str, Any]) -> Obj:
+    """A HelmRelease of a chart from the fleet's HelmRepository, with remediation and drift detection."""
+    return obj(
+        HELM_API,
+        "HelmRelease",
+        name,
+        PREFECT_NAMESPACE,
+        {
+            "interval": "30m",
+            "timeout": "10m",
+            "chart": {
+                "spec": {
+                    "chart": chart,
+                    "version": version,
+                    "sourceRef": {"kind": "HelmRepository", "name": HELM_REPOSITORY, "namespace": PREFECT_NAMESPACE},
+                    "interval": "12h",
+                }
+            },
+            "install": {"remediation": {"retries": 3}},
+            "upgrade": {"cleanupOnFail": True, "remediation": {"retries": 3, "remediateLastFailure": True}},
+            "driftDetection": {"mode": "enabled"},
+            "values": values,
+        },
+    )
+
+
+def base(fleet: Fleet) -> Files:
+    d = base_dir(COMPONENT_SERVER)
+    values = {
+        "global": {
+            "prefect": {
+                "image": {
+                    "repository": fleet.prefect.image,
+                    "prefectTag": subst(VAR_SERVER_TAG),
+                    "pullSecrets": [PULL_SECRET],
+                }
+            }
+        },
+        "server": {
+            # the server never calls the Kubernetes API
+            "automountServiceAccountToken": False,
+            "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+        },
+        "serviceAccount": {"automountServiceAccountToken": False},
+        "postgresql": {"enabled": False},
+    }
+    return {
+        f"{d}/kustomization.yaml": [kustomization(["helmrepository.yaml", "helmrelease.yaml"])],
+        f"{d}/helmrepository.yaml": [helm_repository(fleet)],
+        f"{d}/helmrelease.yaml": [helm_release(SERVER_RELEASE, "prefect-server", fleet.chart.version, values)],
+    }
+
+
+def server_values(r: Resolved) -> dict[str, Any]:
+    s = r.cluster.server
+    server: dict[str, Any] = {"replicaCount": s.replicas}
+    values: dict[str, Any] = {"server": server}
+    if s.ingress is not None:
+        server["uiConfig"] = {"prefectUiApiUrl": f"https://{s.ingress.host}/api"}
+    if s.auth_secret:
+        server["basicAuth"] = {"enabled": True, "existingSecret": s.auth_secret}
+    if s.mode == "single":
+        # one pod on a ReadWriteOnce volume: never two at once
+        server["updateStrategy"] = {"type": "Recreate"}
+        persistence: dict[str, Any] = {"enabled": True, "size": s.storage_size}
+        if s.storage_class:
+            persistence["storageClassName"] = s.storage_class
+        values["sqlite"] = {"enabled": True, "persistence": persistence}
+        values["backgroundServices"] = {"runAsSeparateDeployment": False}
+    else:
+        assert s.database is not None
+        values["sqlite"] = {"enabled": False}
+        values["secret"] = {"create": False}
+        values["externalDatabase"] = {
+            "existingSecret": s.database.secret,
+            "connectionStringSecretKey": s.database.key,
+        }
+        redis = s.redis
+        messaging: dict[str, Any] = {}
+        redis_values: dict[str, Any] = {"enabled": redis is None or not redis.host}
+        if redis is not None and redis.host:
+            messaging["redis"] = {"host": redis.host, "port": redis.port}
+        if redis is not None and redis.secret:
+            messaging.setdefault("redis", {})["existingSecret"] = redis.secret
+            messaging["docket"] = {"existingSecret": redis.secret}
+            if not redis.host:
+                redis_values["auth"] = {"existingSecret": redis.secret, "existingSecretPasswordKey": "redis-password"}
+        background: dict[str, Any] = {"runAsSeparateDeployment": True}
+        if messaging:
+            background["messaging"] = messaging
+        values["backgroundServices"] = background
+        values["redis"] = redis_values
+    if s.ingress is not None:
+        ingress: dict[str, Any] = {
+            "enabled": True,
+            "host": {"hostname": s.ingress.host, "path": "/", "pathType": "Prefix"},
+        }
+        if s.ingress.class_name:
+            ingress["className"] = s.ingress.class_name
+        if s.ingress.tls_secret:
+            ingress["extraTls"] = [{"hosts": [s.ingress.host], "secretName": s.ingress.tls_secret}]
+        values["ingress"] = ingress
+    return values
+
+
+def overlay(r: Resolved) -> Files:
+    d = overlay_dir(r.name, COMPONENT_SERVER)
+    patch = {
+        "apiVersion": HELM_API,
+        "kind": "HelmRelease",
+        "metadata": meta(SERVER_RELEASE, PREFECT_NAMESPACE, labels=False),
+        "spec": {"chart": {"spec": {"version": r.chart_version}}, "values": server_values(r)},
+    }
+    return {
+        f"{d}/kustomization.yaml": [
+            kustomization(
+                ["../../../base/prefect-server"],
+                [patch_for("helmrelease-patch.yaml", "HelmRelease", SERVER_RELEASE)],
+            )
+        ],
+        f"{d}/helmrelease-patch.yaml": [patch],
+    }

@@ -1,0 +1,136 @@
+"""The Prefect worker component: one HelmRelease of the prefect-worker chart per work pool.
+
+Base (fleet-wide): a HelmRelease ``prefect-worker`` talking to the in-cluster server. Overlay (per
+cluster): ``pools/<pool>/`` instantiates the base with ``nameSuffix: -<pool>`` and a patch with the
+pool's work pool, queues, replicas, cluster UID, and its base job template (a JSON string); the
+chart's Role and RoleBinding go into the pool's flow-run namespace, so the worker manages Jobs and
+reads Pods only there. The flow-run ServiceAccount of each flow-run namespace lives here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..intent import Fleet, Resolved, WorkPoolIntent
+from ..yamlout import Block
+from . import jobtemplate
+from .common import (
+    COMPONENT_WORKER,
+    FLOW_RUN_SERVICE_ACCOUNT,
+    PREFECT_NAMESPACE,
+    PULL_SECRET,
+    VAR_WORKER_TAG,
+    WORKER_RELEASE,
+    Files,
+    base_dir,
+    flow_image_var,
+    kustomization,
+    meta,
+    obj,
+    overlay_dir,
+    patch_for,
+    subst,
+)
+from .server import HELM_API, helm_release, server_api_url
+
+
+def base(fleet: Fleet) -> Files:
+    d = base_dir(COMPONENT_WORKER)
+    values = {
+        "worker": {
+            "apiConfig": "selfHostedServer",
+            "selfHostedServerApiConfig": {"apiUrl": server_api_url()},
+            "image": {
+                "repository": fleet.prefect.image,
+                "prefectTag": subst(VAR_WORKER_TAG),
+                "pullSecrets": [PULL_SECRET],
+            },
+            "config": {"type": "kubernetes", "installPolicy": "if-not-present"},
+            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        },
+    }
+    return {
+        f"{d}/kustomization.yaml": [kustomization(["helmrelease.yaml"])],
+        f"{d}/helmrelease.yaml": [helm_release(WORKER_RELEASE, "prefect-worker", fleet.chart.version, values)],
+    }
+
+
+def release_name(pool: WorkPoolIntent) -> str:
+    return f"{WORKER_RELEASE}-{pool.name}"
+
+
+def base_job_template(r: Resolved, pool: WorkPoolIntent) -> dict[str, Any]:
+    """The pool's base job template; its default image is a Flux substitution variable."""
+    return jobtemplate.derive(
+        jobtemplate.prefect_default(),
+        image=subst(flow_image_var(pool.name)),
+        namespace=pool.namespace,
+        service_account=FLOW_RUN_SERVICE_ACCOUNT,
+        pull_secrets=[PULL_SECRET],
+        finished_job_ttl=pool.finished_job_ttl,
+        cpu_request=pool.cpu_request,
+        memory_request=pool.memory_request,
+        cpu_limit=pool.cpu_limit,
+        memory_limit=pool.memory_limit,
+    )
+
+
+def pool_values(r: Resolved, pool: WorkPoolIntent) -> dict[str, Any]:
+    config: dict[str, Any] = {"workPool": pool.name}
+    if pool.queues:
+        config["workQueues"] = list(pool.queues)
+    config["jobNamespace"] = pool.namespace
+    config["baseJobTemplate"] = {
+        "name": f"{release_name(pool)}-base-job-template",
+        "configuration": Block(jobtemplate.to_json(base_job_template(r, pool))),
+    }
+    worker: dict[str, Any] = {
+        "clusterUid": r.cluster.cluster_uid,
+        "replicaCount": pool.replicas,
+        "config": config,
+    }
+    if r.cluster.server.auth_secret:
+        worker["selfHostedServerApiConfig"] = {
+            "basicAuth": {"enabled": True, "existingSecret": r.cluster.server.auth_secret}
+        }
+    return {
+        "fullnameOverride": release_name(pool),
+        "worker": worker,
+        "role": {"namespace": pool.namespace},
+    }
+
+
+def overlay(r: Resolved) -> Files:
+    d = overlay_dir(r.name, COMPONENT_WORKER)
+    files: Files = {}
+    resources = ["flow-run-service-accounts.yaml"]
+    for pool in r.cluster.worker_pools:
+        pd = f"{d}/pools/{pool.name}"
+        resources.append(f"pools/{pool.name}")
+        patch = {
+            "apiVersion": HELM_API,
+            "kind": "HelmRelease",
+            "metadata": meta(WORKER_RELEASE, PREFECT_NAMESPACE, labels=False),
+            "spec": {"chart": {"spec": {"version": r.chart_version}}, "values": pool_values(r, pool)},
+        }
+        files[f"{pd}/kustomization.yaml"] = [
+            kustomization(
+                ["../../../../../base/prefect-worker"],
+                [patch_for("helmrelease-patch.yaml", "HelmRelease", WORKER_RELEASE)],
+                nameSuffix=f"-{pool.name}",
+            )
+        ]
+        files[f"{pd}/helmrelease-patch.yaml"] = [patch]
+    files[f"{d}/flow-run-service-accounts.yaml"] = [
+        obj(
+            "v1",
+            "ServiceAccount",
+            FLOW_RUN_SERVICE_ACCOUNT,
+            ns,
+            automountServiceAccountToken=False,
+            imagePullSecrets=[{"name": PULL_SECRET}],
+        )
+        for ns in r.flow_namespaces
+    ]
+    files[f"{d}/kustomization.yaml"] = [kustomization(resources)]
+    return files
