@@ -1,0 +1,115 @@
+"""Shared fixtures: a scaffolded fleet repository (real git), ../shared data, a local Helm repository."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import git
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("GITOPSGEN_SHARED", ROOT.parent / "shared")).resolve()
+
+
+def shared(*parts: str) -> Path:
+    """A path in ../shared; the test is skipped (naming it) where it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the project's ../shared test data)")
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitopsgen.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"gitopsgen {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+INIT_ARGS = (
+    "init",
+    "--registry", "harbor.example.com",
+    "--secret-store", "vault-backend",
+    "--git-url", "ssh://git@gitlab.example.com/platform/fleet.git",
+)
+CLUSTER_1 = ("add-cluster", "cluster-1", "--server-mode", "single", "--worker-pool", "default")
+CLUSTER_2 = (
+    "add-cluster", "cluster-2",
+    "--server-mode", "ha", "--server-replicas", "3",
+    "--database-secret", "prefect-db", "--redis", "bundled", "--redis-secret", "prefect-redis",
+    "--ingress-host", "prefect.cluster-2.example.com", "--ingress-class", "nginx", "--tls-secret", "prefect-tls",
+    "--auth-secret", "prefect-basic-auth",
+    "--worker-pool", "etl:queues=default+high,replicas=2,namespace=prefect-etl",
+    "--worker-pool", "ml:namespace=prefect-ml,cpu=2,memory=8Gi,memory-limit=16Gi,ttl=600",
+    "--flow-image", "harbor.example.com/data/flows:1.4.2", "--image-policy", ">=1.4.0 <2.0.0",
+)
+
+
+def make_repo(path: Path) -> git.Repo:
+    repo = git.Repo.init(path, initial_branch="main")
+    with repo.config_writer() as cw:
+        cw.set_value("user", "name", "Test")
+        cw.set_value("user", "email", "test@example.com")
+    return repo
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Path:
+    """A git repository after init + cluster-1 (single) + cluster-2 (ha, two pools, image automation)."""
+    path = tmp_path / "fleet"
+    path.mkdir()
+    repo = make_repo(path)
+    for args in (INIT_ARGS, CLUSTER_1, CLUSTER_2):
+        run_cli(*args, "--repo", str(path), check=True)
+    repo.git.add(A=True)
+    repo.index.commit("fleet with two clusters")
+    return path
+
+
+@pytest.fixture(scope="session")
+def built_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like ``fleet``, built once per session for the read-only render and schema tests."""
+    path = tmp_path_factory.mktemp("built") / "fleet"
+    path.mkdir()
+    make_repo(path)
+    for args in (INIT_ARGS, CLUSTER_1, CLUSTER_2):
+        run_cli(*args, "--repo", str(path), check=True)
+    return path
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="session")
+def helm_repo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """../shared/helm-repo served over HTTP on 127.0.0.1."""
+    source = shared("helm-repo")
+    served = tmp_path_factory.mktemp("helm-repo")
+    for f in source.iterdir():
+        shutil.copy(f, served / f.name)
+    handler = functools.partial(_QuietHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

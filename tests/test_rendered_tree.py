@@ -1,0 +1,250 @@
+"""The generated tree as Flux would apply it: every kustomize dir builds with the real kustomize,
+every object validates against Kubernetes and CRD schemas, every HelmRelease renders with the real
+charts (served on 127.0.0.1, rendered by helm-python-sdk) into objects that validate too."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import shared
+from fluxsim import build_flux_kustomization, crd_schemas, kustomize_build, render_release, validate_object
+
+CLUSTER_2_UID = str(uuid.uuid5(uuid.UUID("6f0b4d5e-2f54-4c39-9b1e-6a1f3c1d8e42"), "cluster-2"))
+CHART_URL = "https://prefecthq.github.io/prefect-helm"
+
+
+def kustomize_dirs(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.glob("**/kustomization.yaml") if ".git" not in p.parts)
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def test_every_kustomize_dir_builds(built_fleet: Path) -> None:
+    dirs = kustomize_dirs(built_fleet)
+    # base: 4; cluster-1: 3 overlays + 1 pool + wiring; cluster-2: 4 overlays + 2 pools + wiring
+    assert len(dirs) == 16
+    for d in dirs:
+        assert kustomize_build(d), f"{d} built no objects"
+
+
+@pytest.fixture(scope="module")
+def crds() -> dict:
+    return crd_schemas(shared("flux-crds"), shared("external-secrets-crds"))
+
+
+@pytest.fixture(scope="module")
+def applied(built_fleet: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """cluster → Flux Kustomization name → the objects it applies (after postBuild substitution)."""
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for cluster in ("cluster-1", "cluster-2"):
+        wiring = kustomize_build(built_fleet / "clusters" / cluster / "prefect")
+        out[cluster] = {"(flux-system)": wiring}
+        for ks in wiring:
+            if ks["kind"] == "Kustomization":
+                out[cluster][ks["metadata"]["name"]] = build_flux_kustomization(built_fleet, ks)
+    return out
+
+
+def rendered(applied, cluster: str, helm_repo_url: str, cache_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    objects = [o for objs in applied[cluster].values() for o in objs]
+    repos = {
+        f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["spec"]["url"]
+        for o in objects
+        if o["kind"] == "HelmRepository"
+    }
+    return {
+        o["metadata"]["name"]: render_release(o, repos, {CHART_URL: helm_repo_url}, cache_dir)
+        for o in objects
+        if o["kind"] == "HelmRelease"
+    }
+
+
+@pytest.mark.parametrize("cluster", ["cluster-1", "cluster-2"])
+def test_applied_objects_validate(applied, crds, cluster: str) -> None:
+    errors: list[str] = []
+    for objs in applied[cluster].values():
+        for o in objs:
+            errors += validate_object(o, crds)
+            if o["kind"] != "Namespace" and not o["kind"].startswith("Cluster"):
+                assert o["metadata"].get("namespace"), f"{o['kind']} {o['metadata']['name']} has no namespace"
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize("cluster", ["cluster-1", "cluster-2"])
+def test_helm_releases_render_and_validate(applied, crds, cluster, helm_repo_url, tmp_path_factory) -> None:
+    releases = rendered(applied, cluster, helm_repo_url, tmp_path_factory.mktemp("charts"))
+    expected = {"prefect-server"} | {
+        f"prefect-worker-{p}" for p in (["default"] if cluster == "cluster-1" else ["etl", "ml"])
+    }
+    assert set(releases) == expected
+    errors = [e for objs in releases.values() for o in objs for e in validate_object(o, crds)]
+    assert not errors, "\n".join(errors)
+
+
+def _find(objs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    matches = [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert matches, f"no {kind} {name or ''} among {[(o['kind'], o['metadata']['name']) for o in objs]}"
+    return matches[0]
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def test_single_server_runs_sqlite_on_a_volume(applied, helm_repo_url, tmp_path_factory) -> None:
+    releases = rendered(applied, "cluster-1", helm_repo_url, tmp_path_factory.mktemp("charts"))
+    server = releases["prefect-server"]
+    deployment = _find(server, "Deployment", "prefect-server")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    pvc = _find(server, "PersistentVolumeClaim")
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert any(v.get("persistentVolumeClaim", {}).get("claimName") == pvc["metadata"]["name"] for v in volumes)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "prefecthq/prefect:3.8.3-python3.11"
+    assert _env(container)["PREFECT_SERVER_DATABASE_CONNECTION_URL"].startswith("sqlite+aiosqlite:///")
+    assert deployment["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    assert not [o for o in server if o["kind"] == "StatefulSet"], "no bundled PostgreSQL in single mode"
+
+
+def test_ha_server_uses_postgres_redis_and_separate_background_services(
+    applied, helm_repo_url, tmp_path_factory
+) -> None:
+    server = rendered(applied, "cluster-2", helm_repo_url, tmp_path_factory.mktemp("charts"))["prefect-server"]
+    api = _find(server, "Deployment", "prefect-server")
+    assert api["spec"]["replicas"] == 3
+    background = _find(server, "Deployment", "prefect-server-background-services")
+    env = _env(api["spec"]["template"]["spec"]["containers"][0])
+    assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == {
+        "secretKeyRef": {"name": "prefect-db", "key": "connection-string"}
+    }
+    assert env["PREFECT_UI_API_URL"] == "https://prefect.cluster-2.example.com/api"
+    assert env["PREFECT_SERVER_API_AUTH_STRING"] == {"secretKeyRef": {"name": "prefect-basic-auth", "key": "auth-string"}}
+    bg_env = _env(background["spec"]["template"]["spec"]["containers"][0])
+    assert bg_env["PREFECT_SERVER_DOCKET_URL"] == {"secretKeyRef": {"name": "prefect-redis", "key": "docket-url"}}
+    assert _find(server, "StatefulSet")["metadata"]["name"].startswith("prefect-server-redis")
+    ingress = _find(server, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["rules"][0]["host"] == "prefect.cluster-2.example.com"
+    assert ingress["spec"]["tls"] == [{"hosts": ["prefect.cluster-2.example.com"], "secretName": "prefect-tls"}]
+
+
+def test_workers_talk_to_the_in_cluster_server_with_their_pool_template(
+    applied, helm_repo_url, tmp_path_factory
+) -> None:
+    releases = rendered(applied, "cluster-2", helm_repo_url, tmp_path_factory.mktemp("charts"))
+    service = _find(releases["prefect-server"], "Service", "prefect-server")
+    port = service["spec"]["ports"][0]["port"]
+    api_url = f"http://prefect-server.{service['metadata']['namespace']}.svc.cluster.local:{port}/api"
+    default = json.loads(shared("prefect", "kubernetes-default-base-job-template.json").read_text())
+    for pool, ns in (("etl", "prefect-etl"), ("ml", "prefect-ml")):
+        objs = releases[f"prefect-worker-{pool}"]
+        deployment = _find(objs, "Deployment", f"prefect-worker-{pool}")
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        env = _env(container)
+        assert env["PREFECT_API_URL"] == api_url
+        assert env["PREFECT_API_AUTH_STRING"] == {"secretKeyRef": {"name": "prefect-basic-auth", "key": "auth-string"}}
+        assert env["PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES"] == ns
+        assert container["image"] == "prefecthq/prefect:3.8.3-python3.11-kubernetes"
+        args = container["args"]
+        assert args[args.index("--pool") + 1] == pool
+        if pool == "etl":
+            assert [args[i + 1] for i, a in enumerate(args) if a == "--work-queue"] == ["default", "high"]
+        cm = _find(objs, "ConfigMap", f"prefect-worker-{pool}-base-job-template")
+        template = json.loads(cm["data"]["baseJobTemplate.json"])
+        assert template["job_configuration"]["command"] == default["job_configuration"]["command"]
+        variables = template["variables"]["properties"]
+        assert set(variables) == set(default["variables"]["properties"])
+        assert variables["image"]["default"] == "harbor.example.com/data/flows:1.4.2"
+        assert variables["namespace"]["default"] == ns
+        assert variables["service_account_name"]["default"] == "prefect-flow-runner"
+        pod = template["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]
+        assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
+        role = _find(objs, "Role")
+        binding = _find(objs, "RoleBinding")
+        assert role["metadata"]["namespace"] == ns and binding["metadata"]["namespace"] == ns
+        assert binding["subjects"][0]["namespace"] == "prefect"
+        assert {"jobs"} <= {r for rule in role["rules"] for r in rule["resources"]}
+        assert not any("secrets" in rule["resources"] for rule in role["rules"])
+        assert env["PREFECT_KUBERNETES_CLUSTER_UID"] == CLUSTER_2_UID
+    ml = json.loads(_find(releases["prefect-worker-ml"], "ConfigMap")["data"]["baseJobTemplate.json"])
+    assert ml["variables"]["properties"]["cpu_request"]["default"] == "2"
+    assert ml["variables"]["properties"]["finished_job_ttl"]["default"] == 600
+
+
+def test_pull_secret_reaches_every_pulling_namespace_without_plaintext(applied) -> None:
+    objs = [o for objs in applied["cluster-2"].values() for o in objs]
+    assert not [o for o in objs if o["kind"] == "Secret"], "no Secret in git"
+    pull = {
+        o["metadata"]["namespace"]
+        for o in objs
+        if o["kind"] == "ExternalSecret"
+        and o["spec"]["target"].get("template", {}).get("type") == "kubernetes.io/dockerconfigjson"
+    }
+    assert pull == {"prefect", "prefect-etl", "prefect-ml", "flux-system"}
+    # the ESO template yields a valid .dockerconfigjson for any password (values go through toJson)
+    es = _find(objs, "ExternalSecret", "registry-credentials")
+    template = es["spec"]["target"]["template"]["data"][".dockerconfigjson"]
+    user, password = "robot$ci", 'p"a\\ss:word'
+    filled = (
+        template.replace("{{ .username | toJson }}", json.dumps(user))
+        .replace("{{ .password | toJson }}", json.dumps(password))
+        .replace('{{ printf "%s:%s" .username .password | b64enc | toJson }}',
+                 json.dumps(base64.b64encode(f"{user}:{password}".encode()).decode()))
+    )
+    auth = json.loads(filled)["auths"]["harbor.example.com"]
+    assert (auth["username"], auth["password"]) == (user, password)
+    assert base64.b64decode(auth["auth"]).decode() == f"{user}:{password}"
+    assert {d["remoteRef"]["property"] for d in es["spec"]["data"]} == {"username", "password"}
+    for o in objs:
+        if o["kind"] == "ImageRepository":
+            assert o["spec"]["secretRef"] == {"name": "registry-credentials"}
+
+
+def test_flux_wiring_orders_components_and_automation_targets_own_dir(applied) -> None:
+    wiring = {(o["kind"], o["metadata"]["name"]): o for o in applied["cluster-2"]["(flux-system)"]}
+    ks_ = {name: o for (kind, name), o in wiring.items() if kind == "Kustomization"}
+    assert [d["name"] for d in ks_["prefect-server"]["spec"]["dependsOn"]] == ["prefect-registry-credentials"]
+    assert [d["name"] for d in ks_["prefect-workers"]["spec"]["dependsOn"]] == ["prefect-server"]
+    assert set(ks_) == {"prefect-registry-credentials", "prefect-server", "prefect-workers", "prefect-image-automation"}
+    for ks in ks_.values():
+        assert ks["spec"]["prune"] is True and ks["spec"]["wait"] is True
+        assert ks["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"}
+    automation = wiring[("ImageUpdateAutomation", "prefect")]
+    assert automation["spec"]["update"] == {"path": "./clusters/cluster-2/prefect", "strategy": "Setters"}
+    alert = [o for o in wiring.values() if o["kind"] == "Alert"][0]
+    assert {s["name"] for s in alert["spec"]["eventSources"]} >= {"prefect-server", "prefect-workers"}
+    provider = [o for o in wiring.values() if o["kind"] == "Provider"][0]
+    assert provider["spec"]["type"] == "gitlab"
+    assert provider["spec"]["address"] == "https://gitlab.example.com/platform/fleet"
+
+
+def test_setter_markers_point_at_policies_that_exist(built_fleet: Path, applied) -> None:
+    text = (built_fleet / "clusters/cluster-2/prefect/prefect.yaml").read_text()
+    markers = {
+        line.split('"$imagepolicy": "')[1].split('"')[0]
+        for line in text.splitlines()
+        if "$imagepolicy" in line
+    }
+    policies = {
+        f"{o['metadata']['namespace']}:{o['metadata']['name']}"
+        for o in applied["cluster-2"]["prefect-image-automation"]
+        if o["kind"] == "ImagePolicy"
+    }
+    assert {m.rsplit(":tag", 1)[0] for m in markers} == policies == {
+        "flux-system:prefect-server",
+        "flux-system:prefect-worker",
+        "flux-system:flow-etl",
+        "flux-system:flow-ml",
+    }
+    assert "flux-system:prefect-server:tag" in markers
+    assert "$imagepolicy" not in (built_fleet / "clusters/cluster-1/prefect/prefect.yaml").read_text()
