@@ -14,6 +14,8 @@ stages:
 
 variables:
   PIP_CACHE_DIR: "$CI_PROJECT_DIR/.cache/pip"
+  # where pip installs gitopsgen from: a package name, a git URL or a wheel in your registry
+  GITOPSGEN_PACKAGE: gitopsgen
 
 default:
   image: python:3.12-slim
@@ -21,7 +23,7 @@ default:
     paths:
       - .cache/pip
   before_script:
-    - pip install --quiet gitopsgen
+    - pip install --quiet "$GITOPSGEN_PACKAGE"
 
 drift:
   stage: check

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import shared
 from fluxsim import build_flux_kustomization, crd_schemas, kustomize_build, render_release, validate_object
 
 CLUSTER_2_UID = str(uuid.uuid5(uuid.UUID("6f0b4d5e-2f54-4c39-9b1e-6a1f3c1d8e42"), "cluster-2"))
+AUTH_REF = {"secretKeyRef": {"name": "prefect-basic-auth", "key": "auth-string"}}
 CHART_URL = "https://prefecthq.github.io/prefect-helm"
 
 
@@ -128,7 +128,7 @@ def test_ha_server_uses_postgres_redis_and_separate_background_services(
         "secretKeyRef": {"name": "prefect-db", "key": "connection-string"}
     }
     assert env["PREFECT_UI_API_URL"] == "https://prefect.cluster-2.example.com/api"
-    assert env["PREFECT_SERVER_API_AUTH_STRING"] == {"secretKeyRef": {"name": "prefect-basic-auth", "key": "auth-string"}}
+    assert env["PREFECT_SERVER_API_AUTH_STRING"] == AUTH_REF
     bg_env = _env(background["spec"]["template"]["spec"]["containers"][0])
     assert bg_env["PREFECT_SERVER_DOCKET_URL"] == {"secretKeyRef": {"name": "prefect-redis", "key": "docket-url"}}
     assert _find(server, "StatefulSet")["metadata"]["name"].startswith("prefect-server-redis")
@@ -152,7 +152,7 @@ def test_workers_talk_to_the_in_cluster_server_with_their_pool_template(
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         env = _env(container)
         assert env["PREFECT_API_URL"] == api_url
-        assert env["PREFECT_API_AUTH_STRING"] == {"secretKeyRef": {"name": "prefect-basic-auth", "key": "auth-string"}}
+        assert env["PREFECT_API_AUTH_STRING"] == AUTH_REF
         assert env["PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES"] == ns
         assert container["image"] == "prefecthq/prefect:3.8.3-python3.11-kubernetes"
         args = container["args"]
@@ -221,9 +221,9 @@ def test_flux_wiring_orders_components_and_automation_targets_own_dir(applied) -
         assert ks["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"}
     automation = wiring[("ImageUpdateAutomation", "prefect")]
     assert automation["spec"]["update"] == {"path": "./clusters/cluster-2/prefect", "strategy": "Setters"}
-    alert = [o for o in wiring.values() if o["kind"] == "Alert"][0]
+    alert = next(o for o in wiring.values() if o["kind"] == "Alert")
     assert {s["name"] for s in alert["spec"]["eventSources"]} >= {"prefect-server", "prefect-workers"}
-    provider = [o for o in wiring.values() if o["kind"] == "Provider"][0]
+    provider = next(o for o in wiring.values() if o["kind"] == "Provider")
     assert provider["spec"]["type"] == "gitlab"
     assert provider["spec"]["address"] == "https://gitlab.example.com/platform/fleet"
 

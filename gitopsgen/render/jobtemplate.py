@@ -35,7 +35,7 @@ def _quantity_var(title: str, what: str, example: str, unit: str) -> dict[str, A
 
 def prefect_default() -> dict[str, Any]:
     """Prefect's default base job template for a kubernetes work pool."""
-    placeholders = ["{{ %s }}" % n for n in ("command", "env", "labels", "name", "namespace")]
+    placeholders = [f"{{{{ {n} }}}}" for n in ("command", "env", "labels", "name", "namespace")]
     command, env, labels, name, namespace = placeholders
     job_manifest = {
         "apiVersion": "batch/v1",

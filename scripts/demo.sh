@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The built-in demo: a new fleet repository in a temporary directory, two clusters, a check, a listing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+gg=$PWD/.venv/bin/gitopsgen
+demo=$(mktemp -d "${TMPDIR:-/tmp}/gitopsgen-demo.XXXXXX")
+cd "$demo"
+git init --quiet --initial-branch=main
+set -x
+"$gg" init --registry harbor.example.com --secret-store vault-backend \
+  --git-url ssh://git@gitlab.example.com/platform/fleet.git
+"$gg" add-cluster demo-single --server-mode single --worker-pool default
+"$gg" add-cluster demo-ha --server-mode ha --server-replicas 3 \
+  --database-secret prefect-db --redis bundled --redis-secret prefect-redis \
+  --ingress-host prefect.demo.example.com --ingress-class nginx --tls-secret prefect-tls \
+  --auth-secret prefect-basic-auth \
+  --worker-pool 'etl:queues=default+high,replicas=2,namespace=prefect-etl' \
+  --worker-pool 'ml:namespace=prefect-ml,cpu=2,memory=8Gi' \
+  --flow-image harbor.example.com/data/flows:1.4.2 --image-policy '>=1.4.0 <2.0.0'
+"$gg" generate --check
+"$gg" list
+kubectl kustomize overlays/demo-ha/prefect-worker | head -n 40
+set +x
+echo "demo fleet repository: $demo"

@@ -1,0 +1,185 @@
+"""The generator's command line: idempotence, merges, drift, bad input, --from, list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import git
+import pytest
+from conftest import CLUSTER_2, INIT_ARGS, make_repo, run_cli, shared
+
+from gitopsgen.render import jobtemplate
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def test_default_job_template_is_prefects() -> None:
+    real = json.loads(shared("prefect", "kubernetes-default-base-job-template.json").read_text())
+    assert jobtemplate.prefect_default() == real
+
+
+def test_same_command_twice_leaves_git_status_clean(fleet: Path) -> None:
+    repo = git.Repo(fleet)
+    run_cli(*CLUSTER_2, "--force", "--repo", str(fleet), check=True)
+    run_cli("generate", "--repo", str(fleet), check=True)
+    assert not repo.is_dirty(untracked_files=True), repo.git.status()
+    proc = run_cli("generate", "--check", "--repo", str(fleet))
+    assert proc.returncode == 0 and proc.stdout == ""
+
+
+def test_output_is_byte_identical_across_repositories(tmp_path: Path, fleet: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    make_repo(other)
+    for args in (INIT_ARGS, ("add-cluster", "cluster-1", "--server-mode", "single", "--worker-pool", "default"),
+                 CLUSTER_2):
+        run_cli(*args, "--repo", str(other), check=True)
+    assert snapshot(other) == snapshot(fleet)
+
+
+def test_generate_check_reports_a_hand_edit(fleet: Path) -> None:
+    target = fleet / "overlays/cluster-2/prefect-server/helmrelease-patch.yaml"
+    target.write_text(target.read_text().replace("replicaCount: 3", "replicaCount: 5"))
+    stray = fleet / "overlays/cluster-2/prefect-server/extra.yaml"
+    stray.write_text("kind: ConfigMap\n")
+    proc = run_cli("generate", "--check", "--repo", str(fleet))
+    assert proc.returncode == 1
+    assert "--- a/overlays/cluster-2/prefect-server/helmrelease-patch.yaml" in proc.stdout
+    assert "-      replicaCount: 5" in proc.stdout and "+      replicaCount: 3" in proc.stdout
+    assert "+++ /dev/null" in proc.stdout and "extra.yaml" in proc.stdout
+    run_cli("generate", "--repo", str(fleet), check=True)
+    assert not git.Repo(fleet).is_dirty(untracked_files=True)
+
+
+def test_intent_edit_regenerates(fleet: Path) -> None:
+    intent = fleet / "intent/clusters/cluster-1.yaml"
+    pool = "  - name: default\n    namespace: prefect-flows\n    queues: []\n    replicas: "
+    text = intent.read_text().replace(pool + "1", pool + "4")
+    assert text != intent.read_text()
+    intent.write_text(text)
+    assert run_cli("generate", "--check", "--repo", str(fleet)).returncode == 1
+    run_cli("generate", "--repo", str(fleet), check=True)
+    patch = (fleet / "overlays/cluster-1/prefect-worker/pools/default/helmrelease-patch.yaml").read_text()
+    assert "replicaCount: 4" in patch
+
+
+def test_two_branches_adding_clusters_merge_without_conflict(fleet: Path) -> None:
+    repo = git.Repo(fleet)
+    remote = fleet.parent / "remote.git"
+    git.Repo.init(remote, bare=True)
+    origin = repo.create_remote("origin", str(remote))
+    origin.push("main")
+    for branch, name in (("add-cluster-3", "cluster-3"), ("add-cluster-4", "cluster-4")):
+        repo.git.checkout("main")
+        repo.git.checkout("-b", branch)
+        run_cli("add-cluster", name, "--from", "cluster-2", "--ingress-host", f"prefect.{name}.example.com",
+                "--repo", str(fleet), check=True)
+        repo.git.add(A=True)
+        repo.index.commit(f"Add {name}")
+        origin.push(branch)
+    repo.git.checkout("main")
+    repo.git.merge("add-cluster-3", "--no-edit")
+    repo.git.merge("add-cluster-4", "--no-edit")  # raises on conflict
+    origin.push("main")
+    assert run_cli("generate", "--check", "--repo", str(fleet)).returncode == 0
+    listed = json.loads(run_cli("list", "--format", "json", "--repo", str(fleet), check=True).stdout)
+    assert [c["name"] for c in listed["clusters"]] == ["cluster-1", "cluster-2", "cluster-3", "cluster-4"]
+    c3 = listed["clusters"][2]
+    assert c3["serverMode"] == "ha" and [p["name"] for p in c3["workPools"]] == ["etl", "ml"]
+
+
+def test_list_table(fleet: Path) -> None:
+    out = run_cli("list", "--repo", str(fleet), check=True).stdout.splitlines()
+    assert out[0].split()[:4] == ["CLUSTER", "SERVER", "PREFECT", "CHART"]
+    assert out[1].startswith("cluster-1") and "single x1" in out[1] and "default(1)" in out[1]
+    assert out[2].startswith("cluster-2") and "ha x3" in out[2] and "etl(2), ml(1)" in out[2]
+
+
+def test_from_needs_its_own_ingress_host(fleet: Path) -> None:
+    proc = run_cli("add-cluster", "cluster-5", "--from", "cluster-2", "--repo", str(fleet))
+    assert proc.returncode == 2 and "--ingress-host" in proc.stderr
+
+
+BAD_INPUTS = [
+    (("add-cluster", "Cluster_1"), "DNS-1123"),
+    (("add-cluster", "../x"), "DNS-1123"),
+    (("add-cluster", "a" * 41), "DNS-1123"),
+    (("add-cluster", "cluster-2"), "exists"),
+    (("add-cluster", "c9", "--server-mode", "ha"), "PostgreSQL"),
+    (("add-cluster", "c9", "--server-mode", "single", "--server-replicas", "2"), "replicas must be 1"),
+    (("add-cluster", "c9", "--server-mode", "triple"), "Invalid value"),
+    (("add-cluster", "c9", "--worker-pool", "Bad_Pool"), "worker pool name"),
+    (("add-cluster", "c9", "--worker-pool", "a", "--worker-pool", "a"), "given twice"),
+    (("add-cluster", "c9", "--worker-pool", "a:replicas=lots"), "not an integer"),
+    (("add-cluster", "c9", "--worker-pool", "a:colour=red"), "KEY=VALUE"),
+    (("add-cluster", "c9", "--worker-pool", "a:namespace=kube-system"), "must not be"),
+    (("add-cluster", "c9", "--registry", "https://harbor"), "registry"),
+    (("add-cluster", "c9", "--flow-image", "Harbor/Flows:1"), "image repository"),
+    (("add-cluster", "c9", "--flow-image", "h.example.com/f:1.0.0", "--image-policy", "newest"), "semver"),
+    (("add-cluster", "c9", "--flow-image", "h.example.com/f", "--image-policy", "~1"), "needs a tag"),
+    (("add-cluster", "c9", "--ingress-host", "not a host"), "host"),
+    (("add-cluster", "c9", "--cluster-uid", "nope"), "UUID"),
+    (("add-cluster", "c9", "--from", "missing"), "no cluster named"),
+    (("add-cluster", "c9", "--worker-pool", "a:memory=lots"), "quantity"),
+    (("init",), "already initialised"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUTS, ids=[" ".join(a)[:40] for a, _ in BAD_INPUTS])
+def test_bad_input_one_line_exit_2_nothing_written(fleet: Path, args: tuple[str, ...], message: str) -> None:
+    before = snapshot(fleet)
+    proc = run_cli(*args, "--repo", str(fleet))
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    if message != "Invalid value":
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert snapshot(fleet) == before
+
+
+def test_repository_without_scaffold(tmp_path: Path) -> None:
+    make_repo(tmp_path)
+    proc = run_cli("add-cluster", "c1", "--repo", str(tmp_path))
+    assert proc.returncode == 2 and "gitopsgen init" in proc.stderr
+    assert snapshot(tmp_path) == {}
+
+
+def test_broken_intent_file_names_file_and_line(fleet: Path) -> None:
+    intent = fleet / "intent/clusters/cluster-1.yaml"
+    intent.write_text(intent.read_text() + "server: [unclosed\n")
+    proc = run_cli("generate", "--repo", str(fleet))
+    assert proc.returncode == 2
+    assert "intent/clusters/cluster-1.yaml:" in proc.stderr and "Traceback" not in proc.stderr
+    line = proc.stderr.split("cluster-1.yaml:")[1].split(":")[0]
+    assert line.isdigit()
+
+
+def test_never_writes_flux_system_and_keeps_foreign_files(fleet: Path) -> None:
+    flux_system = fleet / "clusters/cluster-1/flux-system"
+    flux_system.mkdir()
+    (flux_system / "gotk-sync.yaml").write_text("# bootstrap\n")
+    (fleet / "clusters/cluster-1/other-app.yaml").write_text("# someone else's\n")
+    run_cli("generate", "--repo", str(fleet), check=True)
+    assert (flux_system / "gotk-sync.yaml").read_text() == "# bootstrap\n"
+    assert (fleet / "clusters/cluster-1/other-app.yaml").exists()
+
+
+def test_every_namespaced_object_has_a_namespace(fleet: Path) -> None:
+    import yaml
+
+    checked = 0
+    for top in ("base", "overlays", "clusters"):
+        for path in (fleet / top).rglob("*.yaml"):
+            for doc in yaml.safe_load_all(path.read_text()):
+                if not doc or doc["kind"] == "Namespace" or doc["apiVersion"].startswith("kustomize.config.k8s.io"):
+                    continue
+                checked += 1
+                assert doc["metadata"].get("namespace"), f"{path}: {doc['kind']} {doc['metadata']['name']}"
+    assert checked > 30
