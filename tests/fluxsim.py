@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import celpy
 import helm_python
 import jsonschema
 import kubernetes_validate
@@ -58,7 +59,7 @@ def build_flux_kustomization(root: Path, ks: dict[str, Any]) -> list[dict[str, A
 
 def _strict(schema: Any) -> Any:
     if isinstance(schema, dict):
-        out = {k: _strict(v) for k, v in schema.items() if k != "x-kubernetes-validations"}
+        out = {k: _strict(v) for k, v in schema.items()}
         if (
             out.get("type") == "object"
             and "properties" in out
@@ -74,6 +75,36 @@ def _strict(schema: Any) -> Any:
     if isinstance(schema, list):
         return [_strict(v) for v in schema]
     return schema
+
+
+@cache
+def _cel_program(rule: str) -> Any:
+    env = celpy.Environment()
+    return env.program(env.compile(rule))
+
+
+def cel_errors(schema: Any, value: Any, path: str = "") -> list[str]:
+    """Evaluate the CRD's x-kubernetes-validations (CEL) rules wherever the object has a value.
+
+    Like the API server, rules run against the object as given (server-side defaults are not applied).
+    """
+    errors: list[str] = []
+    if not isinstance(schema, dict):
+        return errors
+    for rule in schema.get("x-kubernetes-validations", []):
+        result = _cel_program(rule["rule"]).evaluate({"self": celpy.json_to_cel(value)})
+        if not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):
+            errors.append(f"{path or '/'}: {rule.get('message', rule['rule'])}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = schema.get("properties", {}).get(key)
+            if sub is None and isinstance(schema.get("additionalProperties"), dict):
+                sub = schema["additionalProperties"]
+            errors += cel_errors(sub, item, f"{path}/{key}")
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            errors += cel_errors(schema["items"], item, f"{path}/{index}")
+    return errors
 
 
 @cache
@@ -99,7 +130,8 @@ def validate_object(obj: dict[str, Any], crds: dict[tuple[str, str], dict[str, A
     name = f"{key[1]} {obj.get('metadata', {}).get('namespace', '')}/{obj.get('metadata', {}).get('name')}"
     if key in crds:
         validator = jsonschema.Draft7Validator(crds[key])
-        return [f"{name}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
+        errors = [f"{name}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
+        return errors + [f"{name}: CEL {e}" for e in cel_errors(crds[key], obj)]
     if "." in key[0].split("/")[0] and not key[0].split("/")[0].endswith(".k8s.io"):
         return [f"{name}: no CRD schema for {key[0]} {key[1]}"]
     try:

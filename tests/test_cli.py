@@ -183,3 +183,23 @@ def test_every_namespaced_object_has_a_namespace(fleet: Path) -> None:
                 checked += 1
                 assert doc["metadata"].get("namespace"), f"{path}: {doc['kind']} {doc['metadata']['name']}"
     assert checked > 30
+
+
+def test_force_replaces_and_removes_what_the_new_intent_no_longer_has(fleet: Path) -> None:
+    run_cli("add-cluster", "cluster-2", "--force", "--server-mode", "single", "--worker-pool", "etl",
+            "--repo", str(fleet), check=True)
+    assert not (fleet / "overlays/cluster-2/prefect-worker/pools/ml").exists()
+    assert not (fleet / "overlays/cluster-2/image-automation").exists()
+    assert not (fleet / "clusters/cluster-2/prefect/image-update-automation.yaml").exists()
+    assert "sqlite" in (fleet / "overlays/cluster-2/prefect-server/helmrelease-patch.yaml").read_text()
+    assert run_cli("generate", "--check", "--repo", str(fleet)).returncode == 0
+
+
+def test_fleet_default_change_regenerates_base(fleet: Path) -> None:
+    defaults = fleet / "gitopsgen.yaml"
+    defaults.write_text(defaults.read_text().replace("version: 2026.8.18172642", "version: 2026.9.1"))
+    proc = run_cli("generate", "--check", "--repo", str(fleet))
+    assert proc.returncode == 1 and "+      version: 2026.9.1" in proc.stdout
+    run_cli("generate", "--repo", str(fleet), check=True)
+    assert "version: 2026.9.1" in (fleet / "base/prefect-server/helmrelease.yaml").read_text()
+    assert "version: 2026.9.1" in (fleet / "overlays/cluster-1/prefect-server/helmrelease-patch.yaml").read_text()

@@ -5,6 +5,7 @@ charts (served on 127.0.0.1, rendered by helm-python-sdk) into objects that vali
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import uuid
 from pathlib import Path
@@ -248,3 +249,30 @@ def test_setter_markers_point_at_policies_that_exist(built_fleet: Path, applied)
     }
     assert "flux-system:prefect-server:tag" in markers
     assert "$imagepolicy" not in (built_fleet / "clusters/cluster-1/prefect/prefect.yaml").read_text()
+
+
+def test_schema_check_can_fail(applied, crds) -> None:
+    """The checks above are not vacuous: broken objects are caught, CEL rules included."""
+    wiring = applied["cluster-2"]["(flux-system)"]
+    ks = copy.deepcopy(next(o for o in wiring if o["kind"] == "Kustomization"))
+    ks["spec"]["prun"] = True
+    assert any("prun" in e for e in validate_object(ks, crds))
+    hr = copy.deepcopy(next(o for objs in applied["cluster-2"].values() for o in objs if o["kind"] == "HelmRelease"))
+    hr["spec"]["chartRef"] = {"kind": "OCIRepository", "name": "prefect"}
+    assert any("CEL" in e for e in validate_object(hr, crds))
+    provider = copy.deepcopy(next(o for o in wiring if o["kind"] == "Provider"))
+    provider["spec"].update(type="slack", commitStatusExpr="'x'")
+    assert any("commitStatusExpr" in e for e in validate_object(provider, crds))
+    sa = copy.deepcopy(next(o for o in applied["cluster-2"]["prefect-workers"] if o["kind"] == "ServiceAccount"))
+    sa["imagePullSecret"] = []
+    assert validate_object(sa, crds)
+
+
+def test_this_repositorys_own_tree_builds() -> None:
+    from conftest import ROOT
+
+    dirs = [d for d in kustomize_dirs(ROOT) if not {".venv", "tests"} & set(d.relative_to(ROOT).parts)]
+    assert {"cluster-1", "cluster-2"} <= {p.name for p in (ROOT / "clusters").iterdir()}
+    assert len(dirs) == 16
+    for d in dirs:
+        assert kustomize_build(d)
