@@ -344,6 +344,11 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
             )
         checks.dns_subdomain(s.database.secret, "database secret")
         checks.dns_subdomain(s.database.key.replace("_", "-").replace(".", "-").lower(), "database secret key")
+        if s.redis is None or not s.redis.secret:
+            raise InputError(
+                "server mode ha needs --redis-secret NAME: an existing Secret with keys redis-password and "
+                "docket-url (Prefect's Docket falls back to memory://, which works with one server only)"
+            )
         if s.redis is not None:
             if s.redis.host:
                 checks.dns_subdomain(s.redis.host, "Redis host")

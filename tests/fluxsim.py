@@ -148,6 +148,7 @@ def validate_object(obj: dict[str, Any], crds: dict[tuple[str, str], dict[str, A
 
 @cache
 def pull_chart(repo_url: str, chart: str, version: str, destination: str) -> str:
+    Path(destination).mkdir(parents=True, exist_ok=True)
     result = helm_python.pull(chart, repo_url=repo_url, version=version, destination=destination)
     archive = Path(destination) / f"{chart}-{version}.tgz"
     assert archive.is_file(), result

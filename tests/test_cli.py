@@ -113,6 +113,7 @@ BAD_INPUTS = [
     (("add-cluster", "a" * 41), "DNS-1123"),
     (("add-cluster", "cluster-2"), "exists"),
     (("add-cluster", "c9", "--server-mode", "ha"), "PostgreSQL"),
+    (("add-cluster", "c9", "--server-mode", "ha", "--database-secret", "db"), "--redis-secret"),
     (("add-cluster", "c9", "--server-mode", "single", "--server-replicas", "2"), "replicas must be 1"),
     (("add-cluster", "c9", "--server-mode", "triple"), "Invalid value"),
     (("add-cluster", "c9", "--worker-pool", "Bad_Pool"), "worker pool name"),

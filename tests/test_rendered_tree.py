@@ -276,3 +276,28 @@ def test_this_repositorys_own_tree_builds() -> None:
     assert len(dirs) == 16
     for d in dirs:
         assert kustomize_build(d)
+
+
+def test_ha_with_external_redis(tmp_path: Path, crds, helm_repo_url) -> None:
+    from conftest import INIT_ARGS, make_repo, run_cli
+
+    make_repo(tmp_path)
+    run_cli(*INIT_ARGS, "--repo", str(tmp_path), check=True)
+    run_cli("add-cluster", "c3", "--server-mode", "ha", "--database-secret", "pg", "--database-key", "url",
+            "--redis", "redis.data.svc.cluster.local:6380", "--redis-secret", "redis-auth",
+            "--repo", str(tmp_path), check=True)
+    wiring = kustomize_build(tmp_path / "clusters/c3/prefect")
+    objs = [o for ks in wiring if ks["kind"] == "Kustomization" for o in build_flux_kustomization(tmp_path, ks)]
+    repos = {f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["spec"]["url"]
+             for o in objs if o["kind"] == "HelmRepository"}
+    hr = _find(objs, "HelmRelease", "prefect-server")
+    server = render_release(hr, repos, {CHART_URL: helm_repo_url}, tmp_path / "charts")
+    assert not [e for o in server for e in validate_object(o, crds)]
+    assert not [o for o in server if o["kind"] == "StatefulSet"], "no bundled Redis or PostgreSQL"
+    background = _find(server, "Deployment", "prefect-server-background-services")
+    env = _env(background["spec"]["template"]["spec"]["containers"][0])
+    assert env["PREFECT_REDIS_MESSAGING_HOST"] == "redis.data.svc.cluster.local"
+    assert env["PREFECT_REDIS_MESSAGING_PORT"] == "6380"
+    assert env["PREFECT_REDIS_MESSAGING_PASSWORD"] == {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}
+    assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == {"secretKeyRef": {"name": "pg", "key": "url"}}
+    assert _find(server, "Deployment", "prefect-server")["spec"]["replicas"] == 2

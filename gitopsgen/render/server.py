@@ -123,18 +123,15 @@ def server_values(r: Resolved) -> dict[str, Any]:
             "connectionStringSecretKey": s.database.key,
         }
         redis = s.redis
-        messaging: dict[str, Any] = {}
-        redis_values: dict[str, Any] = {"enabled": redis is None or not redis.host}
-        if redis is not None and redis.host:
+        assert redis is not None and redis.secret  # checked by intent.check_cluster
+        messaging: dict[str, Any] = {"redis": {}, "docket": {"existingSecret": redis.secret}}
+        redis_values: dict[str, Any] = {"enabled": not redis.host}
+        if redis.host:
             messaging["redis"] = {"host": redis.host, "port": redis.port}
-        if redis is not None and redis.secret:
-            messaging.setdefault("redis", {})["existingSecret"] = redis.secret
-            messaging["docket"] = {"existingSecret": redis.secret}
-            if not redis.host:
-                redis_values["auth"] = {"existingSecret": redis.secret, "existingSecretPasswordKey": "redis-password"}
-        background: dict[str, Any] = {"runAsSeparateDeployment": True}
-        if messaging:
-            background["messaging"] = messaging
+        else:
+            redis_values["auth"] = {"existingSecret": redis.secret, "existingSecretPasswordKey": "redis-password"}
+        messaging["redis"]["existingSecret"] = redis.secret
+        background: dict[str, Any] = {"runAsSeparateDeployment": True, "messaging": messaging}
         values["backgroundServices"] = background
         values["redis"] = redis_values
     if s.ingress is not None:
