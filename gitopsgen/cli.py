@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import click
 import git
 
-from . import generator
+from . import checks, generator
 from . import intent as it
 from .errors import InputError
 from .render.common import overlay_dir
@@ -263,7 +263,7 @@ def build_cluster(name: str, template: it.ClusterIntent | None, o: dict[str, Any
 
 
 def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
-    d = {k: v for k, v in it.asdict(p).items() if k != "name"}
+    d = {k: v for k, v in asdict(p).items() if k != "name"}
     if d.get("flow_image"):
         d["flow_image_ref"] = f"{d.pop('flow_image')}:{d.pop('flow_image_tag')}"
     return d
@@ -301,8 +301,6 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
 @click.option("--chart-version", metavar="VERSION")
 def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bool, **o: Any) -> None:
     """Write the intent of cluster NAME and everything generated from it."""
-    from . import checks
-
     checks.dns_label(name, "cluster name", max_len=40)
     root = _repo_root(repo)
     fleet = generator.require_scaffold(root)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import intent as it
+from .errors import InputError
 from .render import render_cluster, render_fleet
 from .render.common import (
     COMPONENT_CREDENTIALS,
@@ -52,7 +53,7 @@ def require_scaffold(root: Path) -> it.Fleet:
     fleet = it.load_fleet(root)
     missing = [d for d in fleet_owned_dirs() if not (root / d / "kustomization.yaml").is_file()]
     if missing:
-        raise it.InputError(f"{root} lacks the scaffold ({missing[0]}/kustomization.yaml): run 'gitopsgen init'")
+        raise InputError(f"{root} lacks the scaffold ({missing[0]}/kustomization.yaml): run 'gitopsgen init'")
     return fleet
 
 

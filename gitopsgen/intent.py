@@ -8,7 +8,7 @@ The fleet defaults live in ``gitopsgen.yaml`` at the repository root; each clust
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -492,7 +492,6 @@ __all__ = [
     "Resolved",
     "ServerIntent",
     "WorkPoolIntent",
-    "asdict",
     "check_cluster",
     "check_fleet",
     "cluster_names",
@@ -502,6 +501,5 @@ __all__ = [
     "intent_path",
     "load_cluster",
     "load_fleet",
-    "replace",
     "resolve",
 ]

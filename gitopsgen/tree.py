@@ -79,7 +79,7 @@ def owned_files(root: Path, owned_dirs: list[str]) -> list[str]:
     return sorted(out)
 
 
-def plan(root: Path, files: dict[str, str], owned_dirs: list[str], keep: set[str] | None = None) -> Plan:
+def plan(root: Path, files: dict[str, str], owned_dirs: list[str]) -> Plan:
     """What must change so that the owned directories hold exactly ``files``."""
     result = Plan()
     for rel, text in sorted(files.items()):
@@ -88,7 +88,7 @@ def plan(root: Path, files: dict[str, str], owned_dirs: list[str], keep: set[str
         if current != text:
             result.write[rel] = text
     for rel in owned_files(root, owned_dirs):
-        if rel not in files and rel not in (keep or set()):
+        if rel not in files:
             result.current[rel] = _read(root / rel) if not (root / rel).is_symlink() else None
             result.delete.append(rel)
     return result
