@@ -349,12 +349,10 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
                 "server mode ha needs --redis-secret NAME: an existing Secret with keys redis-password and "
                 "docket-url (Prefect's Docket falls back to memory://, which works with one server only)"
             )
-        if s.redis is not None:
-            if s.redis.host:
-                checks.dns_subdomain(s.redis.host, "Redis host")
-            checks.positive_int(s.redis.port, "Redis port", 1, 65535)
-            if s.redis.secret:
-                checks.dns_subdomain(s.redis.secret, "Redis secret")
+        if s.redis.host:
+            checks.dns_subdomain(s.redis.host, "Redis host")
+        checks.positive_int(s.redis.port, "Redis port", 1, 65535)
+        checks.dns_subdomain(s.redis.secret, "Redis secret")
     if s.ingress is not None:
         checks.dns_subdomain(s.ingress.host, "ingress host")
         if s.ingress.class_name:

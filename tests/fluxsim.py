@@ -44,9 +44,8 @@ def build_flux_kustomization(root: Path, ks: dict[str, Any]) -> list[dict[str, A
     path = root / ks["spec"]["path"]
     docs = kustomize_build(path)
     variables = ks["spec"].get("postBuild", {}).get("substitute", {})
-    if variables or any(_VAR.search(yaml.safe_dump(d)) for d in docs):
-        text = substitute(yaml.safe_dump_all(docs, sort_keys=False), {k: str(v) for k, v in variables.items()})
-        docs = [d for d in yaml.safe_load_all(text) if d]
+    text = substitute(yaml.safe_dump_all(docs, sort_keys=False), {k: str(v) for k, v in variables.items()})
+    docs = [d for d in yaml.safe_load_all(text) if d]
     for d in docs:
         ns = ks["spec"].get("targetNamespace")
         if ns:

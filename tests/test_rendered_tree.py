@@ -55,8 +55,8 @@ def applied(built_fleet: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
     return out
 
 
-def rendered(applied, cluster: str, helm_repo_url: str, cache_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    objects = [o for objs in applied[cluster].values() for o in objs]
+def render_all(objects: list[dict[str, Any]], helm_repo_url: str, cache_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """HelmRelease name → rendered objects, charts resolved through the objects' HelmRepositories."""
     repos = {
         f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["spec"]["url"]
         for o in objects
@@ -66,6 +66,16 @@ def rendered(applied, cluster: str, helm_repo_url: str, cache_dir: Path) -> dict
         o["metadata"]["name"]: render_release(o, repos, {CHART_URL: helm_repo_url}, cache_dir)
         for o in objects
         if o["kind"] == "HelmRelease"
+    }
+
+
+@pytest.fixture(scope="module")
+def releases(applied, helm_repo_url, tmp_path_factory) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """cluster → HelmRelease name → rendered objects; each chart pulled once."""
+    cache_dir = tmp_path_factory.mktemp("charts")
+    return {
+        cluster: render_all([o for objs in applied[cluster].values() for o in objs], helm_repo_url, cache_dir)
+        for cluster in applied
     }
 
 
@@ -81,8 +91,8 @@ def test_applied_objects_validate(applied, crds, cluster: str) -> None:
 
 
 @pytest.mark.parametrize("cluster", ["cluster-1", "cluster-2"])
-def test_helm_releases_render_and_validate(applied, crds, cluster, helm_repo_url, tmp_path_factory) -> None:
-    releases = rendered(applied, cluster, helm_repo_url, tmp_path_factory.mktemp("charts"))
+def test_helm_releases_render_and_validate(releases, crds, cluster) -> None:
+    releases = releases[cluster]
     expected = {"prefect-server"} | {
         f"prefect-worker-{p}" for p in (["default"] if cluster == "cluster-1" else ["etl", "ml"])
     }
@@ -101,9 +111,8 @@ def _env(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
-def test_single_server_runs_sqlite_on_a_volume(applied, helm_repo_url, tmp_path_factory) -> None:
-    releases = rendered(applied, "cluster-1", helm_repo_url, tmp_path_factory.mktemp("charts"))
-    server = releases["prefect-server"]
+def test_single_server_runs_sqlite_on_a_volume(releases) -> None:
+    server = releases["cluster-1"]["prefect-server"]
     deployment = _find(server, "Deployment", "prefect-server")
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"]["type"] == "Recreate"
@@ -117,10 +126,8 @@ def test_single_server_runs_sqlite_on_a_volume(applied, helm_repo_url, tmp_path_
     assert not [o for o in server if o["kind"] == "StatefulSet"], "no bundled PostgreSQL in single mode"
 
 
-def test_ha_server_uses_postgres_redis_and_separate_background_services(
-    applied, helm_repo_url, tmp_path_factory
-) -> None:
-    server = rendered(applied, "cluster-2", helm_repo_url, tmp_path_factory.mktemp("charts"))["prefect-server"]
+def test_ha_server_uses_postgres_redis_and_separate_background_services(releases) -> None:
+    server = releases["cluster-2"]["prefect-server"]
     api = _find(server, "Deployment", "prefect-server")
     assert api["spec"]["replicas"] == 3
     background = _find(server, "Deployment", "prefect-server-background-services")
@@ -139,10 +146,8 @@ def test_ha_server_uses_postgres_redis_and_separate_background_services(
     assert ingress["spec"]["tls"] == [{"hosts": ["prefect.cluster-2.example.com"], "secretName": "prefect-tls"}]
 
 
-def test_workers_talk_to_the_in_cluster_server_with_their_pool_template(
-    applied, helm_repo_url, tmp_path_factory
-) -> None:
-    releases = rendered(applied, "cluster-2", helm_repo_url, tmp_path_factory.mktemp("charts"))
+def test_workers_talk_to_the_in_cluster_server_with_their_pool_template(releases) -> None:
+    releases = releases["cluster-2"]
     service = _find(releases["prefect-server"], "Service", "prefect-server")
     port = service["spec"]["ports"][0]["port"]
     api_url = f"http://prefect-server.{service['metadata']['namespace']}.svc.cluster.local:{port}/api"
@@ -288,10 +293,7 @@ def test_ha_with_external_redis(tmp_path: Path, crds, helm_repo_url) -> None:
             "--repo", str(tmp_path), check=True)
     wiring = kustomize_build(tmp_path / "clusters/c3/prefect")
     objs = [o for ks in wiring if ks["kind"] == "Kustomization" for o in build_flux_kustomization(tmp_path, ks)]
-    repos = {f"{o['metadata']['namespace']}/{o['metadata']['name']}": o["spec"]["url"]
-             for o in objs if o["kind"] == "HelmRepository"}
-    hr = _find(objs, "HelmRelease", "prefect-server")
-    server = render_release(hr, repos, {CHART_URL: helm_repo_url}, tmp_path / "charts")
+    server = render_all(objs, helm_repo_url, tmp_path / "charts")["prefect-server"]
     assert not [e for o in server for e in validate_object(o, crds)]
     assert not [o for o in server if o["kind"] == "StatefulSet"], "no bundled Redis or PostgreSQL"
     background = _find(server, "Deployment", "prefect-server-background-services")

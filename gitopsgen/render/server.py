@@ -124,16 +124,20 @@ def server_values(r: Resolved) -> dict[str, Any]:
         }
         redis = s.redis
         assert redis is not None and redis.secret  # checked by intent.check_cluster
-        messaging: dict[str, Any] = {"redis": {}, "docket": {"existingSecret": redis.secret}}
-        redis_values: dict[str, Any] = {"enabled": not redis.host}
-        if redis.host:
-            messaging["redis"] = {"host": redis.host, "port": redis.port}
-        else:
-            redis_values["auth"] = {"existingSecret": redis.secret, "existingSecretPasswordKey": "redis-password"}
-        messaging["redis"]["existingSecret"] = redis.secret
-        background: dict[str, Any] = {"runAsSeparateDeployment": True, "messaging": messaging}
-        values["backgroundServices"] = background
-        values["redis"] = redis_values
+        messaging_redis: dict[str, Any] = {"host": redis.host, "port": redis.port} if redis.host else {}
+        messaging_redis["existingSecret"] = redis.secret
+        values["backgroundServices"] = {
+            "runAsSeparateDeployment": True,
+            "messaging": {"redis": messaging_redis, "docket": {"existingSecret": redis.secret}},
+        }
+        values["redis"] = (
+            {"enabled": False}
+            if redis.host
+            else {
+                "enabled": True,
+                "auth": {"existingSecret": redis.secret, "existingSecretPasswordKey": "redis-password"},
+            }
+        )
     if s.ingress is not None:
         ingress: dict[str, Any] = {
             "enabled": True,
