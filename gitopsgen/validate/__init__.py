@@ -1,0 +1,1 @@
+"""The validator: repository files → per-cluster builds → rules → findings → reports (DESIGN.md §5)."""

@@ -1,0 +1,80 @@
+"""Findings and rules: the vocabulary every validator stage speaks.
+
+A :class:`Rule` is declared once, next to the code that emits it, with a stable ID, a default
+severity and a one-paragraph doc; :func:`register` puts it in the catalogue that ``gitopsgen rules``
+prints. A :class:`Finding` is one problem at one place: file (relative to the repository root,
+POSIX separators), 1-based line and column (0 where unknown), the object it concerns
+(``Kind namespace/name``) and the cluster whose build found it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 2, "warning": 1, "info": 0}[self.value]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    stage: str
+    severity: Severity
+    summary: str
+    doc: str
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    file: str
+    line: int
+    rule: str
+    message: str
+    severity: Severity = Severity.ERROR
+    column: int = 0
+    object: str = ""
+    cluster: str = ""
+    extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "object": self.object,
+            "cluster": self.cluster,
+        }
+
+
+RULES: dict[str, Rule] = {}
+
+
+def register(rule: Rule) -> Rule:
+    """Add a rule to the catalogue; IDs are unique and never reused."""
+    if rule.id in RULES and RULES[rule.id] != rule:
+        raise ValueError(f"rule {rule.id} registered twice")
+    RULES[rule.id] = rule
+    return rule
+
+
+def object_name(obj: object) -> str:
+    """``Kind namespace/name`` (or ``Kind name`` for cluster-scoped objects) of a manifest."""
+    if not isinstance(obj, dict):
+        return ""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    kind = str(obj.get("kind", "?"))
+    name = str(meta.get("name", "?"))
+    ns = meta.get("namespace")
+    return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"

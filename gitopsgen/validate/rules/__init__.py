@@ -1,0 +1,41 @@
+"""The semantic rules, one module per rule, found by name: each module defines ``RULE`` (registered
+in :data:`gitopsgen.validate.findings.RULES`) and ``check(ctx) -> Iterable[Finding]``.
+
+Rules emitted by a stage (YAML, schemas, builds, Helm) are declared next to the stage's code; the
+modules here look at whole clusters after everything is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable
+from types import ModuleType
+
+from ..findings import Finding, Rule
+from ..model import Context, Manifest
+
+Check = Callable[[Context], Iterable[Finding]]
+
+
+def modules() -> list[ModuleType]:
+    """Every rule module of this package, in name order."""
+    return [importlib.import_module(f"{__name__}.{m.name}") for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)]
+
+
+def checks() -> list[tuple[Rule, Check]]:
+    """(rule, check) for every semantic rule module."""
+    return [(m.RULE, m.check) for m in modules()]
+
+
+def finding_at(rule: Rule, manifest: Manifest, message: str, *path: str | int) -> Finding:
+    """A finding of ``rule`` about ``manifest``, at the line of ``path`` inside it where known."""
+    return Finding(
+        file=manifest.file,
+        line=manifest.line_of(*path),
+        rule=rule.id,
+        message=message,
+        severity=rule.severity,
+        object=manifest.ref,
+        cluster=manifest.cluster,
+    )
