@@ -7,8 +7,10 @@ nothing written).
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import textwrap
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -108,7 +110,16 @@ def init(repo: str | None, force: bool, **opts: Any) -> None:
 # ---------------------------------------------------------------- add-cluster
 
 _POOL_KEYS = {
-    "queues", "replicas", "namespace", "flow-image", "policy", "ttl", "cpu", "memory", "cpu-limit", "memory-limit",
+    "queues",
+    "replicas",
+    "namespace",
+    "flow-image",
+    "policy",
+    "ttl",
+    "cpu",
+    "memory",
+    "cpu-limit",
+    "memory-limit",
 }
 
 
@@ -153,8 +164,15 @@ def parse_pool(spec: str, defaults: dict[str, Any]) -> it.WorkPoolIntent:
             elif key == "policy":
                 values["flow_image_policy"] = value
             else:
-                values[{"namespace": "namespace", "cpu": "cpu_request", "memory": "memory_request",
-                        "cpu-limit": "cpu_limit", "memory-limit": "memory_limit"}[key]] = value
+                values[
+                    {
+                        "namespace": "namespace",
+                        "cpu": "cpu_request",
+                        "memory": "memory_request",
+                        "cpu-limit": "cpu_limit",
+                        "memory-limit": "memory_limit",
+                    }[key]
+                ] = value
     ref = values.pop("flow_image_ref", None)
     if ref:
         repo, tag = _split_image(ref, "flow image")
@@ -199,15 +217,19 @@ def _server_from_options(base: it.ServerIntent, o: dict[str, Any]) -> it.ServerI
     if o["ingress_host"]:
         s = replace(
             s,
-            ingress=it.IngressIntent(
-                host=o["ingress_host"], class_name=o["ingress_class"], tls_secret=o["tls_secret"]
-            ),
+            ingress=it.IngressIntent(host=o["ingress_host"], class_name=o["ingress_class"], tls_secret=o["tls_secret"]),
         )
     elif o["ingress_class"] or o["tls_secret"]:
         if s.ingress is None:
             raise InputError("--ingress-class and --tls-secret need --ingress-host")
-        s = replace(s, ingress=replace(s.ingress, class_name=o["ingress_class"] or s.ingress.class_name,
-                                       tls_secret=o["tls_secret"] or s.ingress.tls_secret))
+        s = replace(
+            s,
+            ingress=replace(
+                s.ingress,
+                class_name=o["ingress_class"] or s.ingress.class_name,
+                tls_secret=o["tls_secret"] or s.ingress.tls_secret,
+            ),
+        )
     if o["auth_secret"]:
         s = replace(s, auth_secret=o["auth_secret"])
     return s
@@ -286,9 +308,13 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
 @click.option("--ingress-class", metavar="NAME")
 @click.option("--tls-secret", metavar="NAME", help="Existing TLS Secret for the ingress host.")
 @click.option("--auth-secret", metavar="NAME", help="Existing Secret (key auth-string) for basic auth.")
-@click.option("--worker-pool", multiple=True, metavar="NAME[:k=v,...]",
-              help="Kubernetes work pool (repeatable): queues=a+b, replicas, namespace, flow-image, policy, "
-                   "ttl, cpu, memory, cpu-limit, memory-limit.")
+@click.option(
+    "--worker-pool",
+    multiple=True,
+    metavar="NAME[:k=v,...]",
+    help="Kubernetes work pool (repeatable): queues=a+b, replicas, namespace, flow-image, policy, "
+    "ttl, cpu, memory, cpu-limit, memory-limit.",
+)
 @click.option("--flow-image", metavar="REPO[:TAG]", help="Default flow-run image of every pool.")
 @click.option("--image-policy", metavar="RANGE", help="Semver range that image automation follows for flow images.")
 @click.option("--prefect-policy", metavar="RANGE", help="Semver range for Prefect server/worker images.")
@@ -359,8 +385,13 @@ def list_clusters(repo: str | None, fmt: str) -> None:
                 "registry": r.registry_host,
                 "imageAutomation": c.image_automation.enabled,
                 "workPools": [
-                    {"name": p.name, "namespace": p.namespace, "queues": p.queues, "replicas": p.replicas,
-                     "flowImage": r.flow_image(p)}
+                    {
+                        "name": p.name,
+                        "namespace": p.namespace,
+                        "queues": p.queues,
+                        "replicas": p.replicas,
+                        "flowImage": r.flow_image(p),
+                    }
                     for p in c.worker_pools
                 ],
             }
@@ -385,6 +416,114 @@ def list_clusters(repo: str | None, fmt: str) -> None:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
 
+# ---------------------------------------------------------------- validate
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+@click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Validate only this cluster (repeatable).")
+@click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes schemas to validate against (default 1.33).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "junit", "codequality", "sarif", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--output", metavar="FILE", help="Write the report to FILE (the text summary still goes to stderr).")
+@click.option("--offline", is_flag=True, default=None, help="Use only the chart cache; never download.")
+@click.option("--chart-cache", metavar="DIR", help="Where charts are cached (default ~/.cache/gitopsgen/charts).")
+@click.option("--crds", multiple=True, metavar="PATH", help="CRD file or directory (repeatable); also cached.")
+@click.option(
+    "--helm-mirror",
+    "mirrors",
+    multiple=True,
+    metavar="URL=MIRROR",
+    help="Serve a Helm repository URL from a mirror URL or local directory (repeatable).",
+)
+def validate(
+    path: str | None,
+    clusters: tuple[str, ...],
+    kubernetes_version: str | None,
+    fmt: str,
+    output: str | None,
+    offline: bool | None,
+    chart_cache: str | None,
+    crds: tuple[str, ...],
+    mirrors: tuple[str, ...],
+) -> None:
+    """Find what Flux, kustomize, Helm and Kubernetes would reject, at file:line.
+
+    Exit 0: no error findings; 1: error findings; 2: the validation could not run.
+    """
+    from .validate import config, engine, report
+    from .validate.findings import RULES, Severity
+
+    root = Path(path).resolve() if path else _repo_root(None)
+    if not root.is_dir():
+        raise InputError(f"{path}: not a directory")
+    settings = config.load_settings(root)
+    overrides: dict[str, Any] = {"clusters": clusters}
+    if kubernetes_version:
+        overrides["kubernetes_version"] = kubernetes_version
+    if offline is not None:
+        overrides["offline"] = offline
+    if chart_cache:
+        overrides["chart_cache"] = Path(chart_cache).expanduser().resolve()
+    if crds:
+        for c in crds:
+            if not Path(c).exists():
+                raise InputError(f"--crds {c}: no such file or directory")
+        overrides["crds"] = settings.crds + tuple(Path(c).resolve() for c in crds)
+    if mirrors:
+        overrides["helm_mirrors"] = settings.helm_mirrors + tuple(config.parse_mirror(m) for m in mirrors)
+    settings = replace(settings, **overrides)
+    result = engine.validate(root, settings)
+    kwargs: dict[str, Any] = {
+        "root_name": root.name,
+        "clusters": result.clusters,
+        "rules": RULES,
+        "stats": result.stats,
+    }
+    text = report.render(result.findings, fmt, **kwargs)
+    if output:
+        out = Path(output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        summary = report.render(result.findings, "text", **kwargs).rstrip("\n").splitlines()[-1]
+        click.echo(f"{summary}; {fmt} report in {output}", err=True)
+    else:
+        click.echo(text.rstrip("\n"))
+    if result.count(Severity.ERROR):
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("rule_id", required=False)
+def list_rules(fmt: str, rule_id: str | None) -> None:
+    """The validator's rules: ID, name, default severity and documentation."""
+    from .validate import engine  # noqa: F401  (imports every stage, which registers its rules)
+    from .validate import rules as semantic
+    from .validate.findings import RULES
+
+    semantic.modules()
+    selected = [RULES[k] for k in sorted(RULES)]
+    if rule_id:
+        selected = [r for r in selected if r.id == rule_id.upper() or r.name == rule_id]
+        if not selected:
+            raise InputError(f"no rule {rule_id} (see 'gitopsgen rules')")
+    if fmt == "json":
+        click.echo(json.dumps({"rules": [{**asdict(r), "severity": r.severity.value} for r in selected]}, indent=2))
+        return
+    for r in selected:
+        click.echo(f"{r.id}  {r.name}  [{r.stage}, {r.severity.value}]")
+        click.echo(f"      {r.summary}")
+        if rule_id:
+            click.echo("")
+            click.echo(textwrap.fill(r.doc, width=100, initial_indent="      ", subsequent_indent="      "))
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -399,6 +538,13 @@ def main() -> None:
         sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:  # exit 2 means "could not run"; a traceback would exit 1, like findings
+        if os.environ.get("GITOPSGEN_DEBUG"):
+            raise
+        click.echo(
+            f"gitopsgen: internal error: {type(exc).__name__}: {exc} (GITOPSGEN_DEBUG=1 for a traceback)", err=True
+        )
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ Check = Callable[[Context], Iterable[Finding]]
 
 
 def modules() -> list[ModuleType]:
-    """Every rule module of this package, in name order."""
-    return [importlib.import_module(f"{__name__}.{m.name}") for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name)]
+    """Every rule module of this package, in name order (``_name`` modules are shared helpers, not rules)."""
+    found = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    return [importlib.import_module(f"{__name__}.{name}") for name in found]
 
 
 def checks() -> list[tuple[Rule, Check]]:

@@ -1,0 +1,416 @@
+"""Per cluster: what Flux would apply, from the cluster's root Kustomization down (stage 3).
+
+A cluster is a directory ``clusters/<name>/``. Its root is the Flux Kustomization that syncs that
+directory (``flux-system/gotk-sync.yaml`` after ``flux bootstrap``) or, where the repository does not
+hold one, an implicit ``flux-system`` Kustomization of the directory. Each Flux Kustomization is built
+like kustomize-controller builds it: its path with kustomize (or, without a kustomization.yaml,
+every manifest under it, as Flux generates one), then targetNamespace/patches/images/components,
+SOPS decryption, then postBuild substitution (``substitute`` + ``substituteFrom``, strict). The
+Kustomizations it applies are built in turn. Sources: the ``flux-system`` GitRepository is this
+repository even where bootstrap's files are not committed; other GitRepositories with the same URL
+are too; Kustomizations of other sources are applied as objects but not built.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .findings import Finding, Rule, Severity, object_name, register
+from .kustomize import B001, Scanner, Transforms, build, kustomization_file, rel
+from .load import YAML_SUFFIXES, Loaded, inside
+from .model import Cluster, Document, Manifest
+from .substitute import substitute_object
+
+B003 = register(
+    Rule(
+        "B003",
+        "undefined-substitution-variable",
+        "build",
+        Severity.ERROR,
+        "A ${VAR} in a Flux Kustomization's output has no value and no default.",
+        "Flux v2.9 substitutes postBuild variables strictly: a ${VAR} that is defined neither in "
+        "postBuild.substitute nor in a substituteFrom ConfigMap or Secret, and has no default (${VAR:=default}), "
+        "fails the whole Kustomization, so none of its objects is applied. Malformed expressions fail the same way. "
+        "Write $${VAR} for a literal ${VAR}, or disable substitution on the object with the annotation "
+        "kustomize.toolkit.fluxcd.io/substitute: disabled.",
+    )
+)
+B004 = register(
+    Rule(
+        "B004",
+        "substitute-from-missing",
+        "build",
+        Severity.WARNING,
+        "A postBuild.substituteFrom ConfigMap or Secret is not found in the repository.",
+        "kustomize-controller fails a Kustomization whose non-optional substituteFrom source does not exist in the "
+        "cluster. The validator looks for it among the objects the cluster's Flux applies and the repository's "
+        "manifests. When it is not there it may still be created out of band (by a bootstrap script, a Terraform "
+        "module), so this is a warning, and the variables it would define cannot be checked: undefined-variable "
+        "findings of that Kustomization are not reported. Mark the reference optional: true if it may be absent.",
+    )
+)
+B005 = register(
+    Rule(
+        "B005",
+        "sops-without-decryption",
+        "build",
+        Severity.ERROR,
+        "A SOPS-encrypted manifest is applied by a Flux Kustomization without spec.decryption.",
+        "kustomize-controller decrypts SOPS-encrypted manifests only when the Flux Kustomization that applies them "
+        "has spec.decryption (provider: sops, with a secretRef holding the age or PGP key unless the controller has "
+        "one). Without it, the encrypted document (ENC[...] values and a sops: field) is sent to the API server as "
+        "is and rejected, and the Kustomization fails.",
+    )
+)
+F001 = register(
+    Rule(
+        "F001",
+        "path-not-found",
+        "flux",
+        Severity.ERROR,
+        "A Flux Kustomization's spec.path does not exist in its source.",
+        "kustomize-controller fails a Kustomization whose spec.path is not a directory of the source artifact "
+        "('kustomization path not found'). For Kustomizations whose source is this repository, the validator checks "
+        "the path exists, is a directory and stays inside the repository.",
+    )
+)
+
+FLUX_KS_GROUP = "kustomize.toolkit.fluxcd.io"
+THIS_REPO = ("flux-system", "flux-system")
+
+
+def is_flux_kustomization(obj: dict[str, Any]) -> bool:
+    return obj.get("kind") == "Kustomization" and str(obj.get("apiVersion", "")).startswith(FLUX_KS_GROUP + "/")
+
+
+def is_sops(obj: dict[str, Any]) -> bool:
+    sops = obj.get("sops")
+    return isinstance(sops, dict) and ("mac" in sops or "lastmodified" in sops)
+
+
+@dataclass
+class ClusterBuild:
+    cluster: Cluster
+    findings: list[Finding] = field(default_factory=list)
+    reached: set[str] = field(default_factory=set)  # kustomization directories this cluster's builds used
+    files: set[str] = field(default_factory=set)  # files those kustomizations name (resources, patches, …)
+    applied_files: set[str] = field(default_factory=set)
+    kustomizations: int = 0
+
+
+class Repository:
+    """The loaded repository, indexed for the builders (read-only, shared by all clusters)."""
+
+    def __init__(self, root: Path, loaded: Loaded, command: list[str]) -> None:
+        self.root = root
+        self.loaded = loaded
+        self.command = command
+        self.by_file: dict[str, list[Document]] = {f: lf.documents for f, lf in loaded.files.items()}
+        self.scanner = Scanner(root, self.by_file)
+        self.git_urls: set[str] = set()
+        self.repo_sources: set[tuple[str, str]] = {THIS_REPO}
+        self._by_name: dict[tuple[str, str], list[Document]] = {}
+        for d in loaded.documents:
+            if d.is_object:
+                self._by_name.setdefault((str(d.data["kind"]), _meta(d.data).get("name", "")), []).append(d)
+        for d in self._by_name.get(("GitRepository", "flux-system"), []):
+            url = (d.data.get("spec") or {}).get("url")
+            if url:
+                self.git_urls.add(str(url).rstrip("/"))
+        for (kind, name), docs in self._by_name.items():
+            if kind == "GitRepository":
+                for d in docs:
+                    if str((d.data.get("spec") or {}).get("url", "")).rstrip("/") in self.git_urls:
+                        self.repo_sources.add((_meta(d.data).get("namespace") or "flux-system", name))
+
+    def documents_named(self, kind: str, name: str) -> list[Document]:
+        return self._by_name.get((kind, name), [])
+
+    def match_document(self, file: str, obj: dict[str, Any]) -> Document | None:
+        """The document of ``file`` that an object built from it most likely is."""
+        candidates = [d for d in self.by_file.get(file, []) if d.is_object and d.data.get("kind") == obj.get("kind")]
+        if not candidates:
+            return None
+        name = str(_meta(obj).get("name", ""))
+        exact = [d for d in candidates if _meta(d.data).get("name") == name]
+        if exact:
+            ns = _meta(obj).get("namespace")
+            return next((d for d in exact if _meta(d.data).get("namespace") == ns), exact[0])
+        partial = [d for d in candidates if str(_meta(d.data).get("name", "")) in name]
+        if partial:
+            return max(partial, key=lambda d: len(str(_meta(d.data).get("name", ""))))
+        return candidates[0] if len(candidates) == 1 else None
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def cluster_names(root: Path, clusters_dir: str) -> list[str]:
+    base = root / clusters_dir
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+
+
+class ClusterBuilder:
+    """Builds one cluster: its Flux Kustomizations, recursively, into Manifests."""
+
+    def __init__(self, repo: Repository, name: str, clusters_dir: str) -> None:
+        self.repo = repo
+        self.name = name
+        self.directory = f"{clusters_dir}/{name}"
+        self.result = ClusterBuild(Cluster(name, self.directory))
+
+    # -------------------------------------------------------------- entry
+
+    def run(self) -> ClusterBuild:
+        root_ks = self._root_kustomization()
+        queue: deque[Manifest] = deque([root_ks])
+        seen: set[tuple[str, str]] = set()
+        while queue:
+            ks = queue.popleft()
+            key = (ks.namespace, ks.name)
+            if key in seen:
+                continue
+            seen.add(key)
+            self.result.kustomizations += 1
+            for manifest in self._apply(ks):
+                self.result.cluster.manifests.append(manifest)
+                if is_flux_kustomization(manifest.data):
+                    queue.append(manifest)
+        return self.result
+
+    def _root_kustomization(self) -> Manifest:
+        for d in self.repo.loaded.documents:
+            if not d.file.startswith(self.directory + "/") or not d.is_object or not is_flux_kustomization(d.data):
+                continue
+            path = str((d.data.get("spec") or {}).get("path", "")).strip("./")
+            if path == self.directory:
+                return Manifest(d.data, self.name, d.file, d.line, d.lines)
+        implicit = {
+            "apiVersion": f"{FLUX_KS_GROUP}/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "flux-system", "namespace": "flux-system"},
+            "spec": {"path": f"./{self.directory}", "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
+        }
+        return Manifest(implicit, self.name, self.directory, 0, {}, via="implicit flux-system Kustomization")
+
+    # -------------------------------------------------------------- one Flux Kustomization
+
+    def _finding(self, rule: Rule, ks: Manifest, message: str, *path: str | int) -> None:
+        self.result.findings.append(
+            Finding(ks.file, ks.line_of(*path), rule.id, message, rule.severity, object=ks.ref, cluster=self.name)
+        )
+
+    def _apply(self, ks: Manifest) -> list[Manifest]:
+        spec = ks.data.get("spec") if isinstance(ks.data.get("spec"), dict) else {}
+        source = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
+        source_key = (str(source.get("namespace") or ks.namespace or "flux-system"), str(source.get("name", "")))
+        if source.get("kind", "GitRepository") != "GitRepository" or source_key not in self.repo.repo_sources:
+            return []  # another source: applied as an object, its content is not in this repository
+        raw_path = str(spec.get("path") or "./")
+        target = (self.repo.root / raw_path.lstrip("/")).resolve()
+        if not inside(self.repo.root, target):
+            self._finding(F001, ks, f"spec.path {raw_path} leaves the repository", "spec", "path")
+            return []
+        if not target.is_dir():
+            self._finding(F001, ks, f"spec.path {raw_path} is not a directory of this repository", "spec", "path")
+            return []
+        targets = self._targets(target)
+        scan = None
+        for t in targets:
+            scan = self.repo.scanner.scan(t, scan)
+        assert scan is not None or not targets
+        if scan is not None:
+            self.result.reached |= scan.reached
+            self.result.files |= scan.files
+            self.result.findings += [_with(f, ks.ref, self.name) for f in scan.findings]
+            if scan.blocked:
+                return []
+        if not targets:
+            return []
+        components = tuple(
+            target / str(c)
+            for c in spec.get("components") or []
+            if isinstance(c, str) and inside(self.repo.root, target / str(c))
+        )
+        transforms = Transforms(
+            namespace=str(spec.get("targetNamespace") or ""),
+            name_prefix=str(spec.get("namePrefix") or ""),
+            name_suffix=str(spec.get("nameSuffix") or ""),
+            patches=tuple(spec.get("patches") or []),
+            images=tuple(spec.get("images") or []),
+            components=components,
+        )
+        built = build(self.repo.root, targets, transforms, self.repo.command)
+        if built.error:
+            self._build_error(ks, target, built.error)
+            return []
+        return self._post_build(ks, spec, built.objects)
+
+    def _targets(self, target: Path) -> list[Path]:
+        """What kustomize builds for a path: its kustomization, or (Flux's generated one) every manifest."""
+        if kustomization_file(target):
+            return [target]
+        out: list[Path] = []
+        for current, dirs, files in os.walk(target):
+            here = Path(current)
+            if here != target and kustomization_file(here):
+                out.append(here)
+                dirs[:] = []
+                continue
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
+            for f in sorted(files):
+                path = here / f
+                if f.endswith(YAML_SUFFIXES) and inside(self.repo.root, path) and self._is_manifest(path):
+                    out.append(path)
+        return out
+
+    def _is_manifest(self, path: Path) -> bool:
+        docs = self.repo.by_file.get(rel(self.repo.root, path))
+        return bool(docs) and all(d.is_object for d in docs)
+
+    def _build_error(self, ks: Manifest, target: Path, error: str) -> None:
+        for file in sorted(self.repo.by_file, key=len, reverse=True):
+            if file in error:
+                docs = self.repo.by_file[file]
+                line = docs[0].line if docs else 1
+                self.result.findings.append(Finding(file, line, B001.id, error, B001.severity, ks.ref, self.name))
+                return
+        k = kustomization_file(target)
+        if k is not None:
+            self.result.findings.append(
+                Finding(rel(self.repo.root, k), 1, B001.id, error, B001.severity, ks.ref, self.name)
+            )
+            return
+        self._finding(B001, ks, error, "spec", "path")
+
+    def _post_build(
+        self, ks: Manifest, spec: dict[str, Any], objects: list[tuple[dict[str, Any], str]]
+    ) -> list[Manifest]:
+        manifests: list[Manifest] = []
+        decrypts = isinstance(spec.get("decryption"), dict)
+        post = spec.get("postBuild") if isinstance(spec.get("postBuild"), dict) else {}
+        variables, complete = self._variables(ks, post)
+        substitutes = bool(post.get("substitute") or post.get("substituteFrom"))
+        for obj, origin in objects:
+            doc = self.repo.match_document(origin, obj) if origin else None
+            file, line = (origin, doc.line if doc else 1) if origin else (ks.file, ks.line)
+            m = Manifest(
+                obj, self.name, file, line, doc.lines if doc else {}, via=f"Kustomization {ks.namespace}/{ks.name}"
+            )
+            if is_sops(obj):
+                if not decrypts:
+                    self.result.findings.append(
+                        Finding(
+                            file,
+                            line,
+                            B005.id,
+                            f"SOPS-encrypted {object_name(obj)} is applied by {ks.ref}, which has no spec.decryption",
+                            B005.severity,
+                            object_name(obj),
+                            self.name,
+                        )
+                    )
+                obj = {k: v for k, v in obj.items() if k != "sops"}
+                m.data = obj
+            if substitutes:
+                new, outcome = substitute_object(obj, variables)
+                problems = [f"undefined variable ${{{v}}}" for v in outcome.undefined if complete]
+                problems += [f"invalid expression {e}" for e in outcome.invalid]
+                if problems:
+                    var_line = _text_line(self.repo.loaded.files.get(file), outcome.undefined + outcome.invalid, line)
+                    message = f"{'; '.join(problems)} (postBuild of {ks.ref} fails)"
+                    self.result.findings.append(
+                        Finding(file, var_line, B003.id, message, B003.severity, object_name(obj), self.name)
+                    )
+                m.data = new
+            manifests.append(m)
+        return manifests
+
+    def _variables(self, ks: Manifest, post: dict[str, Any]) -> tuple[dict[str, str], bool]:
+        """postBuild variables (substituteFrom in order, then substitute) and whether all sources were found."""
+        variables: dict[str, str] = {}
+        complete = True
+        for i, ref in enumerate(post.get("substituteFrom") or []):
+            if not isinstance(ref, dict):
+                continue
+            kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+            data = self._config_data(kind, name, ks.namespace)
+            if data is None:
+                if not ref.get("optional"):
+                    complete = False
+                    self._finding(
+                        B004,
+                        ks,
+                        f"substituteFrom {kind} {ks.namespace}/{name} not found in the repository",
+                        "spec",
+                        "postBuild",
+                        "substituteFrom",
+                        i,
+                    )
+                continue
+            variables.update(data)
+        for k, v in (post.get("substitute") or {}).items():
+            variables[str(k)] = v if isinstance(v, str) else yaml.safe_dump(v).strip().removesuffix("...").strip()
+        return variables, complete
+
+    def _config_data(self, kind: str, name: str, namespace: str) -> dict[str, str] | None:
+        found = [
+            m.data
+            for m in self.result.cluster.manifests
+            if m.kind == kind and m.name == name and m.namespace == namespace
+        ]
+        if not found:
+            docs = self.repo.documents_named(kind, name)
+            found = [d.data for d in docs if (_meta(d.data).get("namespace") or namespace) == namespace] or [
+                d.data for d in docs
+            ]
+        if not found:
+            return None
+        return config_data(found[0])
+
+
+def config_data(obj: dict[str, Any]) -> dict[str, str]:
+    """Keys → values of a ConfigMap or Secret as the cluster sees them (Secret data base64-decoded)."""
+    out: dict[str, str] = {}
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    if obj.get("kind") == "Secret":
+        for k, v in data.items():
+            try:
+                out[str(k)] = base64.b64decode(str(v), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                out[str(k)] = str(v)  # SOPS-encrypted or malformed: the key is known, the value is not
+        for k, v in (obj.get("stringData") or {}).items():
+            out[str(k)] = str(v)
+    else:
+        out.update({str(k): str(v) for k, v in data.items()})
+    return out
+
+
+def _with(f: Finding, obj: str, cluster: str) -> Finding:
+    return Finding(f.file, f.line, f.rule, f.message, f.severity, f.column, f.object or obj, cluster)
+
+
+def _text_line(lf: Any, needles: Iterable[str], default: int) -> int:
+    if lf is None:
+        return default
+    lines = lf.text.splitlines()
+    for needle in needles:
+        token = needle if needle.startswith("$") else "${" + needle
+        for start in (default - 1, 0):
+            for i in range(max(start, 0), len(lines)):
+                if token in lines[i]:
+                    return i + 1
+    return default

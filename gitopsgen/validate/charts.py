@@ -1,0 +1,729 @@
+"""Helm charts for the Helm stage: version constraints, resolution, download, cache, mirrors, archive safety.
+
+A :class:`ChartRequest` names a chart the way Flux does (a HelmRepository URL plus chart name, or an
+OCI reference) and a version or Masterminds semver constraint. :class:`ChartFetcher` resolves it
+against the repository's ``index.yaml`` (HTTP) or tag list (OCI), downloads the archive once into a
+cache keyed by sha256(url, chart, resolved version), verifies the index digest, and refuses archives
+whose members could escape the chart or that are too large. Offline, only the cache (and local
+directory mirrors) are used; the repository index / tag list is cached as well so constraints still
+resolve. Nothing from the archive is executed, and nothing here loads it into Helm: rendering is
+:mod:`gitopsgen.validate.helmrender`'s job.
+
+Owns rule H001 (chart-unresolvable); the lead emits it from :class:`ChartError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from .findings import Rule, Severity, register
+
+H001 = register(
+    Rule(
+        id="H001",
+        name="chart-unresolvable",
+        stage="helm",
+        severity=Severity.ERROR,
+        summary="A HelmRelease's chart cannot be resolved, downloaded or trusted.",
+        doc=(
+            "Flux's source-controller must turn a HelmRelease's chart reference into an archive before "
+            "helm-controller can install anything: the HelmRepository index (or OCI tag list) must name the "
+            "chart, a version must satisfy the requested version or semver constraint (pre-releases only when "
+            "the constraint names one), the download must match the digest the index publishes, and the archive "
+            "must be a plain chart (no members with absolute paths, '..', links leaving the chart, or an "
+            "unreasonable size). Any failure here leaves the HelmRelease not Ready with no objects applied. "
+            "In offline mode, a chart missing from the chart cache is reported here as well."
+        ),
+    )
+)
+
+MAX_ARCHIVE_BYTES = 50 * 1024 * 1024  # compressed download and uncompressed content, each
+MAX_ARCHIVE_MEMBERS = 20_000
+MAX_INDEX_BYTES = 200 * 1024 * 1024
+_USER_AGENT = "gitopsgen-validate"
+
+
+class ChartError(Exception):
+    """A chart could not be resolved, downloaded or accepted; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ChartRequest:
+    """One chart as Flux's source-controller would fetch it."""
+
+    url: str  # HelmRepository spec.url (https://… or oci://registry/path) or OCIRepository spec.url (oci://…)
+    chart: str  # chart name; "" for an OCIRepository, whose url is the chart itself
+    version: str  # exact version or Masterminds constraint; "" or "*" = latest; for OCI a tag or constraint
+    digest: str = ""  # OCI manifest digest ("sha256:…", OCIRepository spec.ref.digest); wins over version
+    insecure: bool = False  # OCI over plain HTTP (HelmRepository/OCIRepository spec.insecure)
+
+    def describe(self) -> str:
+        name = self.chart or self.url.rstrip("/").rsplit("/", 1)[-1]
+        return f"chart {name} {self.version or '*'}"
+
+
+# ---------------------------------------------------------------- Masterminds semver
+
+
+_VERSION_RE = re.compile(
+    r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?"
+    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+)
+
+
+@dataclass(frozen=True)
+class Version:
+    """A semantic version as Masterminds/semver (Helm, Flux) parses it: ``v`` prefix and missing parts allowed."""
+
+    major: int
+    minor: int
+    patch: int
+    prerelease: str = ""
+    metadata: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Version | None:
+        m = _VERSION_RE.match(text.strip())
+        if not m:
+            return None
+        return cls(int(m[1]), int(m[2] or 0), int(m[3] or 0), m[4] or "", m[5] or "")
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Sort key: semver precedence (metadata ignored; a release sorts after its pre-releases)."""
+        if not self.prerelease:
+            pre: tuple[Any, ...] = (1,)
+        else:
+            pre = (0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease.split(".")))
+        return (self.major, self.minor, self.patch, pre)
+
+    def __lt__(self, other: Version) -> bool:
+        return self.key < other.key
+
+
+_CV = (
+    r"v?([0-9xX*]+)(\.[0-9xX*]+)?(\.[0-9xX*]+)?"
+    r"(-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+    r"(\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
+)
+_CV_NOGROUP = re.sub(r"\((?!\?)", "(?:", _CV)
+_OPS = r"=|!=|>|<|>=|=>|<=|=<|~|~>|\^|"  # "" last: Python's alternation is ordered, so try operators first
+_TERM_RE = re.compile(rf"^\s*({_OPS})\s*({_CV})\s*$")
+_FIND_RE = re.compile(rf"(?:{_OPS})\s*{_CV_NOGROUP}")
+_VALID_RE = re.compile(rf"^(\s*(?:{_OPS})\s*{_CV_NOGROUP}\s*)((?:\s+|,\s*)(?:{_OPS})\s*{_CV_NOGROUP}\s*)*$")
+_RANGE_RE = re.compile(rf"\s*({_CV_NOGROUP})\s+-\s+({_CV_NOGROUP})\s*")
+
+
+def _is_x(part: str) -> bool:
+    return part in ("x", "X", "*")
+
+
+@dataclass(frozen=True)
+class _Term:
+    op: str
+    con: Version
+    dirty: bool
+    minor_dirty: bool
+    patch_dirty: bool
+
+    @classmethod
+    def parse(cls, text: str) -> _Term:
+        m = _TERM_RE.match(text)
+        if not m:
+            raise ValueError(f"improper constraint: {text.strip()}")
+        op, major, minor, patch, pre = m[1], m[3], (m[4] or "")[1:], (m[5] or "")[1:], m[7] or ""
+        dirty = minor_dirty = patch_dirty = False
+        if _is_x(major):
+            con, dirty = Version(0, 0, 0, pre), True
+        elif _is_x(minor) or not minor:
+            con, dirty, minor_dirty = Version(int(major), 0, 0, pre), True, True
+        elif _is_x(patch) or not patch:
+            con, dirty, patch_dirty = Version(int(major), int(minor), 0, pre), True, True
+        else:
+            con = Version(int(major), int(minor), int(patch), pre)
+        return cls(op, con, dirty, minor_dirty, patch_dirty)
+
+    def check(self, v: Version) -> bool:
+        c = self.con
+        if self.op == "!=":
+            return self._not_equal(v)
+        if v.prerelease and not c.prerelease:
+            return False  # pre-releases only satisfy constraints that name one
+        if self.op in ("", "="):
+            return self._tilde(v) if self.dirty else v.key == c.key
+        if self.op in ("~", "~>"):
+            return self._tilde(v)
+        if self.op == "^":
+            return self._caret(v)
+        if self.op == ">":
+            if not self.dirty:
+                return v.key > c.key
+            if v.major != c.major:
+                return v.major > c.major
+            if self.minor_dirty:
+                return False
+            if self.patch_dirty:
+                return v.minor > c.minor
+            return v.key > c.key
+        if self.op == "<":
+            return v.key < c.key
+        if self.op in (">=", "=>"):
+            return v.key >= c.key
+        # "<=", "=<"
+        if not self.dirty:
+            return v.key <= c.key
+        if v.major > c.major:
+            return False
+        return not (v.major == c.major and v.minor > c.minor and not self.minor_dirty)
+
+    def _not_equal(self, v: Version) -> bool:
+        c = self.con
+        if self.dirty:
+            if v.prerelease and not c.prerelease:
+                return False
+            if c.major != v.major:
+                return True
+            if c.minor != v.minor and not self.minor_dirty:
+                return True
+            if self.minor_dirty:
+                return False
+            if c.patch != v.patch and not self.patch_dirty:
+                return True
+            if self.patch_dirty:
+                return (v.prerelease or c.prerelease) != "" and v.prerelease != c.prerelease
+        return v.key != c.key
+
+    def _tilde(self, v: Version) -> bool:
+        c = self.con
+        if v < c:
+            return False
+        if (c.major, c.minor, c.patch) == (0, 0, 0) and not self.minor_dirty and not self.patch_dirty:
+            return True
+        if v.major != c.major:
+            return False
+        return v.minor == c.minor or self.minor_dirty
+
+    def _caret(self, v: Version) -> bool:
+        c = self.con
+        if v < c:
+            return False
+        if c.major > 0 or self.minor_dirty:
+            return v.major == c.major
+        if v.major > 0:
+            return False
+        if c.minor > 0 or self.patch_dirty:
+            return v.minor == c.minor
+        if v.minor > 0:
+            return False
+        return v.patch == c.patch
+
+
+class Constraint:
+    """A Masterminds/semver constraint: ``||`` = OR, ``,`` or whitespace = AND; ``=``, ``!=``, ``>``, ``<``,
+    ``>=``, ``<=``, ``~``, ``~>``, ``^``, ``x``/``X``/``*`` wildcards and hyphen ranges ``1.2 - 1.4``.
+
+    Raises ``ValueError`` on a malformed constraint.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        rewritten = _RANGE_RE.sub(lambda m: f" >= {m[1]}, <= {m[2]} ", text)
+        self.alternatives: list[list[_Term]] = []
+        for part in rewritten.split("||"):
+            if not part.strip():
+                self.alternatives.append([_Term.parse("*")])
+                continue
+            if not _VALID_RE.match(part):
+                raise ValueError(f"improper constraint: {part.strip()}")
+            self.alternatives.append([_Term.parse(t) for t in _FIND_RE.findall(part)])
+
+    def allows(self, version: Version) -> bool:
+        """Masterminds' check, plus: an alternative without any pre-release term never admits a pre-release
+        (Masterminds lets ``!=1.2.3`` through to ``2.0.0-rc.1``; Helm users expect releases only)."""
+        return any(
+            all(t.check(version) for t in terms) and (not version.prerelease or any(t.con.prerelease for t in terms))
+            for terms in self.alternatives
+        )
+
+    def __repr__(self) -> str:
+        return f"Constraint({self.text!r})"
+
+
+def resolve_version(wanted: str, available: Iterable[str]) -> str | None:
+    """The version Helm/Flux would pick: an exact string match first, else the highest version allowed by
+    the constraint ``wanted`` ("" = "*"); versions that do not parse are ignored. ``ValueError`` on a bad
+    constraint."""
+    candidates = list(available)
+    wanted = wanted.strip()
+    if wanted and wanted in candidates:
+        return wanted
+    constraint = Constraint(wanted or "*")
+    best: tuple[Version, str] | None = None
+    for text in candidates:
+        v = Version.parse(text)
+        if v is not None and constraint.allows(v) and (best is None or best[0] < v):
+            best = (v, text)
+    return best[1] if best else None
+
+
+_EXACT_RE = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+def is_exact_version(text: str) -> bool:
+    """True for a full ``major.minor.patch`` version without operator or wildcard: it names one archive
+    (``1.2`` is not exact: as a constraint it means ``1.2.x``)."""
+    return bool(_EXACT_RE.match(text.strip())) and Version.parse(text) is not None
+
+
+def _newest(versions: Iterable[str], limit: int = 8) -> str:
+    """The highest versions first, for error messages."""
+
+    def key(text: str) -> tuple[Any, ...]:
+        v = Version.parse(text)
+        return (1, v.key) if v else (0, text)
+
+    ordered = sorted(versions, key=key, reverse=True)
+    if not ordered:
+        return "none"
+    more = len(ordered) - limit
+    return ", ".join(ordered[:limit]) + (f", … {more} more" if more > 0 else "")
+
+
+# ---------------------------------------------------------------- archive safety
+
+
+def check_archive(path: Path, max_bytes: int = MAX_ARCHIVE_BYTES, max_members: int = MAX_ARCHIVE_MEMBERS) -> None:
+    """Refuse a chart archive that could escape its directory or exhaust memory, before anything loads it.
+
+    Rejected: absolute member paths, ``..`` components, links whose target leaves the chart (or any
+    hard link to an absolute/escaping path), devices/FIFOs, more than ``max_members`` members, more than
+    ``max_bytes`` compressed or uncompressed. Raises :class:`ChartError` naming the member.
+    """
+    try:
+        if path.stat().st_size > max_bytes:
+            raise ChartError(f"chart archive {path.name} is larger than {max_bytes // (1024 * 1024)} MB")
+        total = 0
+        with tarfile.open(path, mode="r:gz") as tar:
+            for count, member in enumerate(tar, start=1):
+                if count > max_members:
+                    raise ChartError(f"chart archive {path.name} has more than {max_members} members")
+                name = member.name.replace("\\", "/")
+                parts = PurePosixPath(name).parts
+                if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+                    raise ChartError(f"chart archive {path.name}: unsafe member path {member.name!r}")
+                if member.issym() or member.islnk():
+                    target = member.linkname.replace("\\", "/")
+                    base = PurePosixPath(name).parent if member.issym() else PurePosixPath()
+                    if target.startswith("/") or not _inside(base / target, parts[0] if parts else ""):
+                        raise ChartError(
+                            f"chart archive {path.name}: link {member.name!r} -> {member.linkname!r} leaves the chart"
+                        )
+                elif not (member.isfile() or member.isdir()) and member.type not in (
+                    tarfile.XHDTYPE,
+                    tarfile.XGLTYPE,
+                ):
+                    raise ChartError(f"chart archive {path.name}: special file {member.name!r}")
+                total += max(member.size, 0)
+                if total > max_bytes:
+                    raise ChartError(
+                        f"chart archive {path.name} expands beyond {max_bytes // (1024 * 1024)} MB at {member.name!r}"
+                    )
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ChartError(f"chart archive {path.name} is not a readable .tgz: {exc}") from None
+
+
+def _inside(target: PurePosixPath, root: str) -> bool:
+    """Whether a relative link target, normalised, stays inside the chart's top directory ``root``."""
+    stack: list[str] = []
+    for part in target.parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not stack:
+                return False
+            stack.pop()
+        else:
+            stack.append(part)
+    return bool(stack) and stack[0] == root and len(stack) > 1
+
+
+# ---------------------------------------------------------------- cache and fetching
+
+
+def default_cache_dir() -> Path:
+    """``$GITOPSGEN_CACHE_DIR`` or ``$XDG_CACHE_HOME/gitopsgen`` or ``~/.cache/gitopsgen``, then ``charts/``."""
+    env = os.environ.get("GITOPSGEN_CACHE_DIR")
+    if env:
+        base = Path(env)
+    elif os.environ.get("XDG_CACHE_HOME"):
+        base = Path(os.environ["XDG_CACHE_HOME"]) / "gitopsgen"
+    else:
+        base = Path.home() / ".cache" / "gitopsgen"
+    return base / "charts"
+
+
+def parse_mirror(spec: str) -> tuple[str, str]:
+    """``URL=MIRROR`` (the ``--helm-mirror`` option) → (url, mirror); ``ValueError`` when malformed."""
+    url, sep, mirror = spec.partition("=")
+    if not sep or not url.strip() or not mirror.strip():
+        raise ValueError(f"expected URL=MIRROR, got {spec!r}")
+    return url.strip(), mirror.strip()
+
+
+def _norm(url: str) -> str:
+    return url.strip().rstrip("/")
+
+
+def _local_dir(mirror: str) -> Path | None:
+    """The directory of a local mirror (a path or file:// URL), None for a remote one."""
+    if mirror.startswith("file://"):
+        return Path(urllib.parse.unquote(urllib.parse.urlparse(mirror).path))
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", mirror):
+        return None
+    return Path(mirror).expanduser()
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", text)[:120] or "_"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ChartFetcher:
+    """Resolves and downloads charts into a cache; thread-safe; each request is resolved once per fetcher."""
+
+    def __init__(
+        self, cache_dir: Path, mirrors: dict[str, str] | None = None, offline: bool = False, timeout: float = 30
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.mirrors = {_norm(k): v if _local_dir(v) is not None else _norm(v) for k, v in (mirrors or {}).items()}
+        self.offline = offline
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._locks: dict[object, threading.Lock] = {}
+        self._results: dict[object, Path | str] = {}  # request → archive, or the ChartError message
+        self._indexes: dict[str, dict[str, Any] | str] = {}  # repository → index entries, or error message
+
+    # -- public
+
+    def fetch(self, req: ChartRequest) -> Path:
+        """The cached ``.tgz`` of the chart ``req`` names; raises :class:`ChartError` (one-line message)."""
+        key = ("chart", _norm(req.url), req.chart, req.version.strip(), req.digest, req.insecure)
+        with self._once(key):
+            done = self._results.get(key)
+            if done is None:
+                try:
+                    done = self._fetch(req)
+                except ChartError as exc:
+                    done = str(exc)
+                self._results[key] = done
+        if isinstance(done, str):
+            raise ChartError(done)
+        return done
+
+    # -- plumbing
+
+    def _once(self, key: object) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _fetch(self, req: ChartRequest) -> Path:
+        url = _norm(req.url)
+        if url.startswith("oci://"):
+            return self._fetch_oci(req)
+        if url.startswith(("http://", "https://")):
+            if not req.chart:
+                raise ChartError(f"no chart name given for repository {url}")
+            return self._fetch_http(req)
+        raise ChartError(f"unsupported chart repository URL {req.url!r} (want https://, http:// or oci://)")
+
+    def _archive_path(self, url: str, chart: str, version: str) -> Path:
+        key = hashlib.sha256("\0".join((url, chart, version)).encode()).hexdigest()
+        name = chart or url.rsplit("/", 1)[-1]
+        return self.cache_dir / key[:2] / key / f"{_safe_name(name)}-{_safe_name(version)}.tgz"
+
+    def _index_cache(self, url: str, suffix: str) -> Path:
+        return self.cache_dir / "index" / f"{hashlib.sha256(url.encode()).hexdigest()}.{suffix}"
+
+    # -- HTTP repositories
+
+    def _fetch_http(self, req: ChartRequest) -> Path:
+        url, chart, wanted = _norm(req.url), req.chart, req.version.strip()
+        if is_exact_version(wanted):
+            cached = self._archive_path(url, chart, wanted)
+            if cached.is_file():
+                return cached
+        mirror = self.mirrors.get(url)
+        local = _local_dir(mirror) if mirror else None
+        where = f"{url}/index.yaml" + (f" (mirror {mirror})" if mirror else "")
+        entries = self._http_index(url, mirror)
+        versions = entries.get(chart)
+        if not versions:
+            raise ChartError(
+                f"chart {chart} not found in {where} (charts: {', '.join(sorted(entries)[:10]) or 'none'})"
+            )
+        by_version = {str(e.get("version", "")): e for e in versions if isinstance(e, dict)}
+        try:
+            resolved = resolve_version(wanted, by_version)
+        except ValueError as exc:
+            raise ChartError(f"chart {chart}: invalid version constraint {wanted!r}: {exc}") from None
+        if resolved is None:
+            raise ChartError(f"chart {chart} {wanted or '*'} not found in {where} (versions: {_newest(by_version)})")
+        target = self._archive_path(url, chart, resolved)
+        if target.is_file():
+            return target
+        if self.offline and local is None:
+            raise ChartError(f"chart {chart} {resolved} from {url} is not in the chart cache (offline)")
+        entry = by_version[resolved]
+        urls = entry.get("urls")
+        if not isinstance(urls, list) or not urls or not isinstance(urls[0], str):
+            raise ChartError(f"chart {chart} {resolved} in {where} has no download URL")
+        digest = str(entry.get("digest") or "").removeprefix("sha256:").lower()
+        what, link = f"{chart} {resolved}", urls[0]
+        if local is not None:
+            parsed = urllib.parse.urlparse(link)
+            source = (
+                local / urllib.parse.unquote(PurePosixPath(parsed.path).name if parsed.scheme else link)
+            ).resolve()
+            if not source.is_relative_to(local.resolve()):
+                raise ChartError(f"chart {what}: index URL {link!r} leaves mirror directory {local}")
+            return self._produce(target, lambda: self._store_file(source, target, digest, what))
+        if mirror and urllib.parse.urlparse(link).scheme:
+            link = PurePosixPath(urllib.parse.urlparse(link).path).name  # a mirror serves its own copies
+        source_url = urllib.parse.urljoin((mirror or url) + "/", link)
+        return self._produce(target, lambda: self._download(source_url, target, digest, what))
+
+    def _produce(self, target: Path, produce: Callable[[], None]) -> Path:
+        """Run ``produce`` to write ``target`` unless it exists; one writer per target at a time."""
+        with self._once(("archive", target)):
+            if not target.is_file():
+                produce()
+        return target
+
+    def _http_index(self, url: str, mirror: str | None) -> dict[str, Any]:
+        with self._once(("index", url)):
+            done = self._indexes.get(url)
+            if done is None:
+                try:
+                    done = self._load_http_index(url, mirror)
+                except ChartError as exc:
+                    done = str(exc)
+                self._indexes[url] = done
+        if isinstance(done, str):
+            raise ChartError(done)
+        return done
+
+    def _load_http_index(self, url: str, mirror: str | None) -> dict[str, Any]:
+        local = _local_dir(mirror) if mirror else None
+        cache = self._index_cache(url, "yaml")
+        if local is not None:
+            source = local / "index.yaml"
+            if not source.is_file():
+                raise ChartError(f"mirror directory {local} for {url} has no index.yaml")
+            data = source.read_bytes()
+            where = str(source)
+        elif self.offline:
+            if not cache.is_file():
+                raise ChartError(f"index of {url} is not in the chart cache (offline)")
+            data = cache.read_bytes()
+            where = f"{url}/index.yaml (cached)"
+        else:
+            where = f"{mirror or url}/index.yaml"
+            data = self._get(where, MAX_INDEX_BYTES)
+            _atomic_write(cache, lambda out: out.write(data))
+        loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar a str: "1.10" stays "1.10"
+        try:
+            index = yaml.load(data, Loader=loader)
+        except yaml.YAMLError as exc:
+            raise ChartError(f"invalid index {where}: {_one_line(exc)}") from None
+        entries = index.get("entries") if isinstance(index, dict) else None
+        if not isinstance(entries, dict):
+            raise ChartError(f"invalid index {where}: no entries")
+        return {str(k): v for k, v in entries.items() if isinstance(v, list)}
+
+    def _get(self, url: str, limit: int) -> bytes:
+        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+                data = resp.read(limit + 1)
+        except urllib.error.HTTPError as exc:
+            raise ChartError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ChartError(f"cannot fetch {url}: {_one_line(reason)}") from None
+        if len(data) > limit:
+            raise ChartError(f"cannot fetch {url}: larger than {limit // (1024 * 1024)} MB")
+        return data
+
+    def _download(self, url: str, target: Path, digest: str, what: str) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ChartError(f"chart {what}: unsupported download URL {url!r}")
+        data = self._get(url, MAX_ARCHIVE_BYTES)
+        self._store_bytes(data, target, digest, what, url)
+
+    def _store_file(self, source: Path, target: Path, digest: str, what: str) -> None:
+        if not source.is_file():
+            raise ChartError(f"chart {what}: {source} not found in mirror")
+        if source.stat().st_size > MAX_ARCHIVE_BYTES:
+            raise ChartError(f"chart {what}: {source.name} is larger than {MAX_ARCHIVE_BYTES // (1024 * 1024)} MB")
+        self._store_bytes(source.read_bytes(), target, digest, what, str(source))
+
+    def _store_bytes(self, data: bytes, target: Path, digest: str, what: str, origin: str) -> None:
+        actual = hashlib.sha256(data).hexdigest()
+        if digest and actual != digest:
+            raise ChartError(f"chart {what}: digest mismatch for {origin} (index sha256:{digest}, got sha256:{actual})")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tgz", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            check_archive(Path(tmp))
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    # -- OCI
+
+    def _fetch_oci(self, req: ChartRequest) -> Path:
+        """OCI: a digest pin wins over the tag (as in Flux's OCIRepository); else an exact tag, or the highest
+        tag matching the constraint. Cached under the repository's own reference, whatever the mirror."""
+        base = _norm(req.url)
+        ref = f"{base}/{req.chart}" if req.chart else base
+        name = ref.rsplit("/", 1)[-1]
+        wanted = req.version.strip()
+        local: Path | None = None
+        if ref in self.mirrors:  # the chart's own reference mirrored
+            local = _local_dir(self.mirrors[ref])
+            ref = ref if local is not None else self.mirrors[ref]
+        elif base in self.mirrors:  # the repository mirrored
+            local = _local_dir(self.mirrors[base])
+            ref = ref if local is not None else f"{self.mirrors[base]}/{req.chart}" if req.chart else self.mirrors[base]
+        literal = bool(wanted) and (is_exact_version(wanted) or not _is_constraint(wanted))
+        pinned = req.digest or (wanted if literal else "")
+        if pinned:  # names one artifact: the cache may already hold it
+            cached = self._archive_path(base, req.chart, pinned)
+            if cached.is_file():
+                return cached
+        if local is not None:
+            return self._oci_from_dir(req, local, name, wanted)
+        if not pinned:
+            tags = self._oci_tags(ref, req.insecure)
+            try:
+                pinned = resolve_version(wanted, [t.replace("_", "+") for t in tags]) or ""
+            except ValueError as exc:
+                raise ChartError(f"chart {name}: invalid version constraint {wanted!r}: {exc}") from None
+            if not pinned:
+                raise ChartError(f"chart {name} {wanted or '*'} not found in {ref} (tags: {_newest(tags)})")
+        target = self._archive_path(base, req.chart, pinned)
+        if target.is_file():
+            return target
+        if self.offline:
+            raise ChartError(f"chart {name} {pinned} from {ref} is not in the chart cache (offline)")
+        return self._produce(target, lambda: self._oci_pull(ref, pinned, req.insecure, target))
+
+    def _oci_from_dir(self, req: ChartRequest, local: Path, name: str, wanted: str) -> Path:
+        prefix = f"{name}-"
+        found = {p.name[len(prefix) : -len(".tgz")]: p for p in local.glob(f"{prefix}*.tgz")}
+        try:
+            resolved = resolve_version(wanted, found)
+        except ValueError as exc:
+            raise ChartError(f"chart {name}: invalid version constraint {wanted!r}: {exc}") from None
+        if resolved is None:
+            raise ChartError(
+                f"chart {name} {wanted or '*'} not found in mirror directory {local} (versions: {_newest(found)})"
+            )
+        target = self._archive_path(_norm(req.url), req.chart, resolved)
+        return self._produce(target, lambda: self._store_file(found[resolved], target, "", f"{name} {resolved}"))
+
+    def _oci_tags(self, ref: str, insecure: bool) -> list[str]:
+        with self._once(("tags", ref)):
+            done = self._indexes.get(ref)
+            if done is None:
+                try:
+                    done = {"tags": self._load_oci_tags(ref, insecure)}
+                except ChartError as exc:
+                    done = str(exc)
+                self._indexes[ref] = done
+        if isinstance(done, str):
+            raise ChartError(done)
+        return list(done["tags"])
+
+    def _load_oci_tags(self, ref: str, insecure: bool) -> list[str]:
+        cache = self._index_cache(ref, "tags.json")
+        if self.offline:
+            if not cache.is_file():
+                raise ChartError(f"tags of {ref} are not in the chart cache (offline)")
+            return [str(t) for t in json.loads(cache.read_text())]
+        import helm_python
+
+        try:
+            with helm_python.RegistryClient(plain_http=insecure) as client:
+                tags = [str(t) for t in client.tags(ref)]
+        except helm_python.HelmError as exc:
+            raise ChartError(f"cannot list tags of {ref}: {_one_line(exc)}") from None
+        _atomic_write(cache, lambda out: out.write(json.dumps(tags).encode()))
+        return tags
+
+    def _oci_pull(self, ref: str, pinned: str, insecure: bool, target: Path) -> None:
+        import helm_python
+
+        by_digest = pinned.startswith("sha256:")
+        what = f"{ref}@{pinned}" if by_digest else f"{ref}:{pinned}"
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".pull-", dir=self.cache_dir))
+        try:
+            with helm_python.RegistryClient(plain_http=insecure) as client:
+                helm_python.pull(
+                    what if by_digest else ref,
+                    client=client,
+                    version=None if by_digest else pinned,
+                    destination=tmp,
+                    plain_http=insecure,
+                )
+            pulled = sorted(tmp.glob("*.tgz"))
+            if len(pulled) != 1:
+                raise ChartError(f"chart {what}: pull produced {len(pulled)} archives")
+            self._store_file(pulled[0], target, "", what)
+        except helm_python.HelmError as exc:
+            raise ChartError(f"cannot pull {what}: {_one_line(exc)}") from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _is_constraint(text: str) -> bool:
+    try:
+        Constraint(text)
+    except ValueError:
+        return False
+    return True

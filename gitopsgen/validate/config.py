@@ -1,0 +1,177 @@
+"""Validator settings: defaults ← ``[tool.gitopsgen]`` (pyproject.toml) or ``.gitopsgen.yaml`` ← command line.
+
+Keys (kebab-case; snake_case accepted): ``kubernetes-version``, ``clusters-dir``, ``crds`` (list of
+paths), ``helm-mirrors`` (URL → mirror URL or directory), ``chart-cache``, ``offline``, ``ignore``
+(path globs), ``disable`` (rule IDs), ``rules`` (ID → ``{enabled, severity}``). Paths in a config file
+are relative to the repository root and must stay inside it: the repository under test does not
+get to make the validator read the CI runner's files. Paths given on the command line are the
+user's own and may point anywhere.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError
+from .findings import RULES, Severity
+from .load import inside
+
+DEFAULT_KUBERNETES_VERSION = "1.33"
+
+
+@dataclass(frozen=True)
+class RuleSetting:
+    enabled: bool = True
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    clusters_dir: str = "clusters"
+    clusters: tuple[str, ...] = ()
+    crds: tuple[Path, ...] = ()
+    helm_mirrors: tuple[tuple[str, str], ...] = ()
+    chart_cache: Path | None = None
+    offline: bool = False
+    ignore: tuple[str, ...] = ()
+    rules: dict[str, RuleSetting] = field(default_factory=dict)
+    source: str = ""  # the config file read, for messages
+
+    def severity(self, rule: str) -> Severity | None:
+        """The effective severity of a rule, or None when it is disabled."""
+        setting = self.rules.get(rule, RuleSetting())
+        if not setting.enabled:
+            return None
+        if setting.severity is not None:
+            return setting.severity
+        known = RULES.get(rule)
+        return known.severity if known else Severity.ERROR
+
+
+_KEYS = {
+    "kubernetes-version",
+    "clusters-dir",
+    "crds",
+    "helm-mirrors",
+    "chart-cache",
+    "offline",
+    "ignore",
+    "disable",
+    "rules",
+}
+
+
+def find_config(root: Path) -> tuple[dict[str, Any], str]:
+    """The raw config table of the repository and the file it came from ({} and "" when none)."""
+    dotfile = root / ".gitopsgen.yaml"
+    if dotfile.is_file() and inside(root, dotfile):
+        try:
+            data = yaml.safe_load(dotfile.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise InputError(f"not valid YAML: {str(exc).splitlines()[0]}", file=".gitopsgen.yaml") from None
+        if not isinstance(data, dict):
+            raise InputError("must be a mapping of settings", file=".gitopsgen.yaml")
+        return data, ".gitopsgen.yaml"
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and inside(root, pyproject):
+        try:
+            table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("gitopsgen")
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"not valid TOML: {exc}", file="pyproject.toml") from None
+        if isinstance(table, dict):
+            return table, "pyproject.toml [tool.gitopsgen]"
+    return {}, ""
+
+
+def _repo_path(root: Path, value: Any, key: str, source: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{key}: expected a path, got {value!r}", file=source)
+    path = (root / value).resolve()
+    if not inside(root, path):
+        raise InputError(f"{key}: {value} is outside the repository (give it on the command line instead)", file=source)
+    return path
+
+
+def _severity(value: Any, where: str, source: str) -> Severity:
+    try:
+        return Severity(str(value).lower())
+    except ValueError:
+        raise InputError(f"{where}: severity must be error, warning or info, not {value!r}", file=source) from None
+
+
+def _rule_id(value: Any, where: str, source: str) -> str:
+    rid = str(value).upper()
+    if rid not in RULES:
+        raise InputError(f"{where}: unknown rule {value!r} (see 'gitopsgen rules')", file=source)
+    return rid
+
+
+def from_table(root: Path, table: dict[str, Any], source: str) -> Settings:
+    """Settings from a config table; unknown keys and bad values are input errors naming the file."""
+    table = {str(k).replace("_", "-"): v for k, v in table.items()}
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise InputError(f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})", file=source)
+    s = Settings(source=source)
+    if "kubernetes-version" in table:
+        s = replace(s, kubernetes_version=str(table["kubernetes-version"]))
+    if "clusters-dir" in table:
+        rel = _repo_path(root, table["clusters-dir"], "clusters-dir", source).relative_to(root).as_posix()
+        s = replace(s, clusters_dir=rel)
+    if "crds" in table:
+        crds = table["crds"] if isinstance(table["crds"], list) else [table["crds"]]
+        s = replace(s, crds=tuple(_repo_path(root, c, "crds", source) for c in crds))
+    if "helm-mirrors" in table:
+        mirrors = table["helm-mirrors"]
+        if not isinstance(mirrors, dict):
+            raise InputError("helm-mirrors: expected a table of URL = mirror", file=source)
+        pairs = []
+        for url, mirror in sorted(mirrors.items()):
+            target = str(mirror)
+            if "://" not in target:
+                target = str(_repo_path(root, target, f"helm-mirrors.{url}", source))
+            pairs.append((str(url), target))
+        s = replace(s, helm_mirrors=tuple(pairs))
+    if "chart-cache" in table:
+        s = replace(s, chart_cache=_repo_path(root, table["chart-cache"], "chart-cache", source))
+    if "offline" in table:
+        if not isinstance(table["offline"], bool):
+            raise InputError("offline: expected true or false", file=source)
+        s = replace(s, offline=table["offline"])
+    if "ignore" in table:
+        ignore = table["ignore"] if isinstance(table["ignore"], list) else [table["ignore"]]
+        s = replace(s, ignore=tuple(str(i).strip("/") for i in ignore))
+    rules: dict[str, RuleSetting] = {}
+    for rid in table.get("disable", []) or []:
+        rules[_rule_id(rid, "disable", source)] = RuleSetting(enabled=False)
+    for rid, setting in (table.get("rules") or {}).items():
+        key = _rule_id(rid, "rules", source)
+        if not isinstance(setting, dict) or set(setting) - {"enabled", "severity"}:
+            raise InputError(f"rules.{rid}: expected {{enabled: bool, severity: level}}", file=source)
+        severity = _severity(setting["severity"], f"rules.{rid}", source) if "severity" in setting else None
+        rules[key] = RuleSetting(enabled=bool(setting.get("enabled", True)), severity=severity)
+    return replace(s, rules=rules)
+
+
+def load_settings(root: Path) -> Settings:
+    table, source = find_config(root)
+    return from_table(root, table, source) if source else Settings()
+
+
+def parse_mirror(option: str) -> tuple[str, str]:
+    """``URL=MIRROR`` from the command line (MIRROR: a URL or a local directory)."""
+    url, sep, mirror = option.partition("=")
+    if not sep or not url or not mirror:
+        raise InputError(f"--helm-mirror {option}: expected URL=MIRROR")
+    if "://" not in mirror:
+        path = Path(mirror).expanduser().resolve()
+        if not (path / "index.yaml").is_file() and not any(path.glob("*.tgz")):
+            raise InputError(f"--helm-mirror {option}: {mirror} holds no index.yaml or chart archive")
+        mirror = str(path)
+    return url.rstrip("/"), mirror

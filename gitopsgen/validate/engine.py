@@ -1,0 +1,244 @@
+"""The validator's pipeline: load → CRDs → per-cluster builds and Helm renders → schemas → rules → findings.
+
+Clusters are built in parallel threads (the work is kustomize subprocesses and Helm renders). Every
+object of every cluster goes through the schema stage once per distinct content. Findings are then
+filtered by the settings (disabled rules, severity overrides, ignored paths, inline
+``# gitopsgen: ignore=ID`` comments) and identical findings of several clusters are merged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from . import rules
+from .build import ClusterBuild, ClusterBuilder, Repository, cluster_names
+from .charts import ChartFetcher, default_cache_dir
+from .config import Settings
+from .findings import Finding, Rule, Severity, register
+from .helmstage import HelmStage
+from .kustomize import B001, Scanner, build, kustomization_file, kustomize_command, rel
+from .load import inline_ignores, is_ignored, load_repository
+from .model import Cluster, Context, Manifest
+from .schemas import SchemaStore, crd_cache_dir
+
+R001 = register(
+    Rule(
+        "R001",
+        "rule-crashed",
+        "engine",
+        Severity.ERROR,
+        "A rule of the validator raised an exception on this repository.",
+        "Rules must never crash on any input; when one does, the rest of the validation still runs and the crash "
+        "is reported as a finding naming the rule and the exception, so the pipeline neither passes silently nor "
+        "stops with a traceback. Please report it as a bug of gitopsgen, with the repository if you can.",
+    )
+)
+
+NOT_OBJECTS = {"kustomize.config.k8s.io", "config.kubernetes.io"}
+
+
+@dataclass
+class Result:
+    findings: list[Finding]
+    clusters: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.count(Severity.ERROR) else 0
+
+
+def schema_store(root: Path, settings: Settings, documents: list[Any]) -> SchemaStore:
+    """Kubernetes schemas of the chosen version + CRDs from the cache, the given paths and the repository."""
+    try:
+        store = SchemaStore(settings.kubernetes_version)
+    except ValueError as exc:
+        raise InputError(f"--kubernetes-version: {exc}") from None
+    cache = crd_cache_dir()
+    if cache.is_dir():
+        store.add_cache(cache)
+    for path in settings.crds:
+        try:
+            store.add_crds_from(path)
+        except ValueError as exc:
+            raise InputError(f"--crds {path}: {exc}") from None
+    if settings.crds:
+        store.save_to_cache(cache)
+    for d in documents:
+        if d.is_object and d.data.get("kind") == "CustomResourceDefinition":
+            try:
+                store.add_crd(d.data, d.file)
+            except ValueError:
+                pass  # a broken CRD in the repository is reported by the schema stage (K001), not used
+    return store
+
+
+def validate(root: Path, settings: Settings) -> Result:
+    started = time.perf_counter()
+    root = root.resolve()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    loaded = load_repository(root, settings.ignore)
+    timings["load"] = time.perf_counter() - t
+    findings = list(loaded.findings)
+    store = schema_store(root, settings, loaded.documents)
+
+    names = cluster_names(root, settings.clusters_dir)
+    if settings.clusters:
+        unknown = sorted(set(settings.clusters) - set(names))
+        if unknown:
+            known = ", ".join(names) or "none"
+            raise InputError(f"--cluster {unknown[0]}: no {settings.clusters_dir}/{unknown[0]}/ (clusters: {known})")
+        names = [n for n in names if n in settings.clusters]
+
+    try:
+        command = kustomize_command()
+    except FileNotFoundError as exc:
+        raise InputError(str(exc)) from None
+    repo = Repository(root, loaded, command)
+    fetcher = ChartFetcher(settings.chart_cache or default_cache_dir(), dict(settings.helm_mirrors), settings.offline)
+    helm = HelmStage(root, fetcher, settings.kubernetes_version, command)
+
+    def one(name: str) -> tuple[ClusterBuild, list[Finding], int]:
+        result = ClusterBuilder(repo, name, settings.clusters_dir).run()
+        outcome = helm.run(result.cluster, repo.repo_sources)
+        result.cluster.manifests += outcome.manifests
+        return result, outcome.findings, outcome.releases
+
+    t = time.perf_counter()
+    workers = max(2, min(len(names), (os.cpu_count() or 2) * 2))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        builds = list(pool.map(one, names))
+    timings["builds"] = time.perf_counter() - t
+    clusters: list[Cluster] = []
+    reached: set[str] = set()
+    referenced: set[str] = set()
+    releases = 0
+    for result, helm_findings, n in builds:
+        clusters.append(result.cluster)
+        findings += result.findings + helm_findings
+        reached |= result.reached
+        referenced |= result.files
+        releases += n
+
+    extra: list[Manifest] = []
+    if not settings.clusters:
+        extra, more = standalone(repo, clusters, reached, referenced)
+        findings += more
+
+    t = time.perf_counter()
+    checked = 0
+    cache: dict[str, list[Any]] = {}
+    for m in [*(m for c in clusters for m in c.manifests), *extra]:
+        if m.api_group in NOT_OBJECTS:
+            continue
+        checked += 1
+        key = json.dumps(m.data, sort_keys=True, default=str)
+        if key not in cache:
+            cache[key] = store.check(m.data)
+        for issue in cache[key]:
+            line = m.line_of(*issue.path)
+            findings.append(Finding(m.file, line, issue.rule, issue.message, object=m.ref, cluster=m.cluster))
+    timings["schemas"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    ctx = Context(root, loaded.documents, {f: lf.text for f, lf in loaded.files.items()}, clusters)
+    for rule, check in rules.checks():
+        try:
+            findings += list(check(ctx))
+        except Exception as exc:  # a crashing rule is a bug to report, not a reason to stop the validation
+            findings.append(Finding("", 0, R001.id, f"rule {rule.id} crashed: {type(exc).__name__}: {exc}"))
+    timings["rules"] = time.perf_counter() - t
+
+    final = finish(findings, settings, {f: lf.text for f, lf in loaded.files.items()})
+    stats = {
+        "files": len(loaded.files),
+        "documents": len(loaded.documents),
+        "clusters": len(clusters),
+        "kustomizations": sum(b.kustomizations for b, _, _ in builds),
+        "helm_releases": releases,
+        "objects": checked,
+        "seconds": round(time.perf_counter() - started, 3),
+        "stages": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return Result(final, [c.name for c in clusters], stats)
+
+
+def standalone(
+    repo: Repository, clusters: list[Cluster], reached: set[str], referenced: set[str]
+) -> tuple[list[Manifest], list[Finding]]:
+    """Kustomization directories and manifests no cluster reaches: built or checked on their own."""
+    findings: list[Finding] = []
+    manifests: list[Manifest] = []
+    scanner = Scanner(repo.root, repo.by_file)
+    dirs = sorted(
+        {str(Path(f).parent) for f in repo.loaded.files if Path(f).name in ("kustomization.yaml", "kustomization.yml")}
+    )
+    for d in dirs:
+        if d in reached or any(d.startswith(r + "/") for r in reached if r != "."):
+            continue
+        target = repo.root / d
+        scan = scanner.scan(target)
+        reached |= scan.reached
+        referenced |= scan.files
+        findings += scan.findings
+        if scan.blocked:
+            continue
+        built = build(repo.root, [target], command=repo.command)
+        if built.error:
+            k = kustomization_file(target)
+            findings.append(Finding(rel(repo.root, k) if k else d, 1, B001.id, built.error))
+            continue
+        for obj, origin in built.objects:
+            doc = repo.match_document(origin, obj) if origin else None
+            manifests.append(Manifest(obj, "", origin or d, doc.line if doc else 1, doc.lines if doc else {}))
+    covered = {m.file for c in clusters for m in c.manifests} | {m.file for m in manifests} | referenced
+    for file, lf in repo.loaded.files.items():
+        if file in covered or Path(file).name in ("kustomization.yaml", "kustomization.yml"):
+            continue
+        for d in lf.documents:
+            if d.is_object:
+                manifests.append(Manifest(d.data, "", d.file, d.line, d.lines))
+    return manifests, findings
+
+
+def finish(findings: list[Finding], settings: Settings, texts: dict[str, str]) -> list[Finding]:
+    """Apply the settings and inline ignores, merge identical findings of several clusters, sort."""
+    ignores = {f: inline_ignores(t) for f, t in texts.items()}
+    merged: dict[tuple[str, int, str, str, str], tuple[Finding, list[str]]] = {}
+    for f in findings:
+        severity = settings.severity(f.rule)
+        if severity is None or (f.file and is_ignored(f.file, settings.ignore)):
+            continue
+        per_line, whole = ignores.get(f.file, ({}, set()))
+        if (
+            f.rule in whole
+            or "ALL" in whole
+            or f.rule in per_line.get(f.line, set())
+            or "ALL" in per_line.get(f.line, set())
+        ):
+            continue
+        key = (f.file, f.line, f.rule, f.message, f.object)
+        if key in merged:
+            if f.cluster and f.cluster not in merged[key][1]:
+                merged[key][1].append(f.cluster)
+            continue
+        merged[key] = (
+            Finding(f.file, f.line, f.rule, f.message, severity, f.column, f.object, ""),
+            [f.cluster] if f.cluster else [],
+        )
+    out = [
+        Finding(f.file, f.line, f.rule, f.message, f.severity, f.column, f.object, ",".join(sorted(c)))
+        for f, c in merged.values()
+    ]
+    return sorted(out)

@@ -1,0 +1,318 @@
+"""Per cluster: every HelmRelease rendered like helm-controller would (stage 5).
+
+The chart comes from the HelmRelease's ``spec.chart.spec.sourceRef`` (a HelmRepository, HTTP or OCI;
+or a GitRepository that is this repository, for charts kept in it) or its ``spec.chartRef`` (an
+OCIRepository). Values are ``valuesFrom`` (ConfigMaps and Secrets, in order, with ``valuesKey`` and
+``targetPath``) merged with ``spec.values`` on top. The release is named like helm-controller names
+it and rendered into its target namespace; post-renderers (kustomize patches and images) are applied
+with the real kustomize. Rendered objects become Manifests that point at the HelmRelease's line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import hashlib
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .charts import ChartError, ChartFetcher, ChartRequest
+from .findings import RULES, Finding, Rule, Severity, register
+from .helmrender import RenderError, ValuesSchemaError, render_chart
+from .kustomize import Transforms, build
+from .model import Cluster, Manifest
+
+H004 = register(
+    Rule(
+        "H004",
+        "values-from-missing",
+        "helm",
+        Severity.ERROR,
+        "A HelmRelease's valuesFrom ConfigMap, Secret or key is not found.",
+        "helm-controller fails a release whose valuesFrom names a ConfigMap or Secret (or a valuesKey in it) that "
+        "does not exist, unless the reference is optional: true. The validator looks for the object among what the "
+        "cluster's Flux applies; a Secret that is created out of band should be marked optional or provided by an "
+        "ExternalSecret or a SOPS-encrypted manifest in the repository. The chart is then rendered without those "
+        "values.",
+    )
+)
+H005 = register(
+    Rule(
+        "H005",
+        "chart-version-floating",
+        "helm",
+        Severity.WARNING,
+        "A HelmRelease's chart version is a range or missing, not pinned.",
+        "With a semver range (or no version, which means the latest) helm-controller upgrades the release whenever "
+        "the repository publishes a matching chart, without a commit: what runs is no longer what was reviewed, and "
+        "a rollback in git does not roll back. Pin an exact version and let a bot (Renovate, Flux image automation) "
+        "propose upgrades as merge requests. The validator renders the highest matching version today.",
+    )
+)
+
+_EXACT = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "APIService",
+    "CSIDriver",
+    "RuntimeClass",
+    "ClusterSecretStore",
+    "ClusterExternalSecret",
+    "ClusterIssuer",
+    "Node",
+}
+
+
+def _rule(rule_id: str) -> Rule:
+    return RULES[rule_id]
+
+
+@dataclass
+class HelmOutcome:
+    manifests: list[Manifest] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    releases: int = 0
+
+
+def release_name(hr: Manifest) -> str:
+    """helm-controller v2's release name: spec.releaseName, else [targetNamespace-]name, shortened past 53."""
+    spec = hr.data.get("spec") or {}
+    if spec.get("releaseName"):
+        return str(spec["releaseName"])
+    name = f"{spec['targetNamespace']}-{hr.name}" if spec.get("targetNamespace") else hr.name
+    if len(name) > 53:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        name = f"{name[:40]}-{digest}"
+    return name
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = deep_merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else copy.deepcopy(v)
+    return out
+
+
+def set_path(values: dict[str, Any], dotted: str, value: Any) -> None:
+    """Helm's --set style targetPath: a.b.c (list indexes a[0] are kept as keys, as rarely used)."""
+    parts = [p for p in re.split(r"(?<!\\)\.", dotted) if p]
+    here = values
+    for p in parts[:-1]:
+        here = here.setdefault(p.replace("\\.", "."), {})
+        if not isinstance(here, dict):
+            return
+    if parts:
+        here[parts[-1].replace("\\.", ".")] = value
+
+
+class HelmStage:
+    def __init__(self, root: Path, fetcher: ChartFetcher, kubernetes_version: str, kustomize: list[str]) -> None:
+        self.root = root
+        self.fetcher = fetcher
+        self.kubernetes_version = kubernetes_version
+        self.kustomize = kustomize
+
+    def run(self, cluster: Cluster, repo_sources: set[tuple[str, str]]) -> HelmOutcome:
+        out = HelmOutcome()
+        for hr in list(cluster.of_kind("HelmRelease", "helm.toolkit.fluxcd.io")):
+            out.releases += 1
+            self._release(cluster, hr, repo_sources, out)
+        return out
+
+    def _finding(self, out: HelmOutcome, rule: Rule, hr: Manifest, message: str, *path: str | int) -> None:
+        out.findings.append(Finding(hr.file, hr.line_of(*path), rule.id, message, rule.severity, 0, hr.ref, hr.cluster))
+
+    def _release(self, cluster: Cluster, hr: Manifest, repo_sources: set[tuple[str, str]], out: HelmOutcome) -> None:
+        spec = hr.data.get("spec") if isinstance(hr.data.get("spec"), dict) else {}
+        archive = self._chart(cluster, hr, spec, repo_sources, out)
+        if archive is None:
+            return
+        values = self._values(cluster, hr, spec, out)
+        namespace = str(spec.get("targetNamespace") or hr.namespace or "default")
+        name = release_name(hr)
+        try:
+            rendered = render_chart(archive, values, name, namespace, kube_version=self.kubernetes_version)
+        except ValuesSchemaError as exc:
+            for error in exc.errors:
+                self._finding(out, _rule("H002"), hr, f"values: {error}", *values_path(error))
+            return
+        except RenderError as exc:
+            self._finding(out, _rule("H003"), hr, f"chart does not render: {exc}", "spec", "chart")
+            return
+        except ChartError as exc:
+            self._finding(out, _rule("H001"), hr, str(exc), "spec", "chart")
+            return
+        objects = [obj for _, obj in rendered.objects]
+        for obj in objects:
+            meta = obj.setdefault("metadata", {})
+            if isinstance(meta, dict) and not meta.get("namespace") and obj.get("kind") not in CLUSTER_SCOPED:
+                meta["namespace"] = namespace
+        objects = self._post_render(hr, spec, objects, out)
+        out.manifests += [
+            Manifest(obj, hr.cluster, hr.file, hr.line, {}, via=f"HelmRelease {hr.namespace}/{hr.name}")
+            for obj in objects
+        ]
+
+    def _chart(
+        self, cluster: Cluster, hr: Manifest, spec: dict[str, Any], repo_sources: set[tuple[str, str]], out: HelmOutcome
+    ) -> Path | None:
+        chart_ref = spec.get("chartRef") if isinstance(spec.get("chartRef"), dict) else None
+        template = ((spec.get("chart") or {}).get("spec") or {}) if isinstance(spec.get("chart"), dict) else {}
+        if chart_ref is not None:
+            kind, name = str(chart_ref.get("kind", "")), str(chart_ref.get("name", ""))
+            ns = str(chart_ref.get("namespace") or hr.namespace)
+            source = cluster.find(kind, ns, name)
+            if source is None:
+                return None  # F002 reports the dangling reference
+            if kind != "OCIRepository":
+                self._finding(
+                    out, _rule("H001"), hr, f"chartRef to a {kind} is not rendered by the validator", "spec", "chartRef"
+                )
+                return None
+            ref = (source.data.get("spec") or {}).get("ref") or {}
+            version = str(ref.get("tag") or ref.get("semver") or ref.get("digest") or "")
+            if not ref.get("tag") and not ref.get("digest"):
+                self._finding(
+                    out, H005, hr, f"OCIRepository {ns}/{name} follows {version or 'latest'}", "spec", "chartRef"
+                )
+            request = ChartRequest(url=str((source.data.get("spec") or {}).get("url", "")), chart="", version=version)
+        else:
+            source_ref = template.get("sourceRef") or {}
+            kind, name = str(source_ref.get("kind", "")), str(source_ref.get("name", ""))
+            ns = str(source_ref.get("namespace") or hr.namespace)
+            chart = str(template.get("chart", ""))
+            version = str(template.get("version") or "")
+            if kind == "GitRepository" and (ns, name) in repo_sources:
+                return self._local_chart(hr, chart, out)
+            source = cluster.find(kind, ns, name)
+            if source is None:
+                return None  # F002
+            if kind != "HelmRepository":
+                self._finding(
+                    out, _rule("H001"), hr, f"charts from a {kind} are not rendered by the validator", "spec", "chart"
+                )
+                return None
+            if not _EXACT.match(version):
+                self._finding(
+                    out,
+                    H005,
+                    hr,
+                    f"chart {chart} version {version or '(latest)'} is not pinned",
+                    "spec",
+                    "chart",
+                    "spec",
+                    "version",
+                )
+            repo_spec = source.data.get("spec") or {}
+            url = str(repo_spec.get("url", ""))
+            if repo_spec.get("type") == "oci" and not url.startswith("oci://"):
+                url = "oci://" + url
+            request = ChartRequest(url=url, chart=chart, version=version)
+        try:
+            return self.fetcher.fetch(request)
+        except ChartError as exc:
+            self._finding(out, _rule("H001"), hr, str(exc), "spec", "chart")
+            return None
+
+    def _local_chart(self, hr: Manifest, chart: str, out: HelmOutcome) -> Path | None:
+        path = (self.root / chart).resolve()
+        try:
+            path.relative_to(self.root)
+        except ValueError:
+            self._finding(out, _rule("H001"), hr, f"chart path {chart} leaves the repository", "spec", "chart")
+            return None
+        if not (path / "Chart.yaml").is_file():
+            self._finding(out, _rule("H001"), hr, f"chart path {chart} holds no Chart.yaml", "spec", "chart")
+            return None
+        return path
+
+    def _values(self, cluster: Cluster, hr: Manifest, spec: dict[str, Any], out: HelmOutcome) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for i, ref in enumerate(spec.get("valuesFrom") or []):
+            if not isinstance(ref, dict):
+                continue
+            kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
+            key = str(ref.get("valuesKey") or "values.yaml")
+            source = cluster.find(kind, hr.namespace, name)
+            text = _value_of(source.data, key) if source is not None else None
+            if text is None:
+                if not ref.get("optional"):
+                    what = f"{kind} {hr.namespace}/{name}" + (f" key {key}" if source is not None else "")
+                    self._finding(out, H004, hr, f"valuesFrom {what} not found", "spec", "valuesFrom", i)
+                continue
+            if ref.get("targetPath"):
+                set_path(values, str(ref["targetPath"]), text)
+                continue
+            try:
+                loaded = yaml.safe_load(text)
+            except yaml.YAMLError:
+                loaded = None
+            if isinstance(loaded, dict):
+                values = deep_merge(values, loaded)
+        inline = spec.get("values")
+        return deep_merge(values, inline) if isinstance(inline, dict) else values
+
+    def _post_render(
+        self, hr: Manifest, spec: dict[str, Any], objects: list[dict[str, Any]], out: HelmOutcome
+    ) -> list[dict[str, Any]]:
+        renderers = [r.get("kustomize") for r in spec.get("postRenderers") or [] if isinstance(r, dict)]
+        renderers = [r for r in renderers if isinstance(r, dict)]
+        if not renderers:
+            return objects
+        with tempfile.TemporaryDirectory(prefix="gitopsgen-postrender-") as tmp:
+            for k in renderers:
+                manifest = Path(tmp) / "rendered.yaml"
+                manifest.write_text(yaml.safe_dump_all(objects, sort_keys=False))
+                built = build(
+                    Path(tmp),
+                    [manifest],
+                    Transforms(patches=tuple(k.get("patches") or []), images=tuple(k.get("images") or [])),
+                    self.kustomize,
+                )
+                if built.error:
+                    self._finding(
+                        out, _rule("H003"), hr, f"post-renderer fails: {built.error}", "spec", "postRenderers"
+                    )
+                    return objects
+                objects = [obj for obj, _ in built.objects]
+        return objects
+
+
+def _value_of(obj: dict[str, Any], key: str) -> str | None:
+    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    if obj.get("kind") == "Secret":
+        if key in (obj.get("stringData") or {}):
+            return str(obj["stringData"][key])
+        if key in data:
+            try:
+                return base64.b64decode(str(data[key]), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return ""  # SOPS-encrypted: present, unreadable here
+        return None
+    if key in data:
+        return str(data[key])
+    return None
+
+
+def values_path(error: str) -> tuple[str, ...]:
+    """The HelmRelease path of a values error message that starts with a dotted or slashed values path."""
+    head = error.split(":", 1)[0].strip()
+    parts = [p for p in re.split(r"[./]", head) if p and " " not in p]
+    return ("spec", "values", *parts)

@@ -1,0 +1,101 @@
+"""The plain-text report, and the small vocabulary every report shares.
+
+One line per finding, ``file:line:col: severity RULE message [object] (cluster)``, with the parts that
+are empty left out (no file → ``<repository>``; line 0 → no line or column; column 0 → no column),
+then one summary line ``N errors, M warnings, K info in C clusters`` (plus the run's stats when the
+caller gives them). This module also owns the helpers the other formats reuse: the location string,
+the per-severity counts and the summary line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from ..findings import Finding, Rule, Severity
+
+REPOSITORY = "<repository>"
+"""Where a finding that names no file points (repository-wide findings)."""
+
+SEVERITY_ORDER: tuple[Severity, ...] = (Severity.ERROR, Severity.WARNING, Severity.INFO)
+
+_COUNT_KEYS: dict[Severity, str] = {Severity.ERROR: "errors", Severity.WARNING: "warnings", Severity.INFO: "info"}
+
+
+def location(finding: Finding, *, column: bool = True) -> str:
+    """``file:line:col`` of a finding, shortened where line or column are unknown (0)."""
+    where = finding.file or REPOSITORY
+    if finding.line > 0:
+        where += f":{finding.line}"
+        if column and finding.column > 0:
+            where += f":{finding.column}"
+    return where
+
+
+def counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """``{"errors": N, "warnings": M, "info": K}`` of the findings."""
+    result = dict.fromkeys(_COUNT_KEYS.values(), 0)
+    for f in findings:
+        result[_COUNT_KEYS[Severity(f.severity)]] += 1
+    return result
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def format_stats(stats: Mapping[str, object] | None) -> str:
+    """``40 files, 500 objects, 1.2s`` from a stats dict (``clusters`` is left to the summary)."""
+    parts: list[str] = []
+    for key, value in (stats or {}).items():
+        if key == "clusters":
+            continue
+        if key == "seconds" and isinstance(value, int | float):
+            parts.append(f"{value:.1f}s")
+        else:
+            parts.append(f"{value} {key}")
+    return ", ".join(parts)
+
+
+def summary_line(
+    findings: Sequence[Finding], clusters: Sequence[str], stats: Mapping[str, object] | None = None
+) -> str:
+    """``N errors, M warnings, K info in C clusters`` (singular where the count is 1), stats in parentheses."""
+    c = counts(findings)
+    line = (
+        f"{_plural(c['errors'], 'error')}, {_plural(c['warnings'], 'warning')}, {c['info']} info"
+        f" in {_plural(len(clusters), 'cluster')}"
+    )
+    extra = format_stats(stats)
+    return f"{line} ({extra})" if extra else line
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks folded into single spaces, so one finding stays one line."""
+    parts = text.splitlines()
+    if len(parts) <= 1 and (not parts or parts[0] == text):
+        return text
+    return " ".join(part.strip() for part in parts if part.strip())
+
+
+def finding_line(finding: Finding) -> str:
+    """One finding as ``file:line:col: severity RULE message [object] (cluster)``."""
+    line = f"{location(finding)}: {Severity(finding.severity).value} {finding.rule} {one_line(finding.message)}"
+    if finding.object:
+        line += f" [{finding.object}]"
+    if finding.cluster:
+        line += f" ({finding.cluster})"
+    return line
+
+
+def render(
+    findings: Sequence[Finding],
+    *,
+    root_name: str,
+    clusters: Sequence[str],
+    rules: Mapping[str, Rule],
+    stats: Mapping[str, object] | None = None,
+) -> str:
+    """The text report: one line per finding (in the caller's order), then the summary line."""
+    lines = [finding_line(f) for f in findings]
+    lines.append(summary_line(findings, clusters, stats))
+    return "\n".join(lines) + "\n"

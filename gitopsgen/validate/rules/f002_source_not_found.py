@@ -1,0 +1,65 @@
+"""F002 source-not-found: a Flux object's sourceRef / chartRef names a source the cluster does not have."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..findings import Finding, Rule, Severity, register
+from ..model import Cluster, Context, Manifest
+from . import finding_at
+
+RULE = register(
+    Rule(
+        "F002",
+        "source-not-found",
+        "flux",
+        Severity.ERROR,
+        "A Kustomization's sourceRef or a HelmRelease's chart source does not exist in the cluster.",
+        "A Flux Kustomization's spec.sourceRef, a HelmRelease's spec.chart.spec.sourceRef or spec.chartRef, and an "
+        "ImageUpdateAutomation's spec.sourceRef must name a source object (GitRepository, OCIRepository, "
+        "HelmRepository, Bucket, HelmChart) that the cluster's Flux applies; otherwise the object stays not ready "
+        "with 'source not found'. The namespace defaults to the referring object's. The flux-system GitRepository "
+        "that 'flux bootstrap' creates is assumed to exist even where bootstrap's files are not committed.",
+    )
+)
+
+SOURCE_KINDS = {"GitRepository", "OCIRepository", "HelmRepository", "Bucket", "HelmChart", "ExternalArtifact"}
+
+
+def refs(m: Manifest) -> Iterator[tuple[dict[str, Any], tuple[str | int, ...]]]:
+    spec = m.data.get("spec") if isinstance(m.data.get("spec"), dict) else {}
+    group = m.api_group
+    if (group, m.kind) in {
+        ("kustomize.toolkit.fluxcd.io", "Kustomization"),
+        ("image.toolkit.fluxcd.io", "ImageUpdateAutomation"),
+    }:
+        if isinstance(spec.get("sourceRef"), dict):
+            yield spec["sourceRef"], ("spec", "sourceRef")
+    elif (group, m.kind) == ("helm.toolkit.fluxcd.io", "HelmRelease"):
+        if isinstance(spec.get("chartRef"), dict):
+            yield spec["chartRef"], ("spec", "chartRef")
+        chart = spec.get("chart")
+        if isinstance(chart, dict) and isinstance(chart.get("spec"), dict):
+            ref = chart["spec"].get("sourceRef")
+            if isinstance(ref, dict):
+                yield ref, ("spec", "chart", "spec", "sourceRef")
+
+
+def exists(cluster: Cluster, kind: str, namespace: str, name: str) -> bool:
+    if (kind, namespace, name) == ("GitRepository", "flux-system", "flux-system"):
+        return True
+    return any(m.kind == kind and m.name == name and m.namespace == namespace for m in cluster.manifests)
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    for cluster in ctx.clusters:
+        for m in cluster.manifests:
+            for ref, path in refs(m):
+                kind = str(ref.get("kind") or "GitRepository")
+                namespace = str(ref.get("namespace") or m.namespace)
+                name = str(ref.get("name", ""))
+                if kind in SOURCE_KINDS and not exists(cluster, kind, namespace, name):
+                    yield finding_at(
+                        RULE, m, f"{kind} {namespace}/{name} is not applied in cluster {cluster.name}", *path
+                    )
