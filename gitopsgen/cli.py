@@ -303,7 +303,7 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
 @click.option("--database-secret", metavar="NAME", help="Existing Secret with the PostgreSQL URL (ha).")
 @click.option("--database-key", default="connection-string", show_default=True, help="Key in --database-secret.")
 @click.option("--redis", metavar="bundled|HOST[:PORT]", help="Redis for ha: the chart's bundled one or a host.")
-@click.option("--redis-secret", metavar="NAME", help="Existing Secret: redis-password and docket-url keys.")
+@click.option("--redis-secret", metavar="NAME", help="Existing Secret: redis-password and docket-url keys (bundled Redis: at NAME-headless).")
 @click.option("--ingress-host", metavar="HOST")
 @click.option("--ingress-class", metavar="NAME")
 @click.option("--tls-secret", metavar="NAME", help="Existing TLS Secret for the ingress host.")

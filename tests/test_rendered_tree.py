@@ -139,7 +139,14 @@ def test_ha_server_uses_postgres_redis_and_separate_background_services(releases
     assert env["PREFECT_SERVER_API_AUTH_STRING"] == AUTH_REF
     bg_env = _env(background["spec"]["template"]["spec"]["containers"][0])
     assert bg_env["PREFECT_SERVER_DOCKET_URL"] == {"secretKeyRef": {"name": "prefect-redis", "key": "docket-url"}}
-    assert _find(server, "StatefulSet")["metadata"]["name"].startswith("prefect-server-redis")
+    # bundled Redis is named after its Secret: the server reads the password from a Secret named like the
+    # subchart, and the subchart creates none when auth.existingSecret is set
+    assert _find(server, "StatefulSet")["metadata"]["name"] == "prefect-redis-master"
+    password = {"secretKeyRef": {"name": "prefect-redis", "key": "redis-password"}}
+    assert env["PREFECT_REDIS_MESSAGING_PASSWORD"] == bg_env["PREFECT_REDIS_MESSAGING_PASSWORD"] == password
+    assert env["PREFECT_REDIS_MESSAGING_HOST"] == "prefect-redis-headless.prefect.svc.cluster.local"
+    assert _find(server, "Service", "prefect-redis-headless")
+    assert not [o for o in server if o["kind"] == "Secret" and "redis" in o["metadata"]["name"]]
     ingress = _find(server, "Ingress")
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert ingress["spec"]["rules"][0]["host"] == "prefect.cluster-2.example.com"

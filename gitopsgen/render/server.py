@@ -134,7 +134,12 @@ def server_values(r: Resolved) -> dict[str, Any]:
             {"enabled": False}
             if redis.host
             else {
+                # The server chart reads the bundled Redis password from a Secret named like the Redis
+                # subchart (and ignores messaging.redis.existingSecret), and the subchart creates no
+                # Secret when auth.existingSecret is set: naming the subchart after the Secret makes
+                # both sides meet. Redis is then reachable at <secret>-headless.
                 "enabled": True,
+                "fullnameOverride": redis.secret,
                 "auth": {"existingSecret": redis.secret, "existingSecretPasswordKey": "redis-password"},
             }
         )
