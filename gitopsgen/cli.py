@@ -303,7 +303,7 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
 @click.option("--database-secret", metavar="NAME", help="Existing Secret with the PostgreSQL URL (ha).")
 @click.option("--database-key", default="connection-string", show_default=True, help="Key in --database-secret.")
 @click.option("--redis", metavar="bundled|HOST[:PORT]", help="Redis for ha: the chart's bundled one or a host.")
-@click.option("--redis-secret", metavar="NAME", help="Existing Secret: redis-password and docket-url keys (bundled Redis: at NAME-headless).")
+@click.option("--redis-secret", metavar="NAME", help="Secret: redis-password, docket-url keys.")
 @click.option("--ingress-host", metavar="HOST")
 @click.option("--ingress-class", metavar="NAME")
 @click.option("--tls-secret", metavar="NAME", help="Existing TLS Secret for the ingress host.")
@@ -479,18 +479,14 @@ def validate(
         overrides["helm_mirrors"] = settings.helm_mirrors + tuple(config.parse_mirror(m) for m in mirrors)
     settings = replace(settings, **overrides)
     result = engine.validate(root, settings)
-    kwargs: dict[str, Any] = {
-        "root_name": root.name,
-        "clusters": result.clusters,
-        "rules": RULES,
-        "stats": result.stats,
-    }
-    text = report.render(result.findings, fmt, **kwargs)
+    flat = {k: v for k, v in result.stats.items() if not isinstance(v, dict)}  # per-stage timings: JSON only
+    kwargs: dict[str, Any] = {"root_name": root.name, "clusters": result.clusters, "rules": RULES}
+    text = report.render(result.findings, fmt, stats=result.stats if fmt == "json" else flat, **kwargs)
     if output:
         out = Path(output)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        summary = report.render(result.findings, "text", **kwargs).rstrip("\n").splitlines()[-1]
+        summary = report.render(result.findings, "text", stats=flat, **kwargs).rstrip("\n").splitlines()[-1]
         click.echo(f"{summary}; {fmt} report in {output}", err=True)
     else:
         click.echo(text.rstrip("\n"))

@@ -2,6 +2,7 @@
 # The built-in demo: a new fleet repository in a temporary directory, two clusters, a check, a listing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+project=$PWD
 bash scripts/setup.sh
 gg=$PWD/.venv/bin/gitopsgen
 demo=$(mktemp -d "${TMPDIR:-/tmp}/gitopsgen-demo.XXXXXX")
@@ -20,6 +21,16 @@ set -x
   --flow-image harbor.example.com/data/flows:1.4.2 --image-policy '>=1.4.0 <2.0.0'
 "$gg" generate --check
 "$gg" list
+set +x
+shared=${GITOPSGEN_SHARED:-$project/../shared}
+if [ -d "$shared/flux-crds" ]; then
+  # the validator: every Flux Kustomization built, every HelmRelease rendered, every object checked
+  "$gg" validate . --crds "$shared/flux-crds" --crds "$shared/external-secrets-crds" \
+    --helm-mirror "https://prefecthq.github.io/prefect-helm=$shared/helm-repo" || true
+else
+  "$gg" validate . || echo "(validate needs the Prefect chart repository; offline here)"
+fi
+set -x
 kubectl kustomize overlays/demo-ha/prefect-worker | head -n 40
 set +x
 echo "demo fleet repository: $demo"

@@ -257,7 +257,28 @@ class ClusterBuilder:
         if built.error:
             self._build_error(ks, target, built.error)
             return []
-        return self._post_build(ks, spec, built.objects)
+        manifests = self._post_build(ks, spec, built.objects)
+        if scan is not None and scan.patches:
+            self._patch_lines(manifests, scan.patches)
+        return manifests
+
+    def _patch_lines(self, manifests: list[Manifest], patch_files: set[str]) -> None:
+        """Point the paths that overlay patches set at the patch's lines (strategic-merge patches by kind/name)."""
+        patches: dict[tuple[str, str], list[Document]] = {}
+        for file in sorted(patch_files):
+            for d in self.repo.by_file.get(file, []):
+                if isinstance(d.data, dict) and d.data.get("kind"):
+                    patches.setdefault((str(d.data["kind"]), str(_meta(d.data).get("name", ""))), []).append(d)
+        for m in manifests:
+            doc = self.repo.match_document(m.file, m.data)
+            name = str(_meta(doc.data).get("name", "")) if doc else m.name
+            for patch in patches.get((m.kind, name), []):
+                for path, line in patch.lines.items():
+                    if path[:1] not in (("apiVersion",), ("kind",), ("metadata",)) or path[:2] == (
+                        "metadata",
+                        "labels",
+                    ):
+                        m.overrides[path] = (patch.file, line)
 
     def _targets(self, target: Path) -> list[Path]:
         """What kustomize builds for a path: its kustomization, or (Flux's generated one) every manifest."""

@@ -147,8 +147,8 @@ def validate(root: Path, settings: Settings) -> Result:
         if key not in cache:
             cache[key] = store.check(m.data)
         for issue in cache[key]:
-            line = m.line_of(*issue.path)
-            findings.append(Finding(m.file, line, issue.rule, issue.message, object=m.ref, cluster=m.cluster))
+            file, line = m.where(*issue.path)
+            findings.append(Finding(file, line, issue.rule, issue.message, object=m.ref, cluster=m.cluster))
     timings["schemas"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -91,6 +91,7 @@ class Scan:
     findings: list[Finding] = field(default_factory=list)
     reached: set[str] = field(default_factory=set)
     files: set[str] = field(default_factory=set)  # every file a reached kustomization names
+    patches: set[str] = field(default_factory=set)  # the patch files among them
     documents: dict[str, Document] = field(default_factory=dict)  # rel kustomization file → its document
 
     @property
@@ -161,6 +162,8 @@ class Scanner:
                 continue
             if path.is_file():
                 scan.files.add(rel(self.root, path))
+                if field_name in ("patches", "patchesStrategicMerge", "patchesJson6902"):
+                    scan.patches.add(rel(self.root, path))
             if field_name in ("generators", "transformers", "validators") and path.is_file():
                 problem = plugin_problem(path)
                 if problem:

@@ -56,6 +56,8 @@ class Manifest:
     line: int
     lines: dict[JsonPath, int] = field(default_factory=dict, repr=False)
     via: str = ""  # "" when applied as written; else e.g. "HelmRelease prefect/prefect-server"
+    # paths an overlay's patch sets → (patch file, line): findings on them point at the patch
+    overrides: dict[JsonPath, tuple[str, int]] = field(default_factory=dict, repr=False)
 
     @property
     def kind(self) -> str:
@@ -84,7 +86,18 @@ class Manifest:
         return object_name(self.data)
 
     def line_of(self, *path: str | int) -> int:
-        return line_in(self.lines, path, self.line)
+        return self.where(*path)[1]
+
+    def where(self, *path: str | int) -> tuple[str, int]:
+        """(file, line) of the deepest part of ``path`` that a document of the repository writes: an
+        overlay patch that sets it, else the object's own document, else the object's line."""
+        for end in range(len(path), -1, -1):
+            prefix = tuple(path[:end])
+            if prefix in self.overrides:
+                return self.overrides[prefix]
+            if prefix in self.lines:
+                return self.file, self.lines[prefix]
+        return self.file, self.line
 
 
 @dataclass

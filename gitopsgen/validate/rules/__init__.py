@@ -31,9 +31,10 @@ def checks() -> list[tuple[Rule, Check]]:
 
 def finding_at(rule: Rule, manifest: Manifest, message: str, *path: str | int) -> Finding:
     """A finding of ``rule`` about ``manifest``, at the line of ``path`` inside it where known."""
+    file, line = manifest.where(*path)
     return Finding(
-        file=manifest.file,
-        line=manifest.line_of(*path),
+        file=file,
+        line=line,
         rule=rule.id,
         message=message,
         severity=rule.severity,
