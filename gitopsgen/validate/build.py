@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from .findings import Finding, Rule, Severity, object_name, register
-from .kustomize import B001, Scanner, Transforms, build, kustomization_file, rel
+from .kustomize import B001, B002, Scanner, Transforms, build, kustomization_file, rel
 from .load import YAML_SUFFIXES, Loaded, inside
 from .model import Cluster, Document, Manifest
 from .substitute import substitute_object
@@ -228,37 +228,41 @@ class ClusterBuilder:
             self._finding(F001, ks, f"spec.path {raw_path} is not a directory of this repository", "spec", "path")
             return []
         targets = self._targets(target)
-        scan = None
-        for t in targets:
-            scan = self.repo.scanner.scan(t, scan)
-        assert scan is not None or not targets
-        if scan is not None:
-            self.result.reached |= scan.reached
-            self.result.files |= scan.files
-            self.result.findings += [_with(f, ks.ref, self.name) for f in scan.findings]
-            if scan.blocked:
-                return []
         if not targets:
             return []
-        components = tuple(
-            target / str(c)
-            for c in spec.get("components") or []
-            if isinstance(c, str) and inside(self.repo.root, target / str(c))
-        )
+        components: list[Path] = []
+        for i, c in enumerate(spec.get("components") or []):
+            component = target / str(c)
+            if not inside(self.repo.root, component):
+                self._finding(B002, ks, f"component {c} leaves the repository", "spec", "components", i)
+                return []
+            if not component.is_dir():
+                self._finding(B001, ks, f"component {c} is not a directory", "spec", "components", i)
+                return []
+            components.append(component)
+        scan = None
+        for t in [*targets, *components]:
+            scan = self.repo.scanner.scan(t, scan)
+        assert scan is not None
+        self.result.reached |= scan.reached
+        self.result.files |= scan.files
+        self.result.findings += [_with(f, ks.ref, self.name) for f in scan.findings]
+        if scan.blocked:
+            return []
         transforms = Transforms(
             namespace=str(spec.get("targetNamespace") or ""),
             name_prefix=str(spec.get("namePrefix") or ""),
             name_suffix=str(spec.get("nameSuffix") or ""),
             patches=tuple(spec.get("patches") or []),
             images=tuple(spec.get("images") or []),
-            components=components,
+            components=tuple(components),
         )
         built = build(self.repo.root, targets, transforms, self.repo.command)
         if built.error:
             self._build_error(ks, target, built.error)
             return []
         manifests = self._post_build(ks, spec, built.objects)
-        if scan is not None and scan.patches:
+        if scan.patches:
             self._patch_lines(manifests, scan.patches)
         return manifests
 
