@@ -431,6 +431,13 @@ def list_clusters(repo: str | None, fmt: str) -> None:
     show_default=True,
 )
 @click.option("--output", metavar="FILE", help="Write the report to FILE (the text summary still goes to stderr).")
+@click.option(
+    "--report",
+    "reports",
+    multiple=True,
+    metavar="FORMAT=FILE",
+    help="Also write a report in FORMAT to FILE (repeatable), e.g. codequality=gl-code-quality-report.json.",
+)
 @click.option("--offline", is_flag=True, default=None, help="Use only the chart cache; never download.")
 @click.option("--chart-cache", metavar="DIR", help="Where charts are cached (default ~/.cache/gitopsgen/charts).")
 @click.option("--crds", multiple=True, metavar="PATH", help="CRD file or directory (repeatable); also cached.")
@@ -447,6 +454,7 @@ def validate(
     kubernetes_version: str | None,
     fmt: str,
     output: str | None,
+    reports: tuple[str, ...],
     offline: bool | None,
     chart_cache: str | None,
     crds: tuple[str, ...],
@@ -462,6 +470,12 @@ def validate(
     root = Path(path).resolve() if path else _repo_root(None)
     if not root.is_dir():
         raise InputError(f"{path}: not a directory")
+    extra: list[tuple[str, Path]] = []
+    for spec in reports:
+        name, sep, file = spec.partition("=")
+        if not sep or name not in report.FORMATS or not file:
+            raise InputError(f"--report {spec}: expected FORMAT=FILE with FORMAT one of {', '.join(report.FORMATS)}")
+        extra.append((name, Path(file)))
     settings = config.load_settings(root)
     overrides: dict[str, Any] = {"clusters": clusters}
     if kubernetes_version:
@@ -482,6 +496,10 @@ def validate(
     flat = {k: v for k, v in result.stats.items() if not isinstance(v, dict)}  # per-stage timings: JSON only
     kwargs: dict[str, Any] = {"root_name": root.name, "clusters": result.clusters, "rules": RULES}
     text = report.render(result.findings, fmt, stats=result.stats if fmt == "json" else flat, **kwargs)
+    for name, file in extra:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        body = report.render(result.findings, name, stats=result.stats if name == "json" else flat, **kwargs)
+        file.write_text(body if body.endswith("\n") else body + "\n", encoding="utf-8")
     if output:
         out = Path(output)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,29 @@ default:
   before_script:
     - pip install --quiet "$GITOPSGEN_PACKAGE"
 
+validate:
+  stage: check
+  # the validator needs the real kustomize: kubectl brings it
+  image: python:3.12
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
+  variables:
+    KUBECTL_VERSION: v1.33.4
+  script:
+    - curl -fsSLo /usr/local/bin/kubectl "https://dl.k8s.io/release/$KUBECTL_VERSION/bin/linux/amd64/kubectl"
+    - chmod +x /usr/local/bin/kubectl
+    # every Flux Kustomization built, every HelmRelease rendered, every object checked; findings in the MR
+    - gitopsgen validate . --report codequality=gl-code-quality-report.json --report junit=gitopsgen-junit.xml
+  artifacts:
+    when: always
+    paths:
+      - gl-code-quality-report.json
+      - gitopsgen-junit.xml
+    reports:
+      codequality: gl-code-quality-report.json
+      junit: gitopsgen-junit.xml
+
 drift:
   stage: check
   rules:
