@@ -14,7 +14,7 @@ import yaml
 
 from gitopsgen.validate.findings import RULES, Finding
 from gitopsgen.validate.model import Cluster, Context, JsonPath, Manifest
-from gitopsgen.validate.rules import checks
+from gitopsgen.validate.rules import _prefect, checks
 from gitopsgen.validate.rules import p001_prefect_worker_api_url as p001
 from gitopsgen.validate.rules import p002_prefect_auth_secret_mismatch as p002
 from gitopsgen.validate.rules import p003_prefect_ha_requirements as p003
@@ -186,7 +186,7 @@ def test_values_follow_helm_and_flux_precedence() -> None:
           values.yaml: |
             server: {replicaCount: 5, apiBasePath: /prefect/api/}
         """)
-    (r,) = p001.releases(context(objects).clusters[0], "prefect-server")
+    (r,) = _prefect.releases(context(objects).clusters[0], "prefect-server")
     assert r.complete and r.get("server", "replicaCount") == 2  # spec.values over valuesFrom
     assert r.api_path == "/prefect/api" and r.get("service", "port") == 4200  # valuesFrom, chart default
     assert r.get("server", "basicAuth") is None  # null deletes the chart's default
@@ -203,8 +203,22 @@ def test_values_follow_helm_and_flux_precedence() -> None:
     ],
 )
 def test_fullname_follows_the_common_chart(release_name: str, values: str, fullname: str) -> None:
-    (r,) = p001.releases(context(manifests(server(values, name=release_name))).clusters[0], "prefect-server")
+    (r,) = _prefect.releases(context(manifests(server(values, name=release_name))).clusters[0], "prefect-server")
     assert r.fullname == fullname
+
+
+@pytest.mark.parametrize(
+    ("extra_spec", "name", "namespace"),
+    [
+        ("", "prefect-server", "prefect"),
+        ("targetNamespace: prod", "prod-prefect-server", "prod"),
+        ("releaseName: central\ntargetNamespace: prod", "central", "prod"),
+        (f"targetNamespace: {'t' * 50}", "t" * 40 + "-824242736e00", "t" * 50),  # shortened past 53
+    ],
+)
+def test_release_name_and_namespace_are_helm_controllers(extra_spec: str, name: str, namespace: str) -> None:
+    (r,) = _prefect.releases(context(manifests(server(extra_spec=extra_spec))).clusters[0], "prefect-server")
+    assert (r.name, r.namespace) == (name, namespace)
 
 
 def test_chart_ref_to_an_oci_repository_is_recognised() -> None:
@@ -222,8 +236,8 @@ def test_chart_ref_to_an_oci_repository_is_recognised() -> None:
       values: {server: {replicaCount: 2}}
     """
     cluster = context(manifests(text)).clusters[0]
-    assert [r.manifest.name for r in p001.releases(cluster, "prefect-server")] == ["server"]
-    assert p001.releases(cluster, "prefect-worker") == []
+    assert [r.manifest.name for r in _prefect.releases(cluster, "prefect-server")] == ["server"]
+    assert _prefect.releases(cluster, "prefect-worker") == []
 
 
 # ---------------------------------------------------------------- P001

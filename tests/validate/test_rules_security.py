@@ -17,6 +17,7 @@ import yaml
 from gitopsgen.validate.findings import RULES, Finding, Severity
 from gitopsgen.validate.model import Cluster, Context, Document, JsonPath, Manifest
 from gitopsgen.validate.rules import (
+    _workloads,
     s001_plaintext_secret,
     s002_image_policy_marker,
     s003_secret_ref_missing,
@@ -350,6 +351,50 @@ def test_s002_policies_from_cluster_builds_and_namespaceless_documents() -> None
 )
 def test_s002_comment_start(line: str, start: int | None) -> None:
     assert s002_image_policy_marker.comment_start(line) == start
+
+
+# ---------------------------------------------------------------- pod-spec walkers (_workloads)
+
+POD = {"metadata": {"labels": {"app": "a", "n": 1}}, "spec": {"containers": [{"name": "c"}]}}
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "data", "path"),
+    [
+        ("v1", "Pod", POD, ("spec",)),
+        ("v1", "PodTemplate", {"template": POD}, ("template", "spec")),
+        ("apps/v1", "Deployment", {"spec": {"template": POD}}, ("spec", "template", "spec")),
+        ("v1", "ReplicationController", {"spec": {"template": POD}}, ("spec", "template", "spec")),
+        ("batch/v1", "Job", {"spec": {"template": POD}}, ("spec", "template", "spec")),
+        (
+            "batch/v1",
+            "CronJob",
+            {"spec": {"jobTemplate": {"spec": {"template": POD}}}},
+            ("spec", "jobTemplate", "spec", "template", "spec"),
+        ),
+    ],
+)
+def test_workloads_find_the_pod_spec_of_each_kind(api_version: str, kind: str, data: Any, path: JsonPath) -> None:
+    m = Manifest({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}, **data}, "c1", "f.yaml", 1)
+    assert list(_workloads.pod_specs(m)) == [(POD["spec"], path)]
+    assert _workloads.pod_template_labels(m) == {"app": "a", "n": "1"}
+    assert _workloads.namespace_of(m) == "default"
+
+
+def test_workloads_ignore_other_kinds_and_bad_shapes() -> None:
+    other = Manifest({"apiVersion": "example.com/v1", "kind": "Deployment", "spec": {"template": POD}}, "c1", "f", 1)
+    assert list(_workloads.pod_specs(other)) == [] and _workloads.pod_template_labels(other) is None
+    bad = Manifest({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": [1]}}, "c1", "f", 1)
+    assert list(_workloads.pod_specs(bad)) == [] and _workloads.pod_template_labels(bad) == {}
+    spec = {"initContainers": [{"name": "i"}, "x"], "containers": [{"name": "c"}], "ephemeralContainers": 3}
+    found = [(lst, c["name"], p) for lst, c, p in _workloads.containers(spec, ("spec",))]
+    assert found == [
+        ("containers", "c", ("spec", "containers", 0)),
+        ("initContainers", "i", ("spec", "initContainers", 0)),
+    ]
+    assert _workloads.value_at({"a": [{"b": 1}]}, ("a", 0, "b")) == 1
+    assert _workloads.value_at({"a": [{"b": 1}]}, ("a", 1, "b")) is None
+    assert _workloads.value_at({"a": "s"}, ("a", "b")) is None and _workloads.as_list("s") == []
 
 
 # ---------------------------------------------------------------- S003 secret-ref-missing

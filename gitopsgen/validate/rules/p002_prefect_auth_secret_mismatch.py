@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..findings import Finding, Rule, Severity, register
 from ..model import Cluster, Context
-from .p001_prefect_worker_api_url import (
+from ._prefect import (
     APIURL,
     KeyPath,
     Release,

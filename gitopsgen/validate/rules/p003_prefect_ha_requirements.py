@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from ..findings import Finding, Rule, Severity, register
 from ..model import Context
-from .p001_prefect_worker_api_url import SERVER_CHART, KeyPath, Release, releases
+from ._prefect import SERVER_CHART, KeyPath, Release, releases
 
 RULE = register(
     Rule(

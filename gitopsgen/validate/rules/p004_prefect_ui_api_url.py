@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from ..findings import Finding, Rule, Severity, register
 from ..model import Context
-from .p001_prefect_worker_api_url import (
+from ._prefect import (
     SERVER_CHART,
     SERVER_DEFAULTS,
     KeyPath,

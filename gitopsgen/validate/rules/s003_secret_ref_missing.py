@@ -1,7 +1,7 @@
 """S003 secret-ref-missing: every Secret a workload or a Flux object names is provided in its cluster.
 
-This module also owns the small walkers over pod specs that S004-S006 reuse (:func:`pod_specs`,
-:func:`pod_template_labels`, :func:`containers`): the places of a pod spec in each built-in workload kind.
+Owns what provides a Secret in a cluster (:func:`provided`) and the Secret references of one object
+(:func:`secret_refs`); the pod-spec walkers it shares with S004-S006 live in :mod:`._workloads`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from ..findings import Finding, Rule, Severity, register
 from ..model import Cluster, Context, JsonPath, Manifest
 from . import finding_at
+from ._workloads import as_list, containers, namespace_of, pod_specs, value_at
 
 RULE = register(
     Rule(
@@ -43,85 +44,6 @@ RULE = register(
 # Secrets that exist in every Flux cluster without being in the repository: (namespace, name).
 WELL_KNOWN = frozenset({("flux-system", "flux-system")})
 
-# ---------------------------------------------------------------- pod spec walkers (shared with S004-S006)
-
-_TEMPLATE_KINDS = {
-    ("apps", "Deployment"),
-    ("apps", "StatefulSet"),
-    ("apps", "DaemonSet"),
-    ("apps", "ReplicaSet"),
-    ("", "ReplicationController"),
-    ("batch", "Job"),
-}
-CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
-
-
-def _template_path(manifest: Manifest) -> JsonPath | None:
-    """Path of the pod template (the object holding ``metadata`` and ``spec``) of a built-in workload."""
-    key = (manifest.api_group, manifest.kind)
-    if key == ("", "Pod"):
-        return ()
-    if key == ("", "PodTemplate"):
-        return ("template",)
-    if key in _TEMPLATE_KINDS:
-        return ("spec", "template")
-    if key == ("batch", "CronJob"):
-        return ("spec", "jobTemplate", "spec", "template")
-    return None
-
-
-def _get(data: Any, path: JsonPath) -> Any:
-    for part in path:
-        if isinstance(part, int):
-            if not isinstance(data, list) or part >= len(data):
-                return None
-        elif not isinstance(data, dict):
-            return None
-        data = data[part] if isinstance(part, int) else data.get(part)
-    return data
-
-
-def as_list(value: Any) -> list[Any]:
-    """``value`` when it is a list, else an empty one (schema-invalid input must not crash a rule)."""
-    return value if isinstance(value, list) else []
-
-
-def pod_specs(manifest: Manifest) -> Iterator[tuple[dict[str, Any], JsonPath]]:
-    """(pod spec, its path in the manifest) of a Pod or of the pod template of a built-in workload."""
-    template = _template_path(manifest)
-    if template is None:
-        return
-    path = (*template, "spec")
-    spec = _get(manifest.data, path)
-    if isinstance(spec, dict):
-        yield spec, path
-
-
-def pod_template_labels(manifest: Manifest) -> dict[str, str] | None:
-    """Labels the pods of a Pod or built-in workload carry; None for other kinds."""
-    template = _template_path(manifest)
-    if template is None:
-        return None
-    labels = _get(manifest.data, (*template, "metadata", "labels"))
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
-
-
-def containers(spec: dict[str, Any], path: JsonPath) -> Iterator[tuple[str, dict[str, Any], JsonPath]]:
-    """(list name, container, its path) for every container of a pod spec at ``path``."""
-    for list_name in CONTAINER_LISTS:
-        items = spec.get(list_name)
-        if not isinstance(items, list):
-            continue
-        for index, container in enumerate(items):
-            if isinstance(container, dict):
-                yield list_name, container, (*path, list_name, index)
-
-
-def namespace_of(manifest: Manifest) -> str:
-    """The namespace an object lands in; objects without one go to ``default``."""
-    return manifest.namespace or "default"
-
-
 # ---------------------------------------------------------------- providers
 
 
@@ -144,11 +66,13 @@ def provided(cluster: Cluster) -> Provided:
         if m.kind == "Secret" and m.api_group == "":
             out.names.add((namespace_of(m), m.name))
         elif m.kind == "ExternalSecret" and m.api_group == "external-secrets.io":
-            out.names.add((namespace_of(m), str(_get(spec, ("target", "name")) or m.name)))
+            out.names.add((namespace_of(m), str(value_at(spec, ("target", "name")) or m.name)))
         elif m.kind == "SealedSecret" and m.api_group == "bitnami.com":
-            out.names.add((namespace_of(m), str(_get(spec, ("template", "metadata", "name")) or m.name)))
+            out.names.add((namespace_of(m), str(value_at(spec, ("template", "metadata", "name")) or m.name)))
         elif m.kind == "ClusterExternalSecret" and m.api_group == "external-secrets.io":
-            name = str(_get(spec, ("externalSecretSpec", "target", "name")) or spec.get("externalSecretName") or m.name)
+            name = str(
+                value_at(spec, ("externalSecretSpec", "target", "name")) or spec.get("externalSecretName") or m.name
+            )
             listed = spec.get("namespaces")
             selects = spec.get("namespaceSelector") or spec.get("namespaceSelectors")
             if isinstance(listed, list) and listed and not selects:
@@ -192,7 +116,7 @@ def _refs_of_pod_spec(spec: dict[str, Any], path: JsonPath) -> Iterator[SecretRe
         if isinstance(secret, dict) and secret.get("secretName") and not secret.get("optional"):
             where = f"volume {volume.get('name', v)!s}"
             yield SecretRef(str(secret["secretName"]), (*path, "volumes", v, "secret", "secretName"), where)
-        sources = _get(volume, ("projected", "sources"))
+        sources = value_at(volume, ("projected", "sources"))
         for s, source in enumerate(as_list(sources)):
             secret = source.get("secret") if isinstance(source, dict) else None
             if isinstance(secret, dict) and secret.get("name") and not secret.get("optional"):
@@ -206,7 +130,7 @@ def _refs_of_pod_spec(spec: dict[str, Any], path: JsonPath) -> Iterator[SecretRe
             if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
                 yield SecretRef(str(ref["name"]), (*cpath, "envFrom", e, "secretRef", "name"), f"{cname} envFrom")
         for e, env in enumerate(as_list(container.get("env"))):
-            ref = _get(env, ("valueFrom", "secretKeyRef"))
+            ref = value_at(env, ("valueFrom", "secretKeyRef"))
             if isinstance(ref, dict) and ref.get("name") and not ref.get("optional"):
                 where = f"{cname} env {env.get('name', e) if isinstance(env, dict) else e!s}"
                 yield SecretRef(str(ref["name"]), (*cpath, "env", e, "valueFrom", "secretKeyRef", "name"), where)
@@ -222,7 +146,7 @@ def secret_refs(manifest: Manifest) -> Iterator[SecretRef]:
                 yield SecretRef(str(item["name"]), ("imagePullSecrets", i, "name"), f"imagePullSecrets[{i}]")
     if manifest.api_group.endswith(".toolkit.fluxcd.io"):
         for path in _FLUX_REFS:
-            ref = _get(manifest.data, path)
+            ref = value_at(manifest.data, path)
             if isinstance(ref, dict) and ref.get("name"):
                 yield SecretRef(str(ref["name"]), (*path, "name"), ".".join(map(str, path)))
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ..findings import Finding, Rule, Severity, register
 from ..model import Context
 from . import finding_at
-from .s003_secret_ref_missing import namespace_of, pod_template_labels
+from ._workloads import namespace_of, pod_template_labels
 
 RULE = register(
     Rule(

@@ -8,7 +8,7 @@ from typing import Any
 from ..findings import Finding, Rule, Severity, register
 from ..model import Context
 from . import finding_at
-from .s003_secret_ref_missing import containers, pod_specs
+from ._workloads import containers, pod_specs
 
 RULE = register(
     Rule(
