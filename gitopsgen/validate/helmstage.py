@@ -298,8 +298,9 @@ class HelmStage:
 def _value_of(obj: dict[str, Any], key: str) -> str | None:
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
     if obj.get("kind") == "Secret":
-        if key in (obj.get("stringData") or {}):
-            return str(obj["stringData"][key])
+        string_data = obj.get("stringData") if isinstance(obj.get("stringData"), dict) else {}
+        if key in string_data:
+            return str(string_data[key])
         if key in data:
             try:
                 return base64.b64decode(str(data[key]), validate=True).decode("utf-8")

@@ -26,6 +26,7 @@ from ..findings import Finding, Rule
 from ..helmstage import release_name
 from ..model import Cluster, Manifest
 from . import finding_at
+from ._workloads import as_list, value_at
 
 SERVER_CHART = "prefect-server"
 WORKER_CHART = "prefect-worker"
@@ -101,14 +102,7 @@ def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[s
 
 def dig(data: Any, *keys: str | int) -> Any:
     """``data[k0][k1]…``, or None where a step is missing."""
-    for key in keys:
-        if isinstance(data, Mapping) and isinstance(key, str):
-            data = data.get(key)
-        elif isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data):
-            data = data[key]
-        else:
-            return None
-    return data
+    return value_at(data, keys)
 
 
 def has_key(data: Any, *keys: str | int) -> bool:
@@ -116,9 +110,7 @@ def has_key(data: Any, *keys: str | int) -> bool:
     return dig(data, *keys) is not None
 
 
-def seq(value: Any) -> list[Any]:
-    """``value`` when it is a list, else an empty one: rules read whatever shape a repository holds."""
-    return value if isinstance(value, list) else []
+seq = as_list  # ``value`` when it is a list, else an empty one
 
 
 def mapping(value: Any) -> Mapping[str, Any]:

@@ -8,7 +8,7 @@ rule reads whatever shape a repository holds and must not crash on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..model import JsonPath, Manifest
@@ -41,12 +41,12 @@ def _template_path(manifest: Manifest) -> JsonPath | None:
 def value_at(data: Any, path: JsonPath) -> Any:
     """``data`` followed along ``path`` (map keys and list indexes), or None where a step is missing."""
     for part in path:
-        if isinstance(part, int):
-            if not isinstance(data, list) or part >= len(data):
-                return None
-        elif not isinstance(data, dict):
+        if isinstance(data, Mapping) and isinstance(part, str):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and -len(data) <= part < len(data):
+            data = data[part]
+        else:
             return None
-        data = data[part] if isinstance(part, int) else data.get(part)
     return data
 
 
