@@ -517,12 +517,10 @@ def validate(
 @click.argument("rule_id", required=False)
 def list_rules(fmt: str, rule_id: str | None) -> None:
     """The validator's rules: ID, name, default severity and documentation."""
-    from .validate import engine  # noqa: F401  (imports every stage, which registers its rules)
-    from .validate import rules as semantic
-    from .validate.findings import RULES
+    from .validate.rules import catalogue
 
-    semantic.modules()
-    selected = [RULES[k] for k in sorted(RULES)]
+    rules = catalogue()
+    selected = [rules[k] for k in sorted(rules)]
     if rule_id:
         selected = [r for r in selected if r.id == rule_id.upper() or r.name == rule_id]
         if not selected:
@@ -540,7 +538,9 @@ def list_rules(fmt: str, rule_id: str | None) -> None:
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)  # click returns (not raises) the code of an Exit here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("gitopsgen: aborted", err=True)
         sys.exit(130)

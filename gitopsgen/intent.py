@@ -379,8 +379,12 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
                 raise InputError(f"work queue {q!r} of pool {p.name} is not a queue name")
         checks.positive_int(p.replicas, f"replicas of pool {p.name}", 1, 100)
         checks.positive_int(p.finished_job_ttl, f"finished-job TTL of pool {p.name}", 0, 31_536_000)
-        for what, value in (("CPU request", p.cpu_request), ("memory request", p.memory_request),
-                            ("CPU limit", p.cpu_limit), ("memory limit", p.memory_limit)):
+        for what, value in (
+            ("CPU request", p.cpu_request),
+            ("memory request", p.memory_request),
+            ("CPU limit", p.cpu_limit),
+            ("memory limit", p.memory_limit),
+        ):
             if value is not None:
                 checks.quantity(value, f"{what} of pool {p.name}")
         if p.flow_image:

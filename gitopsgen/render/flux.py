@@ -89,8 +89,7 @@ def notifications(r: Resolved) -> list[Obj]:
             "secretRef": {"name": r.fleet.notifications.token_secret},
         },
     )
-    sources = [{"kind": "Kustomization", "name": FLUX_KS[c], "namespace": FLUX_NAMESPACE}
-               for c in components(r)]
+    sources = [{"kind": "Kustomization", "name": FLUX_KS[c], "namespace": FLUX_NAMESPACE} for c in components(r)]
     alert = obj(
         NOTIFICATION_API,
         "Alert",

@@ -210,7 +210,7 @@ class ClusterBuilder:
 
     def _finding(self, rule: Rule, ks: Manifest, message: str, *path: str | int) -> None:
         self.result.findings.append(
-            Finding(ks.file, ks.line_of(*path), rule.id, message, rule.severity, object=ks.ref, cluster=self.name)
+            Finding(*ks.where(*path), rule.id, message, rule.severity, object=ks.ref, cluster=self.name)
         )
 
     def _apply(self, ks: Manifest) -> list[Manifest]:
@@ -311,12 +311,14 @@ class ClusterBuilder:
             if file in error:
                 docs = self.repo.by_file[file]
                 line = docs[0].line if docs else 1
-                self.result.findings.append(Finding(file, line, B001.id, error, B001.severity, ks.ref, self.name))
+                self.result.findings.append(
+                    Finding(file, line, B001.id, error, B001.severity, object=ks.ref, cluster=self.name)
+                )
                 return
         k = kustomization_file(target)
         if k is not None:
             self.result.findings.append(
-                Finding(rel(self.repo.root, k), 1, B001.id, error, B001.severity, ks.ref, self.name)
+                Finding(rel(self.repo.root, k), 1, B001.id, error, B001.severity, object=ks.ref, cluster=self.name)
             )
             return
         self._finding(B001, ks, error, "spec", "path")
@@ -344,8 +346,8 @@ class ClusterBuilder:
                             B005.id,
                             f"SOPS-encrypted {object_name(obj)} is applied by {ks.ref}, which has no spec.decryption",
                             B005.severity,
-                            object_name(obj),
-                            self.name,
+                            object=object_name(obj),
+                            cluster=self.name,
                         )
                     )
                 obj = {k: v for k, v in obj.items() if k != "sops"}
@@ -358,7 +360,9 @@ class ClusterBuilder:
                     var_line = _text_line(self.repo.loaded.files.get(file), outcome.undefined + outcome.invalid, line)
                     message = f"{'; '.join(problems)} (postBuild of {ks.ref} fails)"
                     self.result.findings.append(
-                        Finding(file, var_line, B003.id, message, B003.severity, object_name(obj), self.name)
+                        Finding(
+                            file, var_line, B003.id, message, B003.severity, object=object_name(obj), cluster=self.name
+                        )
                     )
                 m.data = new
             manifests.append(m)

@@ -106,8 +106,10 @@ def _severity(value: Any, where: str, source: str) -> Severity:
 
 
 def _rule_id(value: Any, where: str, source: str) -> str:
+    from .rules import catalogue  # the rule modules register on import; the engine imports this module
+
     rid = str(value).upper()
-    if rid not in RULES:
+    if rid not in catalogue():
         raise InputError(f"{where}: unknown rule {value!r} (see 'gitopsgen rules')", file=source)
     return rid
 

@@ -137,7 +137,8 @@ class HelmStage:
         return out
 
     def _finding(self, out: HelmOutcome, rule: Rule, hr: Manifest, message: str, *path: str | int) -> None:
-        out.findings.append(Finding(hr.file, hr.line_of(*path), rule.id, message, rule.severity, 0, hr.ref, hr.cluster))
+        file, line = hr.where(*path)
+        out.findings.append(Finding(file, line, rule.id, message, rule.severity, object=hr.ref, cluster=hr.cluster))
 
     def _release(self, cluster: Cluster, hr: Manifest, repo_sources: set[tuple[str, str]], out: HelmOutcome) -> None:
         spec = hr.data.get("spec") if isinstance(hr.data.get("spec"), dict) else {}

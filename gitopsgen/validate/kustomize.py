@@ -325,6 +325,6 @@ def clean_error(stderr: str, workdir: Path, root: Path) -> str:
     text = re.sub(r"^(E\d{4} [\d:.]+\s+\d+ \S+\] )", "", text)
     text = text.replace('"command failed" err=', "").replace("Error: ", "").replace("error: ", "")
     text = text.replace(str(workdir) + "/", "").replace(str(workdir), "<build>")
-    text = text.replace(str(root) + "/", "")
+    text = text.replace(str(root) + "/", "").replace(os.path.relpath(root, workdir) + "/", "")
     text = re.sub(r"(\.\./)+" + re.escape(root.as_posix().lstrip("/")) + "/", "", text)
     return text[:500]

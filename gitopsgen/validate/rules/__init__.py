@@ -24,6 +24,15 @@ def modules() -> list[ModuleType]:
     return [importlib.import_module(f"{__name__}.{name}") for name in found]
 
 
+def catalogue() -> dict[str, Rule]:
+    """Every rule of the validator: the stages' (registered when the engine's modules load) and these."""
+    from .. import engine  # noqa: F401  (imports every stage module, which registers its rules)
+    from ..findings import RULES
+
+    modules()
+    return RULES
+
+
 def checks() -> list[tuple[Rule, Check]]:
     """(rule, check) for every semantic rule module."""
     return [(m.RULE, m.check) for m in modules()]
