@@ -19,6 +19,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GITOPSGEN_SHARED", ROOT.parent / "shared")).resolve()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never read or write the developer's ~/.cache/gitopsgen (CRD and chart caches)."""
+    path = tmp_path_factory.mktemp("gitopsgen-cache")
+    old = os.environ.get("GITOPSGEN_CACHE_DIR")
+    os.environ["GITOPSGEN_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        del os.environ["GITOPSGEN_CACHE_DIR"]
+    else:
+        os.environ["GITOPSGEN_CACHE_DIR"] = old
+
+
 def shared(*parts: str) -> Path:
     """A path in ../shared; the test is skipped (naming it) where it is absent."""
     path = SHARED.joinpath(*parts)

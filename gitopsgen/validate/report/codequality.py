@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from ..findings import Finding, Rule, Severity
-from .text import location, one_line
+from .text import description, location
 
 FINGERPRINT_VERSION = "gitopsgen-fingerprint/1"
 """Part of every key: change it only when the key's recipe changes (it re-opens every issue once)."""
@@ -83,16 +83,6 @@ def fingerprints(findings: Sequence[Finding]) -> list[str]:
             key += f"\x1e{occurrence}"
         result.append(hashlib.sha256(key.encode("utf-8")).hexdigest())
     return result
-
-
-def description(finding: Finding) -> str:
-    """The one line GitLab shows: ``RULE message [object] (cluster)``."""
-    text = f"{finding.rule} {one_line(finding.message)}"
-    if finding.object:
-        text += f" [{finding.object}]"
-    if finding.cluster:
-        text += f" ({finding.cluster})"
-    return text
 
 
 def issue(finding: Finding, fingerprint: str, rules: Mapping[str, Rule]) -> dict[str, object]:

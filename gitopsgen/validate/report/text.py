@@ -77,14 +77,19 @@ def one_line(text: str) -> str:
     return " ".join(part.strip() for part in parts if part.strip())
 
 
+def description(finding: Finding) -> str:
+    """``RULE message [object] (cluster)`` on one line, the empty parts left out."""
+    text = f"{finding.rule} {one_line(finding.message)}"
+    if finding.object:
+        text += f" [{finding.object}]"
+    if finding.cluster:
+        text += f" ({finding.cluster})"
+    return text
+
+
 def finding_line(finding: Finding) -> str:
     """One finding as ``file:line:col: severity RULE message [object] (cluster)``."""
-    line = f"{location(finding)}: {Severity(finding.severity).value} {finding.rule} {one_line(finding.message)}"
-    if finding.object:
-        line += f" [{finding.object}]"
-    if finding.cluster:
-        line += f" ({finding.cluster})"
-    return line
+    return f"{location(finding)}: {Severity(finding.severity).value} {description(finding)}"
 
 
 def render(
