@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from .charts import ChartError, ChartFetcher, ChartRequest
+from .charts import ChartError, ChartFetcher, ChartRequest, is_exact_version
 from .findings import RULES, Finding, Rule, Severity, register
 from .helmrender import RenderError, ValuesSchemaError, render_chart
 from .kustomize import Transforms, build
@@ -56,7 +56,6 @@ H005 = register(
     )
 )
 
-_EXACT = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
 CLUSTER_SCOPED = {
     "Namespace",
     "ClusterRole",
@@ -155,10 +154,10 @@ class HelmStage:
                 self._finding(out, _rule("H002"), hr, f"values: {error}", *values_path(error))
             return
         except RenderError as exc:
-            self._finding(out, _rule("H003"), hr, f"chart does not render: {exc}", "spec", "chart")
+            self._finding(out, _rule("H003"), hr, f"chart does not render: {exc}", *chart_path(spec))
             return
         except ChartError as exc:
-            self._finding(out, _rule("H001"), hr, str(exc), "spec", "chart")
+            self._finding(out, _rule("H001"), hr, str(exc), *chart_path(spec))
             return
         objects = [obj for _, obj in rendered.objects]
         for obj in objects:
@@ -187,13 +186,20 @@ class HelmStage:
                     out, _rule("H001"), hr, f"chartRef to a {kind} is not rendered by the validator", "spec", "chartRef"
                 )
                 return None
-            ref = (source.data.get("spec") or {}).get("ref") or {}
-            version = str(ref.get("tag") or ref.get("semver") or ref.get("digest") or "")
-            if not ref.get("tag") and not ref.get("digest"):
+            oci = source.data.get("spec") if isinstance(source.data.get("spec"), dict) else {}
+            ref = oci.get("ref") if isinstance(oci.get("ref"), dict) else {}
+            version = str(ref.get("tag") or ref.get("semver") or "")
+            if not ref.get("digest") and not is_exact_version(version):
                 self._finding(
                     out, H005, hr, f"OCIRepository {ns}/{name} follows {version or 'latest'}", "spec", "chartRef"
                 )
-            request = ChartRequest(url=str((source.data.get("spec") or {}).get("url", "")), chart="", version=version)
+            request = ChartRequest(
+                url=str(oci.get("url", "")),
+                chart="",
+                version=version,
+                digest=str(ref.get("digest") or ""),
+                insecure=bool(oci.get("insecure")),
+            )
         else:
             source_ref = template.get("sourceRef") or {}
             kind, name = str(source_ref.get("kind", "")), str(source_ref.get("name", ""))
@@ -210,7 +216,7 @@ class HelmStage:
                     out, _rule("H001"), hr, f"charts from a {kind} are not rendered by the validator", "spec", "chart"
                 )
                 return None
-            if not _EXACT.match(version):
+            if not is_exact_version(version):
                 self._finding(
                     out,
                     H005,
@@ -229,7 +235,7 @@ class HelmStage:
         try:
             return self.fetcher.fetch(request)
         except ChartError as exc:
-            self._finding(out, _rule("H001"), hr, str(exc), "spec", "chart")
+            self._finding(out, _rule("H001"), hr, str(exc), *chart_path(spec))
             return None
 
     def _local_chart(self, hr: Manifest, chart: str, out: HelmOutcome) -> Path | None:
@@ -294,6 +300,11 @@ class HelmStage:
                     return objects
                 objects = [obj for obj, _ in built.objects]
         return objects
+
+
+def chart_path(spec: dict[str, Any]) -> tuple[str, ...]:
+    """Where a HelmRelease names its chart: spec.chartRef, or spec.chart.spec."""
+    return ("spec", "chartRef") if isinstance(spec.get("chartRef"), dict) else ("spec", "chart")
 
 
 def _value_of(obj: dict[str, Any], key: str) -> str | None:
