@@ -26,6 +26,7 @@ from .charts import ChartError, ChartFetcher, ChartRequest, is_exact_version
 from .findings import RULES, Finding, Rule, Severity, register
 from .helmrender import RenderError, ValuesSchemaError, render_chart
 from .kustomize import Transforms, build
+from .load import inside
 from .model import Cluster, Manifest
 
 H004 = register(
@@ -244,6 +245,17 @@ class HelmStage:
             path.relative_to(self.root)
         except ValueError:
             self._finding(out, _rule("H001"), hr, f"chart path {chart} leaves the repository", "spec", "chart")
+            return None
+        leaving = next((p for p in sorted(path.rglob("*")) if p.is_symlink() and not inside(self.root, p)), None)
+        if leaving is not None:
+            where = leaving.relative_to(self.root)
+            self._finding(
+                out,
+                _rule("H001"),
+                hr,
+                f"chart {chart} has a symlink leaving the repository: {where}",
+                *chart_path(hr.data["spec"]),
+            )
             return None
         if not (path / "Chart.yaml").is_file():
             self._finding(out, _rule("H001"), hr, f"chart path {chart} holds no Chart.yaml", "spec", "chart")

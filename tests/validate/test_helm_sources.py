@@ -105,3 +105,22 @@ def test_chart_kept_in_this_repository_renders_from_its_directory(tmp_path: Path
     )
     result = engine.validate(root, settings(tmp_path, tmp_path))
     assert [f.rule for f in result.findings if f.rule.startswith("H")] == ["H002"], result.findings
+
+
+def test_chart_in_this_repository_with_a_symlink_leaving_it_is_not_rendered(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    with tarfile.open(shared("helm-repo", "prefect-server-2026.8.18172642.tgz")) as archive:
+        archive.extractall(root / "charts", filter="data")
+    outside = tmp_path / "secret.yaml"
+    outside.write_text("password: hunter2\n")
+    (root / "charts/prefect-server/templates/stolen.yaml").symlink_to(outside)
+    release = RELEASE.split("---\n")[2].replace(
+        "  chartRef:\n    kind: OCIRepository\n    name: prefect-server\n",
+        "  chart:\n    spec:\n      chart: ./charts/prefect-server\n      sourceRef:\n"
+        "        kind: GitRepository\n        name: flux-system\n        namespace: flux-system\n",
+    )
+    write(root, {"clusters/c1/prefect.yaml": release.format(replicas=1)})
+    result = engine.validate(root, settings(tmp_path, tmp_path))
+    h001 = [f for f in result.findings if f.rule == "H001"]
+    assert len(h001) == 1 and "charts/prefect-server/templates/stolen.yaml" in h001[0].message
+    assert "hunter2" not in str(result.findings)
