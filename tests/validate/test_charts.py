@@ -663,15 +663,18 @@ def test_bad_release_name_and_unloadable_chart(tmp_path: Path) -> None:
         render_chart(tmp_path / "nochart-0.1.0.tgz", {}, "rel", "ns")
 
 
-def test_concurrent_renders_share_the_loaded_chart() -> None:
-    results: list[list[str]] = []
+def test_concurrent_renders_do_not_mix_values() -> None:
+    archive = _server_archive()  # in this thread: a missing ../shared skips the test here
+    results: list[tuple[str, int]] = []
     errors: list[BaseException] = []
 
     def work(i: int) -> None:
         try:
             values = {"fullnameOverride": "", "server": {"replicaCount": i + 1}}
-            rendered = render_chart(_server_archive(), values, f"r{i}", "prefect")
-            results.append([o["metadata"]["name"] for _, o in rendered.objects if o["kind"] == "Deployment"])
+            rendered = render_chart(archive, values, f"r{i}", "prefect")
+            results.extend(
+                (o["metadata"]["name"], o["spec"]["replicas"]) for _, o in rendered.objects if o["kind"] == "Deployment"
+            )
         except BaseException as exc:
             errors.append(exc)
 
@@ -681,7 +684,17 @@ def test_concurrent_renders_share_the_loaded_chart() -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert sorted(results) == sorted([[f"r{i}-prefect-server"] for i in range(8)])
+    assert sorted(results) == sorted((f"r{i}-prefect-server", i + 1) for i in range(8))
+
+
+def test_one_release_values_never_leak_into_the_next_render() -> None:
+    """helm-python-sdk mutates a loaded chart while rendering: each render must load its own."""
+    archive = _server_archive()
+    good = {"server": {"resources": {"requests": {"cpu": "500m", "memory": "512Mi"}}}}
+    render_chart(archive, good, "prefect-server", "prefect")
+    with pytest.raises(RenderError, match="required"):
+        render_chart(archive, {**good, "sqlite": {"enabled": False}, "postgresql": {"enabled": False}}, "a", "prefect")
+    assert render_chart(archive, good, "prefect-server", "prefect").objects
 
 
 def test_rules_registered() -> None:
