@@ -411,8 +411,12 @@ class ClusterBuilder:
         return config_data(found[0])
 
 
-def config_data(obj: dict[str, Any]) -> dict[str, str]:
-    """Keys → values of a ConfigMap or Secret as the cluster sees them (Secret data base64-decoded)."""
+def config_data(obj: dict[str, Any], unreadable: str | None = None) -> dict[str, str]:
+    """Keys → values of a ConfigMap or Secret as the cluster sees them (Secret data base64-decoded).
+
+    A Secret value that does not decode (SOPS-encrypted, malformed) keeps its key; its value is the
+    raw text, or ``unreadable`` where that is given.
+    """
     out: dict[str, str] = {}
     data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
     if obj.get("kind") == "Secret":
@@ -420,8 +424,9 @@ def config_data(obj: dict[str, Any]) -> dict[str, str]:
             try:
                 out[str(k)] = base64.b64decode(str(v), validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError, ValueError):
-                out[str(k)] = str(v)  # SOPS-encrypted or malformed: the key is known, the value is not
-        for k, v in (obj.get("stringData") or {}).items():
+                out[str(k)] = str(v) if unreadable is None else unreadable
+        string_data = obj.get("stringData") if isinstance(obj.get("stringData"), dict) else {}
+        for k, v in string_data.items():
             out[str(k)] = str(v)
     else:
         out.update({str(k): str(v) for k, v in data.items()})

@@ -10,8 +10,6 @@ with the real kustomize. Rendered objects become Manifests that point at the Hel
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import hashlib
 import re
@@ -22,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from .build import config_data
 from .charts import ChartError, ChartFetcher, ChartRequest, is_exact_version
 from .findings import RULES, Finding, Rule, Severity, register
 from .helmrender import RenderError, ValuesSchemaError, render_chart
@@ -270,7 +269,7 @@ class HelmStage:
             kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
             key = str(ref.get("valuesKey") or "values.yaml")
             source = cluster.find(kind, hr.namespace, name)
-            text = _value_of(source.data, key) if source is not None else None
+            text = config_data(source.data, unreadable="").get(key) if source is not None else None
             if text is None:
                 if not ref.get("optional"):
                     what = f"{kind} {hr.namespace}/{name}" + (f" key {key}" if source is not None else "")
@@ -317,23 +316,6 @@ class HelmStage:
 def chart_path(spec: dict[str, Any]) -> tuple[str, ...]:
     """Where a HelmRelease names its chart: spec.chartRef, or spec.chart.spec."""
     return ("spec", "chartRef") if isinstance(spec.get("chartRef"), dict) else ("spec", "chart")
-
-
-def _value_of(obj: dict[str, Any], key: str) -> str | None:
-    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-    if obj.get("kind") == "Secret":
-        string_data = obj.get("stringData") if isinstance(obj.get("stringData"), dict) else {}
-        if key in string_data:
-            return str(string_data[key])
-        if key in data:
-            try:
-                return base64.b64decode(str(data[key]), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError, ValueError):
-                return ""  # SOPS-encrypted: present, unreadable here
-        return None
-    if key in data:
-        return str(data[key])
-    return None
 
 
 def values_path(error: str) -> tuple[str, ...]:
