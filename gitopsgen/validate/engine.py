@@ -24,7 +24,7 @@ from .config import Settings
 from .findings import Finding, Rule, Severity, register
 from .helmstage import HelmStage
 from .kustomize import B001, Scanner, build, kustomization_file, kustomize_command, rel
-from .load import inline_ignores, is_ignored, load_repository
+from .load import Loaded, inline_ignores, is_ignored, load_repository
 from .model import Cluster, Context, Manifest
 from .schemas import SchemaStore, crd_cache_dir
 
@@ -83,6 +83,74 @@ def schema_store(root: Path, settings: Settings, documents: list[Any]) -> Schema
     return store
 
 
+def select_clusters(root: Path, settings: Settings) -> list[str]:
+    """The clusters under the clusters directory, or those ``settings.clusters`` names (unknown ones: an error)."""
+    names = cluster_names(root, settings.clusters_dir)
+    if settings.clusters:
+        unknown = sorted(set(settings.clusters) - set(names))
+        if unknown:
+            known = ", ".join(names) or "none"
+            raise InputError(f"--cluster {unknown[0]}: no {settings.clusters_dir}/{unknown[0]}/ (clusters: {known})")
+        names = [n for n in names if n in settings.clusters]
+    return names
+
+
+@dataclass
+class Workspace:
+    """One loaded repository with what building its clusters needs: kustomize, the chart fetcher, Helm."""
+
+    root: Path
+    settings: Settings
+    loaded: Loaded
+    repo: Repository
+    helm: HelmStage
+
+    @classmethod
+    def open(cls, root: Path, settings: Settings, loaded: Loaded | None = None) -> Workspace:
+        root = root.resolve()
+        loaded = loaded if loaded is not None else load_repository(root, settings.ignore)
+        try:
+            command = kustomize_command()
+        except FileNotFoundError as exc:
+            raise InputError(str(exc)) from None
+        fetcher = ChartFetcher(
+            settings.chart_cache or default_cache_dir(), dict(settings.helm_mirrors), settings.offline
+        )
+        return cls(
+            root,
+            settings,
+            loaded,
+            Repository(root, loaded, command),
+            HelmStage(root, fetcher, settings.kubernetes_version, command),
+        )
+
+    def render_one(self, name: str) -> Rendered:
+        """One cluster as Flux would apply it: its Kustomizations built, its HelmReleases rendered."""
+        result = ClusterBuilder(self.repo, name, self.settings.clusters_dir).run()
+        outcome = self.helm.run(result.cluster, self.repo.repo_sources)
+        result.cluster.manifests += outcome.manifests
+        return Rendered(result, outcome.findings, outcome.releases)
+
+    def render(self, names: list[str]) -> list[Rendered]:
+        """Several clusters, in parallel threads (the work is kustomize subprocesses and Helm renders)."""
+        if not names:
+            return []
+        workers = max(2, min(len(names), (os.cpu_count() or 2) * 2))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(self.render_one, names))
+
+
+@dataclass
+class Rendered:
+    build: ClusterBuild
+    helm_findings: list[Finding]
+    releases: int
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.build.findings + self.helm_findings
+
+
 def validate(root: Path, settings: Settings) -> Result:
     started = time.perf_counter()
     root = root.resolve()
@@ -93,43 +161,22 @@ def validate(root: Path, settings: Settings) -> Result:
     findings = list(loaded.findings)
     store = schema_store(root, settings, loaded.documents)
 
-    names = cluster_names(root, settings.clusters_dir)
-    if settings.clusters:
-        unknown = sorted(set(settings.clusters) - set(names))
-        if unknown:
-            known = ", ".join(names) or "none"
-            raise InputError(f"--cluster {unknown[0]}: no {settings.clusters_dir}/{unknown[0]}/ (clusters: {known})")
-        names = [n for n in names if n in settings.clusters]
-
-    try:
-        command = kustomize_command()
-    except FileNotFoundError as exc:
-        raise InputError(str(exc)) from None
-    repo = Repository(root, loaded, command)
-    fetcher = ChartFetcher(settings.chart_cache or default_cache_dir(), dict(settings.helm_mirrors), settings.offline)
-    helm = HelmStage(root, fetcher, settings.kubernetes_version, command)
-
-    def one(name: str) -> tuple[ClusterBuild, list[Finding], int]:
-        result = ClusterBuilder(repo, name, settings.clusters_dir).run()
-        outcome = helm.run(result.cluster, repo.repo_sources)
-        result.cluster.manifests += outcome.manifests
-        return result, outcome.findings, outcome.releases
-
+    names = select_clusters(root, settings)
+    workspace = Workspace.open(root, settings, loaded)
     t = time.perf_counter()
-    workers = max(2, min(len(names), (os.cpu_count() or 2) * 2))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        builds = list(pool.map(one, names))
+    builds = workspace.render(names)
     timings["builds"] = time.perf_counter() - t
+    repo = workspace.repo
     clusters: list[Cluster] = []
     reached: set[str] = set()
     referenced: set[str] = set()
     releases = 0
-    for result, helm_findings, n in builds:
-        clusters.append(result.cluster)
-        findings += result.findings + helm_findings
-        reached |= result.reached
-        referenced |= result.files
-        releases += n
+    for r in builds:
+        clusters.append(r.build.cluster)
+        findings += r.findings
+        reached |= r.build.reached
+        referenced |= r.build.files
+        releases += r.releases
 
     extra: list[Manifest] = []
     if not settings.clusters:
@@ -165,7 +212,7 @@ def validate(root: Path, settings: Settings) -> Result:
         "files": len(loaded.files),
         "documents": len(loaded.documents),
         "clusters": len(clusters),
-        "kustomizations": sum(b.kustomizations for b, _, _ in builds),
+        "kustomizations": sum(r.build.kustomizations for r in builds),
         "helm_releases": releases,
         "objects": checked,
         "seconds": round(time.perf_counter() - started, 3),
