@@ -1,0 +1,612 @@
+"""Git for the write commands and ``diff``: branch, one commit, push with GitLab merge-request options, worktrees.
+
+Everything goes through GitPython (``git.Repo``; its ``repo.git.<command>`` wrapper where GitPython has no
+higher-level API that behaves like git itself). Paths handed in and out are relative to ``root``, the
+fleet repository, which may be a sub-directory of the git work tree. Every failure is an ``InputError``
+with one line, git's own message where git gave one.
+
+Facts this module relies on (checked against git 2.39 and GitLab's sources):
+
+- git refuses push options containing a newline (``fatal: push options must not have new line
+  characters``) and sends each one as a single pkt-line, so one option must stay under 65,516 bytes
+  (``protocol error: impossibly long line``); ``MAX_PUSH_OPTION_BYTES`` keeps a margin.
+- GitLab turns the two characters ``\\n`` in ``merge_request.description`` into newlines
+  (``MergeRequests::PushOptionsHandlerService``, gitlab-org/gitlab!87020, 2022; the answer to
+  gitlab-org/gitlab#241710), so a Markdown description travels as one line with ``\\n`` escapes. An
+  older GitLab shows the escapes verbatim; ``ChangeSummary.summary_line`` is the one-line alternative.
+- GitLab strips whitespace around push-option values; ``merge_request.label`` may be given once per
+  label and creates missing labels; a label title may not contain a comma and has at most 255
+  characters (``Label`` model), an MR title at most 255.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+import git
+from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from git.remote import PushInfo
+from git.util import RemoteProgress
+
+from .errors import InputError
+
+MAX_PUSH_OPTION_BYTES = 65_000
+MAX_TITLE_CHARS = 255
+MAX_LABEL_CHARS = 255
+MAX_DESCRIPTION_CHARS = 16_000
+MAX_BODY_FILES = 50
+
+__all__ = [
+    "BranchState",
+    "ChangeSummary",
+    "PushResult",
+    "abandon_branch",
+    "changed_paths",
+    "check_branch_name",
+    "check_clean_index",
+    "check_identity",
+    "check_remote",
+    "commit_paths",
+    "current_branch",
+    "describe_changes",
+    "merge_request_options",
+    "push",
+    "start_branch",
+    "worktree_at",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# What a change touches (pure)
+
+
+@dataclass(frozen=True)
+class ChangeSummary:
+    """Which clusters and components a set of repository paths touches.
+
+    ``clusters`` maps a cluster to its components in a fixed order: ``intent`` (its intent file), the
+    overlay components sorted, then ``flux`` (``clusters/<c>/prefect/``). ``fleet`` lists fleet-wide
+    items (``gitopsgen.yaml``, ``base/<component>``); ``other`` the remaining files (``.gitlab-ci.yml``,
+    ``README.md``, …). ``files`` is every path, sorted; ``deleted`` the subset being removed.
+    """
+
+    clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cluster_files: dict[str, int] = field(default_factory=dict)
+    fleet: tuple[str, ...] = ()
+    fleet_files: int = 0
+    other: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    deleted: frozenset[str] = frozenset()
+
+    @property
+    def empty(self) -> bool:
+        return not self.files
+
+    def _cluster_text(self, name: str) -> str:
+        return f"{name} ({', '.join(self.clusters[name])})"
+
+    def commit_body(self, max_files: int = MAX_BODY_FILES) -> str:
+        """The body of a commit message (the caller writes the subject line above it)."""
+        lines: list[str] = []
+        if self.clusters:
+            lines.append("Clusters: " + "; ".join(self._cluster_text(c) for c in self.clusters))
+        if self.fleet:
+            lines.append("Fleet: " + ", ".join(self.fleet))
+        if self.other:
+            lines.append("Other: " + ", ".join(self.other))
+        if self.files:
+            lines.append("")
+            lines.append(f"Files ({len(self.files)}):")
+            for path in self.files[:max_files]:
+                lines.append(f"  {path}{' (deleted)' if path in self.deleted else ''}")
+            if len(self.files) > max_files:
+                lines.append(f"  … and {len(self.files) - max_files} more")
+        return "\n".join(lines) + "\n" if lines else ""
+
+    def summary_line(self) -> str:
+        """One line: ``cluster-2: prefect-server, flux; fleet: base/prefect-server; 12 files``."""
+        parts = [f"{c}: {', '.join(comps)}" for c, comps in self.clusters.items()]
+        if self.fleet:
+            parts.append("fleet: " + ", ".join(self.fleet))
+        if self.other:
+            parts.append("other: " + ", ".join(self.other))
+        parts.append(f"{len(self.files)} file{'' if len(self.files) == 1 else 's'}")
+        return "; ".join(parts)
+
+    def mr_description(self, max_chars: int = MAX_DESCRIPTION_CHARS) -> str:
+        """A Markdown description (multi-line; ``merge_request_options`` escapes it for a push option)."""
+        lines = ["Generated by `gitopsgen`.", ""]
+        if self.clusters or self.fleet or self.other:
+            lines += ["| scope | components | files |", "|---|---|---|"]
+            for name, comps in self.clusters.items():
+                lines.append(f"| `{name}` | {', '.join(comps)} | {self.cluster_files[name]} |")
+            if self.fleet:
+                lines.append(f"| fleet | {', '.join(self.fleet)} | {self.fleet_files} |")
+            if self.other:
+                lines.append(f"| other | {', '.join(self.other)} | {len(self.other)} |")
+            lines.append("")
+        removed = sorted(self.deleted)
+        lines.append(
+            f"{len(self.files)} file{'' if len(self.files) == 1 else 's'} written or deleted"
+            + (f", {len(removed)} of them deleted." if removed else ".")
+        )
+        text = "\n".join(lines)
+        if len(text) > max_chars:
+            text = text[: max_chars - 40].rsplit("\n", 1)[0] + "\n\n… (description truncated)"
+        return text
+
+
+def describe_changes(paths: Iterable[str], deleted: Iterable[str] = ()) -> ChangeSummary:
+    """Classify repository-relative paths by the tree layout (see README's "The tree")."""
+    files = sorted({_norm(p) for p in paths} | {_norm(p) for p in deleted})
+    comps: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    fleet: set[str] = set()
+    fleet_files = 0
+    other: list[str] = []
+    for path in files:
+        parts = PurePosixPath(path).parts
+        cluster = component = None
+        if len(parts) == 3 and parts[:2] == ("intent", "clusters") and parts[2].endswith(".yaml"):
+            cluster, component = parts[2][: -len(".yaml")], "intent"
+        elif len(parts) >= 4 and parts[0] == "overlays":
+            cluster, component = parts[1], parts[2]
+        elif len(parts) >= 4 and parts[0] == "clusters" and parts[2] == "prefect":
+            cluster, component = parts[1], "flux"
+        elif len(parts) >= 3 and parts[0] == "base":
+            fleet.add(f"base/{parts[1]}")
+            fleet_files += 1
+        elif path == "gitopsgen.yaml":
+            fleet.add(path)
+            fleet_files += 1
+        else:
+            other.append(path)
+        if cluster is not None and component is not None:
+            comps.setdefault(cluster, set()).add(component)
+            counts[cluster] = counts.get(cluster, 0) + 1
+
+    def order(components: set[str]) -> tuple[str, ...]:
+        middle = sorted(components - {"intent", "flux"})
+        return (*(["intent"] if "intent" in components else []), *middle, *(["flux"] if "flux" in components else []))
+
+    fleet_sorted = sorted(fleet, key=lambda item: (item != "gitopsgen.yaml", item))
+    return ChangeSummary(
+        clusters={c: order(comps[c]) for c in sorted(comps)},
+        cluster_files={c: counts[c] for c in sorted(counts)},
+        fleet=tuple(fleet_sorted),
+        fleet_files=fleet_files,
+        other=tuple(other),
+        files=tuple(files),
+        deleted=frozenset(_norm(p) for p in deleted),
+    )
+
+
+def _norm(path: str) -> str:
+    return PurePosixPath(str(path).replace(os.sep, "/")).as_posix()
+
+
+# --------------------------------------------------------------------------------------------------
+# Names and push options (pure)
+
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def check_branch_name(name: str, what: str = "branch name") -> str:
+    """Return ``name`` if it is a valid branch name, else raise InputError.
+
+    The rules of ``git check-ref-format --branch`` (git-check-ref-format(1)), applied without git and
+    without its ``@{-N}`` expansion; also refused: ``HEAD`` and ``@`` (git's names for the current
+    commit) and a leading ``-`` (it would read as an option).
+    """
+    problem = _branch_name_problem(name)
+    if problem:
+        raise InputError(f"invalid {what} {name!r}: {problem}")
+    return name
+
+
+def _branch_name_problem(name: str) -> str | None:
+    if not name:
+        return "it is empty"
+    if name.startswith("-"):
+        return "it starts with '-'"
+    if name in ("HEAD", "@"):
+        return f"{name!r} means the current commit"
+    if _BAD_REF_CHARS.search(name):
+        return "it contains a space, a control character or one of ~ ^ : ? * [ \\"
+    if ".." in name or "@{" in name:
+        return "it contains '..' or '@{'"
+    if name.startswith("/") or name.endswith("/") or "//" in name:
+        return "it has an empty path component"
+    if name.endswith("."):
+        return "it ends with '.'"
+    for part in name.split("/"):
+        if part.startswith("."):
+            return "a component starts with '.'"
+        if part.endswith(".lock"):
+            return "a component ends with '.lock'"
+    return None
+
+
+def merge_request_options(
+    target: str | None,
+    title: str | None,
+    description: str | None,
+    labels: Iterable[str],
+    *,
+    create: bool = True,
+) -> list[str]:
+    """GitLab's merge-request push options, in the order GitLab's docs list them, one per label.
+
+    Values are passed verbatim (no quotes: the quotes in GitLab's examples are the shell's). Newlines
+    are refused in the target, title and labels; in the description they become the two characters
+    ``\\n``, which GitLab turns back into newlines (see the module docstring).
+    """
+    options = ["merge_request.create"] if create else []
+    if target is not None:
+        options.append(f"merge_request.target={check_branch_name(target, 'merge request target')}")
+    if title is not None:
+        if not title.strip():
+            raise InputError("the merge request title is empty")
+        if "\n" in title or "\r" in title:
+            raise InputError("the merge request title must be one line")
+        if len(title.strip()) > MAX_TITLE_CHARS:
+            raise InputError(f"the merge request title has more than {MAX_TITLE_CHARS} characters")
+        options.append(f"merge_request.title={title}")
+    if description is not None:
+        escaped = description.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+        options.append(f"merge_request.description={escaped}")
+    seen: set[str] = set()
+    for label in labels:
+        text = label.strip()
+        if not text:
+            raise InputError("a merge request label is empty")
+        if "\n" in label or "\r" in label:
+            raise InputError(f"merge request label {label!r} must be one line")
+        if "," in text:
+            raise InputError(f"merge request label {label!r} contains a comma (GitLab label titles cannot)")
+        if len(text) > MAX_LABEL_CHARS:
+            raise InputError(f"merge request label {label[:40]!r}… has more than {MAX_LABEL_CHARS} characters")
+        if text not in seen:
+            seen.add(text)
+            options.append(f"merge_request.label={text}")
+    for option in options:
+        _check_push_option(option)
+    return options
+
+
+def _check_push_option(option: str) -> None:
+    if "\n" in option or "\r" in option or "\0" in option:
+        raise InputError(f"push option {option[:40]!r} contains a newline or NUL (git refuses those)")
+    if len(option.encode()) > MAX_PUSH_OPTION_BYTES:
+        raise InputError(
+            f"push option {option.split('=', 1)[0]} is longer than {MAX_PUSH_OPTION_BYTES} bytes (git's limit)"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Opening the repository
+
+
+@contextlib.contextmanager
+def _open(root: Path) -> Iterator[tuple[git.Repo, str]]:
+    """The repository holding ``root`` and root's path inside its work tree (``""`` or ``"sub/dir/"``)."""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (InvalidGitRepositoryError, NoSuchPathError):
+        raise InputError(f"not inside a git repository: {root}") from None
+    try:
+        if repo.bare or repo.working_tree_dir is None:
+            raise InputError(f"{root} is a bare git repository")
+        top = Path(repo.working_tree_dir).resolve()
+        try:
+            rel = Path(root).resolve().relative_to(top).as_posix()
+        except ValueError:
+            raise InputError(f"{root} is not inside the work tree of its git repository ({top})") from None
+        repo.git.update_environment(GIT_LITERAL_PATHSPECS="1", LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+        yield repo, "" if rel == "." else rel + "/"
+    finally:
+        repo.close()
+
+
+def _git_message(err: GitCommandError) -> str:
+    """git's own words from a failed command, on one line."""
+    lines: list[str] = []
+    for stream, label in ((err.stderr, "stderr:"), (err.stdout, "stdout:")):
+        # GitPython renders a stream as "\n  stderr: '<text>'"
+        text = (stream if isinstance(stream, str) else str(stream or "")).strip()
+        text = text.removeprefix(label).strip().removeprefix("'").removesuffix("'")
+        lines += [ln.strip() for ln in text.splitlines()]
+        if lines:
+            break
+    lines = [ln for ln in lines if ln and not ln.startswith(("hint:", "To "))]
+    if len(lines) > 1:
+        lines = [ln for ln in lines if "remote end hung up unexpectedly" not in ln]
+    important = [ln for ln in lines if ln.startswith(("fatal:", "error:", "remote: error", "!"))]
+    chosen = important or lines or [f"git {err.command[1] if len(err.command) > 1 else ''} exited {err.status}"]
+    return "; ".join(dict.fromkeys(chosen))
+
+
+def _head_commit(repo: git.Repo, root: Path) -> git.Commit:
+    if not repo.head.is_valid():
+        raise InputError(f"the git repository at {root} has no commits yet: commit once before using --branch")
+    return repo.head.commit
+
+
+# --------------------------------------------------------------------------------------------------
+# Branch
+
+
+@dataclass(frozen=True)
+class BranchState:
+    """Where HEAD was before ``start_branch`` and whether it created ``branch`` (for ``abandon_branch``)."""
+
+    branch: str
+    created: bool
+    previous_branch: str | None  # None: HEAD was detached
+    previous_commit: str
+
+
+def start_branch(root: Path, branch: str) -> BranchState:
+    """Create ``branch`` at HEAD and make it current, leaving the index and working tree as they are.
+
+    Call it before anything is written. The current branch is continued on; another existing branch is
+    refused (never silently reuse someone's branch). A detached HEAD is fine (GitLab CI checks out one):
+    the branch starts at that commit. A repository without commits is refused.
+    """
+    check_branch_name(branch)
+    with _open(root) as (repo, _prefix):
+        start = _head_commit(repo, root)
+        current = None if repo.head.is_detached else repo.active_branch.name
+        if current == branch:
+            return BranchState(branch, created=False, previous_branch=current, previous_commit=start.hexsha)
+        if branch in repo.heads:
+            raise InputError(
+                f"branch {branch!r} already exists and is not the current branch ({current or 'detached HEAD'}): "
+                "check it out first or choose another name"
+            )
+        try:
+            head = repo.create_head(branch, start)
+        except (GitCommandError, OSError) as err:
+            raise InputError(f"cannot create branch {branch!r}: {err}") from None
+        repo.head.set_reference(head, logmsg=f"gitopsgen: moving from {current or start.hexsha} to {branch}")
+        return BranchState(branch, created=True, previous_branch=current, previous_commit=start.hexsha)
+
+
+def current_branch(root: Path) -> str | None:
+    """The checked-out branch, or None when HEAD is detached."""
+    with _open(root) as (repo, _prefix):
+        return None if repo.head.is_detached else repo.active_branch.name
+
+
+def abandon_branch(root: Path, state: BranchState) -> None:
+    """Undo ``start_branch`` when the caller failed before committing; the working tree is not touched.
+
+    HEAD goes back to the previous branch (or commit); the created branch is deleted only while it still
+    points at the commit it started from (nothing committed on it).
+    """
+    if not state.created:
+        return
+    with _open(root) as (repo, _prefix):
+        if state.previous_branch is not None:
+            repo.head.set_reference(repo.heads[state.previous_branch])
+        else:
+            repo.head.set_reference(repo.commit(state.previous_commit))
+        if state.branch in repo.heads and repo.heads[state.branch].commit.hexsha == state.previous_commit:
+            repo.delete_head(state.branch, force=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Commit
+
+
+def _staged_paths(repo: git.Repo) -> set[str]:
+    """Work-tree-relative paths whose index entry differs from HEAD (all index entries before a first commit)."""
+    if not repo.head.is_valid():
+        return {path for path, _stage in repo.index.entries}
+    paths: set[str] = set()
+    for diff in repo.index.diff("HEAD"):
+        paths.update(p for p in (diff.a_path, diff.b_path) if p)
+    return paths
+
+
+def check_clean_index(root: Path, allowed: Iterable[str] = ()) -> None:
+    """Refuse when the index holds staged changes other than ``allowed`` (paths relative to ``root``).
+
+    ``commit_paths`` commits the whole index, so anything else staged would ride along; the CLI calls
+    this before writing anything.
+    """
+    with _open(root) as (repo, prefix):
+        allowed_top = {prefix + _norm(p) for p in allowed}
+        extra = sorted(_staged_paths(repo) - allowed_top)
+    if extra:
+        shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+        raise InputError(
+            f"the git index already holds staged changes ({shown}): commit or unstage them (git restore --staged) first"
+        )
+
+
+def check_identity(root: Path) -> None:
+    """Refuse when git has no explicit author/committer identity (config or GIT_* / EMAIL environment).
+
+    git would otherwise invent one from the login and host name, which is never what a merge request wants.
+    """
+    with _open(root) as (repo, _prefix):
+        reader = repo.config_reader()
+        email = reader.get_value("user", "email", default="") or ""
+        name = reader.get_value("user", "name", default="") or ""
+        env = os.environ
+        has_email = bool(str(email).strip()) or bool(
+            env.get("EMAIL") or (env.get("GIT_AUTHOR_EMAIL") and env.get("GIT_COMMITTER_EMAIL"))
+        )
+        has_name = bool(str(name).strip()) or bool(env.get("GIT_AUTHOR_NAME") and env.get("GIT_COMMITTER_NAME"))
+        if not (has_email and has_name):
+            raise InputError(
+                "git has no identity to commit with: run git config user.email 'you@example.com' "
+                "and git config user.name 'Your Name'"
+            )
+        try:
+            repo.git.var("GIT_AUTHOR_IDENT")
+            repo.git.var("GIT_COMMITTER_IDENT")
+        except GitCommandError as err:
+            raise InputError(f"git cannot commit with the configured identity: {_git_message(err)}") from None
+
+
+def commit_paths(root: Path, paths: Iterable[str], message: str) -> str | None:
+    """Stage exactly ``paths`` (relative to ``root``) and commit them; return the commit's sha, or None.
+
+    Paths that exist are added, tracked paths that no longer exist are removed from the index, the rest
+    are ignored. Other staged changes are refused (``check_clean_index``). None: nothing changed.
+
+    The commit is made by ``git commit`` itself (through ``repo.git``), not GitPython's
+    ``index.commit``: the repository's hooks (``core.hooksPath`` included), ``commit.gpgSign`` and the
+    configured identity apply exactly as when the user commits, and a hook that refuses stops the commit
+    with its own message.
+    """
+    wanted = sorted({_norm(p) for p in paths})
+    if not message.strip():
+        raise InputError("the commit message is empty")
+    check_clean_index(root, allowed=wanted)
+    check_identity(root)
+    with _open(root) as (repo, prefix):
+        tracked = {path for path, _stage in repo.index.entries}
+        top = Path(repo.working_tree_dir or root)
+        stage = [prefix + p for p in wanted if os.path.lexists(top / (prefix + p)) or (prefix + p) in tracked]
+        try:
+            if stage:
+                for start in range(0, len(stage), 500):
+                    repo.git.add("--all", "--", *stage[start : start + 500])
+            if not _staged_paths(repo):
+                return None
+            repo.git.commit("--quiet", "--file=-", istream=_message_stream(message))
+        except GitCommandError as err:
+            raise InputError(f"git commit failed: {_git_message(err)}") from None
+        return repo.head.commit.hexsha
+
+
+def _message_stream(message: str) -> IO[bytes]:
+    """The commit message as git's standard input (``--file=-``): any length, any characters."""
+    stream = tempfile.TemporaryFile()
+    stream.write(message.encode())
+    stream.seek(0)
+    return stream
+
+
+# --------------------------------------------------------------------------------------------------
+# Push
+
+
+@dataclass(frozen=True)
+class PushResult:
+    remote: str
+    branch: str
+    commit: str
+    summary: str  # git's summary of the ref update, e.g. "[new branch]"
+    remote_messages: tuple[str, ...]  # the server's "remote:" lines (GitLab prints the MR link there)
+
+
+def check_remote(root: Path, remote: str) -> None:
+    """Refuse an unknown remote (before anything is written)."""
+    with _open(root) as (repo, _prefix):
+        if remote not in [r.name for r in repo.remotes]:
+            raise InputError(f"no git remote named {remote!r} (git remote -v lists them)")
+
+
+def push(root: Path, branch: str, remote: str = "origin", options: Iterable[str] = ()) -> PushResult:
+    """Push ``branch`` to the same name on ``remote``, set it as upstream, with push ``options``."""
+    check_branch_name(branch)
+    opts = list(options)
+    for option in opts:
+        _check_push_option(option)
+    with _open(root) as (repo, _prefix):
+        if remote not in [r.name for r in repo.remotes]:
+            raise InputError(f"no git remote named {remote!r} (git remote -v lists them)")
+        if branch not in repo.heads:
+            raise InputError(f"no local branch {branch!r} to push")
+        commit = repo.heads[branch].commit.hexsha
+        progress = RemoteProgress()
+        try:
+            infos = repo.remote(remote).push(
+                f"refs/heads/{branch}:refs/heads/{branch}",
+                progress=progress,
+                set_upstream=True,
+                push_option=opts,
+            )
+        except GitCommandError as err:
+            raise InputError(f"git push to {remote} failed: {_git_message(err)}") from None
+        remote_lines = tuple(
+            ln.removeprefix("remote:").strip() for ln in progress.other_lines if ln.startswith("remote:")
+        )
+        failed = [i for i in infos if i.flags & (PushInfo.ERROR | PushInfo.REJECTED | PushInfo.REMOTE_REJECTED)]
+        if failed or not infos:
+            detail = "; ".join(f"{i.remote_ref_string}: {i.summary.strip()}" for i in failed)
+            errors = "; ".join(dict.fromkeys(ln.strip() for ln in progress.error_lines if ln.strip()))
+            hooks = "; ".join(ln for ln in remote_lines if ln)
+            text = "; ".join(t for t in (detail, errors, hooks) if t) or "no ref was updated"
+            raise InputError(f"git push to {remote} failed: {text}")
+        return PushResult(remote, branch, commit, infos[0].summary.strip(), remote_lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# Diff support
+
+
+def _resolve(repo: git.Repo, ref: str) -> git.Commit:
+    if not ref or ref.startswith("-"):
+        raise InputError(f"invalid git ref {ref!r}")
+    try:
+        return repo.commit(ref)
+    except (BadName, ValueError, GitCommandError):
+        raise InputError(f"unknown git ref {ref!r}") from None
+
+
+def changed_paths(root: Path, ref: str) -> set[str]:
+    """Paths (relative to ``root``) that differ between commit ``ref`` and the working tree.
+
+    Modified, added, deleted, both sides of a rename, untracked files that are not ignored.
+    """
+    with _open(root) as (repo, prefix):
+        commit = _resolve(repo, ref)
+        found: set[str] = set()
+        try:
+            for diff in commit.diff(None):
+                found.update(p for p in (diff.a_path, diff.b_path) if p)
+            found.update(repo.untracked_files)
+        except GitCommandError as err:
+            raise InputError(f"git diff against {ref} failed: {_git_message(err)}") from None
+    return {p[len(prefix) :] for p in found if p.startswith(prefix)}
+
+
+@contextlib.contextmanager
+def worktree_at(root: Path, ref: str) -> Iterator[Path]:
+    """A detached checkout of ``ref`` in a temporary directory; yields root's counterpart inside it.
+
+    The worktree is removed and pruned afterwards, also on exceptions. Checkout hooks do not run
+    (``core.hooksPath=/dev/null``): this is a throwaway read-only copy.
+    """
+    with _open(root) as (repo, prefix):
+        sha = _resolve(repo, ref).hexsha
+        top = Path(repo.working_tree_dir or root)
+    parent = Path(tempfile.mkdtemp(prefix="gitopsgen-worktree-"))
+    tree = parent / "tree"
+    try:
+        with _open(top) as (repo, _):
+            try:
+                repo.git(c="core.hooksPath=/dev/null").worktree("add", "--detach", "--quiet", str(tree), sha)
+            except GitCommandError as err:
+                raise InputError(f"cannot check out {ref} into a worktree: {_git_message(err)}") from None
+        yield tree / prefix if prefix else tree
+    finally:
+        with _open(top) as (repo, _):
+            with contextlib.suppress(GitCommandError):
+                repo.git.worktree("remove", "--force", str(tree))
+            shutil.rmtree(parent, ignore_errors=True)
+            with contextlib.suppress(GitCommandError):
+                repo.git.worktree("prune")
