@@ -51,6 +51,59 @@ def _report(p: Plan, verb: str = "wrote") -> None:
 repo_option = click.option("--repo", metavar="DIR", help="Repository root (default: the git top level).")
 
 
+def publish_options(f: Any) -> Any:
+    """--branch/--commit/--push/--merge-request: the write commands' merge-request workflow."""
+    options = [
+        click.option("--branch", "publish_branch", metavar="NAME", help="Create this branch and write there."),
+        click.option("--commit", "publish_commit", is_flag=True, help="Commit the written files (one commit)."),
+        click.option("--push", "publish_push", is_flag=True, help="Push the branch (implies --commit)."),
+        click.option("--remote", "publish_remote", default="origin", show_default=True, metavar="NAME"),
+        click.option(
+            "--merge-request",
+            "publish_mr",
+            is_flag=True,
+            help="Ask GitLab to open a merge request (push options) with a summary of what changed.",
+        ),
+        click.option("--target", "publish_target", metavar="BRANCH", help="Merge request target branch."),
+        click.option("--title", "publish_title", metavar="TEXT", help="Merge request title (default: the commit's)."),
+        click.option("--label", "publish_labels", multiple=True, metavar="LABEL", help="Merge request label."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _publish(o: dict[str, Any]) -> Any:
+    """Take the publish options out of a command's keyword arguments."""
+    from .publish import Publish
+
+    return Publish(
+        branch=o.pop("publish_branch"),
+        commit=o.pop("publish_commit"),
+        push=o.pop("publish_push"),
+        remote=o.pop("publish_remote"),
+        merge_request=o.pop("publish_mr"),
+        target=o.pop("publish_target"),
+        title=o.pop("publish_title"),
+        labels=tuple(o.pop("publish_labels")),
+    )
+
+
+def _write(root: Path, p: Plan, subject: str, pub: Any, also: tuple[str, ...] = ()) -> None:
+    """Write a plan, on a branch / committed / pushed as the publish options say; report on stderr."""
+    from .publish import write
+
+    done = write(root, p, subject, pub, report=_report, also=also)
+    if done.commit:
+        click.echo(f"committed {done.commit[:12]} on {done.branch}: {subject.splitlines()[0]}", err=True)
+    elif pub.commits and not p.empty:
+        click.echo("nothing to commit", err=True)
+    if done.push is not None:
+        click.echo(f"pushed {done.push.branch} to {done.push.remote} ({done.push.summary})", err=True)
+        for line in done.push.remote_messages:
+            click.echo(f"remote: {line}", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gitopsgen")
 def cli() -> None:
@@ -325,8 +378,10 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
 @click.option("--cluster-uid", metavar="UUID", help="worker.clusterUid (default: derived from NAME).")
 @click.option("--prefect-version", metavar="X.Y.Z")
 @click.option("--chart-version", metavar="VERSION")
+@publish_options
 def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bool, **o: Any) -> None:
     """Write the intent of cluster NAME and everything generated from it."""
+    pub = _publish(o)
     checks.dns_label(name, "cluster name", max_len=40)
     root = _repo_root(repo)
     fleet = generator.require_scaffold(root)
@@ -337,8 +392,93 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
     cluster = build_cluster(name, template, o)
     it.resolve(fleet, cluster)  # registry and secret store must be known
     p = generator.plan_cluster(root, fleet, cluster, with_intent=True)
-    apply(root, p)
-    _report(p)
+    _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub)
+
+
+# ---------------------------------------------------------------- upgrade / remove-cluster
+
+
+def _dry_run(p: Plan, err: bool) -> None:
+    """--dry-run: the paths that would change; nothing is written."""
+    for rel in sorted(p.write):
+        click.echo(f"would write {rel}", err=err)
+    for rel in sorted(p.delete):
+        click.echo(f"would delete {rel}", err=err)
+    if p.empty:
+        click.echo("nothing to change", err=True)
+
+
+@cli.command()
+@repo_option
+@click.option("--prefect", "prefect_version", metavar="X.Y.Z", help="New Prefect version (image tags).")
+@click.option("--chart", "chart_version", metavar="VERSION", help="New prefect-server/prefect-worker chart version.")
+@click.option(
+    "--cluster",
+    "clusters",
+    multiple=True,
+    metavar="NAME",
+    help="Pin this cluster only (repeatable); default: the fleet default in gitopsgen.yaml.",
+)
+@click.option("--include-pinned", is_flag=True, help="Fleet-wide: also move clusters that pin their own version.")
+@click.option("--allow-downgrade", is_flag=True, help="Allow moving to an older version.")
+@click.option("--dry-run", is_flag=True, help="Print the unified diff; write nothing.")
+@publish_options
+def upgrade(
+    repo: str | None,
+    prefect_version: str | None,
+    chart_version: str | None,
+    clusters: tuple[str, ...],
+    include_pinned: bool,
+    allow_downgrade: bool,
+    dry_run: bool,
+    **o: Any,
+) -> None:
+    """Move the Prefect and/or chart version, fleet-wide or on some clusters, and regenerate."""
+    from . import fleetops
+
+    pub = _publish(o)
+
+    root = _repo_root(repo)
+    op = fleetops.plan_upgrade(
+        root,
+        prefect=prefect_version,
+        chart=chart_version,
+        clusters=clusters,
+        include_pinned=include_pinned,
+        allow_downgrade=allow_downgrade,
+    )
+    for note in op.notes:
+        click.echo(note, err=True)
+    if dry_run:
+        click.echo(op.plan.diff(), nl=False)
+        _dry_run(op.plan, err=True)
+    else:
+        _write(root, op.plan, op.message or "Upgrade", pub)
+    for line in op.summary:
+        click.echo(line, err=dry_run)
+
+
+@cli.command("remove-cluster")
+@click.argument("name")
+@repo_option
+@click.option("--dry-run", is_flag=True, help="Print the files that would be deleted; delete nothing.")
+@publish_options
+def remove_cluster(name: str, repo: str | None, dry_run: bool, **o: Any) -> None:
+    """Delete cluster NAME's intent, overlays/NAME/ and clusters/NAME/prefect/ (never flux-system/)."""
+    from . import fleetops
+
+    pub = _publish(o)
+
+    root = _repo_root(repo)
+    op = fleetops.plan_remove_cluster(root, name)
+    if dry_run:
+        _dry_run(op.plan, err=False)
+    else:
+        _write(root, op.plan, op.message or f"Remove cluster {name}", pub)
+    for note in op.notes:
+        click.echo(f"gitopsgen: warning: {note}", err=True)
+    for line in op.summary:
+        click.echo(line, err=dry_run)
 
 
 # ---------------------------------------------------------------- generate / list
@@ -347,8 +487,12 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
 @cli.command()
 @repo_option
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if files differ.")
-def generate(repo: str | None, check: bool) -> None:
+@publish_options
+def generate(repo: str | None, check: bool, **o: Any) -> None:
     """Regenerate base/ and every cluster from the intent."""
+    pub = _publish(o)
+    if check and pub.active:
+        raise InputError("--check writes nothing: it cannot take --branch, --commit or --push")
     root = _repo_root(repo)
     generator.require_scaffold(root)
     p = generator.plan_all(root)
@@ -360,8 +504,8 @@ def generate(repo: str | None, check: bool) -> None:
         n = len(p.write) + len(p.delete)
         click.echo(f"{n} generated file(s) differ from the intent: run 'gitopsgen generate'", err=True)
         sys.exit(1)
-    apply(root, p)
-    _report(p)
+    intent_files = (it.FLEET_FILE, *(f"{it.INTENT_DIR}/{n}.yaml" for n in it.cluster_names(root)))
+    _write(root, p, "Regenerate from intent", pub, also=intent_files)
 
 
 @cli.command("list")
@@ -419,6 +563,54 @@ def list_clusters(repo: str | None, fmt: str) -> None:
 # ---------------------------------------------------------------- validate
 
 
+def source_options(f: Any) -> Any:
+    """Where CRDs and charts come from: the options ``validate`` and ``diff`` share."""
+    f = click.option(
+        "--helm-mirror",
+        "mirrors",
+        multiple=True,
+        metavar="URL=MIRROR",
+        help="Serve a Helm repository URL from a mirror URL or local directory (repeatable).",
+    )(f)
+    f = click.option("--crds", multiple=True, metavar="PATH", help="CRD file or directory (repeatable); also cached.")(
+        f
+    )
+    f = click.option(
+        "--chart-cache", metavar="DIR", help="Where charts are cached (default ~/.cache/gitopsgen/charts)."
+    )(f)
+    return click.option("--offline", is_flag=True, default=None, help="Use only the chart cache; never download.")(f)
+
+
+def _settings(
+    root: Path,
+    clusters: tuple[str, ...],
+    kubernetes_version: str | None,
+    offline: bool | None,
+    chart_cache: str | None,
+    crds: tuple[str, ...],
+    mirrors: tuple[str, ...],
+) -> Any:
+    """The repository's validator settings with the command line's overrides."""
+    from .validate import config
+
+    settings = config.load_settings(root)
+    overrides: dict[str, Any] = {"clusters": clusters}
+    if kubernetes_version:
+        overrides["kubernetes_version"] = kubernetes_version
+    if offline is not None:
+        overrides["offline"] = offline
+    if chart_cache:
+        overrides["chart_cache"] = Path(chart_cache).expanduser().resolve()
+    if crds:
+        for c in crds:
+            if not Path(c).exists():
+                raise InputError(f"--crds {c}: no such file or directory")
+        overrides["crds"] = settings.crds + tuple(Path(c).resolve() for c in crds)
+    if mirrors:
+        overrides["helm_mirrors"] = settings.helm_mirrors + tuple(config.parse_mirror(m) for m in mirrors)
+    return replace(settings, **overrides)
+
+
 @cli.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Validate only this cluster (repeatable).")
@@ -438,16 +630,7 @@ def list_clusters(repo: str | None, fmt: str) -> None:
     metavar="FORMAT=FILE",
     help="Also write a report in FORMAT to FILE (repeatable), e.g. codequality=gl-code-quality-report.json.",
 )
-@click.option("--offline", is_flag=True, default=None, help="Use only the chart cache; never download.")
-@click.option("--chart-cache", metavar="DIR", help="Where charts are cached (default ~/.cache/gitopsgen/charts).")
-@click.option("--crds", multiple=True, metavar="PATH", help="CRD file or directory (repeatable); also cached.")
-@click.option(
-    "--helm-mirror",
-    "mirrors",
-    multiple=True,
-    metavar="URL=MIRROR",
-    help="Serve a Helm repository URL from a mirror URL or local directory (repeatable).",
-)
+@source_options
 def validate(
     path: str | None,
     clusters: tuple[str, ...],
@@ -464,7 +647,7 @@ def validate(
 
     Exit 0: no error findings; 1: error findings; 2: the validation could not run.
     """
-    from .validate import config, engine, report
+    from .validate import engine, report
     from .validate.findings import RULES, Severity
 
     root = Path(path).resolve() if path else _repo_root(None)
@@ -476,22 +659,7 @@ def validate(
         if not sep or name not in report.FORMATS or not file:
             raise InputError(f"--report {spec}: expected FORMAT=FILE with FORMAT one of {', '.join(report.FORMATS)}")
         extra.append((name, Path(file)))
-    settings = config.load_settings(root)
-    overrides: dict[str, Any] = {"clusters": clusters}
-    if kubernetes_version:
-        overrides["kubernetes_version"] = kubernetes_version
-    if offline is not None:
-        overrides["offline"] = offline
-    if chart_cache:
-        overrides["chart_cache"] = Path(chart_cache).expanduser().resolve()
-    if crds:
-        for c in crds:
-            if not Path(c).exists():
-                raise InputError(f"--crds {c}: no such file or directory")
-        overrides["crds"] = settings.crds + tuple(Path(c).resolve() for c in crds)
-    if mirrors:
-        overrides["helm_mirrors"] = settings.helm_mirrors + tuple(config.parse_mirror(m) for m in mirrors)
-    settings = replace(settings, **overrides)
+    settings = _settings(root, clusters, kubernetes_version, offline, chart_cache, crds, mirrors)
     result = engine.validate(root, settings)
     flat = {k: v for k, v in result.stats.items() if not isinstance(v, dict)}  # per-stage timings: JSON only
     kwargs: dict[str, Any] = {"root_name": root.name, "clusters": result.clusters, "rules": RULES}
@@ -510,6 +678,80 @@ def validate(
         click.echo(text.rstrip("\n"))
     if result.count(Severity.ERROR):
         raise click.exceptions.Exit(1)
+
+
+# ---------------------------------------------------------------- diff
+
+
+@cli.command("diff")
+@repo_option
+@click.option("--base", "base", required=True, metavar="REF", help="Revision to compare with (branch, tag, commit).")
+@click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Only this cluster (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "diff", "json"]), default="markdown", show_default=True)
+@click.option("--output", metavar="FILE", help="Write the diff to FILE instead of stdout.")
+@click.option("--max-lines", default=400, show_default=True, metavar="N", help="Lines shown per object (0: all).")
+@click.option("--context", "context", default=3, show_default=True, metavar="N", help="Unified-diff context lines.")
+@click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes version Helm renders for (default 1.33).")
+@click.option(
+    "--gitlab-note",
+    is_flag=True,
+    help="Also post the Markdown as a merge-request note (updated in place on later runs); needs GitLab CI's "
+    "merge-request variables and GITOPSGEN_GITLAB_TOKEN.",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when a rendered object changes.")
+@source_options
+def diff_command(
+    repo: str | None,
+    base: str,
+    clusters: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    max_lines: int,
+    context: int,
+    kubernetes_version: str | None,
+    gitlab_note: bool,
+    exit_code: bool,
+    offline: bool | None,
+    chart_cache: str | None,
+    crds: tuple[str, ...],
+    mirrors: tuple[str, ...],
+) -> None:
+    """Render each cluster at REF and in the working tree; show per cluster which objects change.
+
+    Only clusters that read a changed file are rendered. Helm's chart label and checksum annotations are left
+    out; Secret values are masked.
+    """
+    from . import diff as rendered
+
+    root = _repo_root(repo)
+    settings = _settings(root, clusters, kubernetes_version, offline, chart_cache, crds, mirrors)
+    result = rendered.rendered_diff(root, base, settings, context=context)
+    text = rendered.render(result, fmt, max_lines=max_lines)
+    if output:
+        out = Path(output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    for c in result.clusters:
+        detail = c.reason if c.status == "skipped" else f"{len(c.objects)} object(s) changed"
+        click.echo(f"{c.name}: {c.status} ({detail})", err=True)
+    if gitlab_note:
+        _post_note(text if fmt == "markdown" else rendered.render(result, "markdown", max_lines=max_lines))
+    if exit_code and result.changed:
+        raise click.exceptions.Exit(1)
+
+
+def _post_note(markdown: str) -> None:
+    """Post (or update) the merge request's rendered-diff note; never fails the job for want of a token."""
+    from . import gitlab
+
+    target = gitlab.from_ci_environment(os.environ)
+    if target is None:
+        click.echo("gitlab note: not posted (not a merge-request pipeline, or GITOPSGEN_GITLAB_TOKEN unset)", err=True)
+        return
+    note = gitlab.upsert_note(markdown, **target)
+    click.echo(f"gitlab note: {note}", err=True)
 
 
 @cli.command("rules")

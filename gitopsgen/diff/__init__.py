@@ -1,0 +1,108 @@
+"""``gitopsgen diff``: what a change does to each cluster, as the objects Flux would apply, base vs working tree.
+
+The base revision is checked out in a temporary git worktree; both sides go through the validator's
+own pipeline (:class:`~gitopsgen.validate.engine.Workspace`: kustomize with Flux's transforms,
+postBuild substitution, HelmRelease renders). Only clusters that read a changed file
+(:func:`~gitopsgen.validate.inputs.cluster_inputs`, on either side) are rendered; the others are listed
+as not rendered. The objects are compared by identity with noise stripped and Secret values masked
+(:mod:`.objects`, :mod:`.compare`) and laid out by :mod:`.formats`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import git as gitpython
+
+from .. import git as gitops
+from ..errors import InputError
+from ..validate.build import cluster_names
+from ..validate.config import Settings
+from ..validate.engine import NOT_OBJECTS, Rendered, Workspace
+from ..validate.findings import Severity
+from ..validate.inputs import Inputs, cluster_inputs
+from .compare import ClusterDiff, index, object_changes
+from .formats import FORMATS, DiffReport, render
+
+__all__ = ["FORMATS", "DiffReport", "render", "rendered_diff"]
+
+
+def _objects(r: Rendered | None) -> list[dict[str, Any]]:
+    if r is None:
+        return []
+    return [m.data for m in r.build.cluster.manifests if m.api_group not in NOT_OBJECTS]
+
+
+def _errors(r: Rendered | None) -> list[str]:
+    if r is None:
+        return []
+    return [f"{f.rule} {f.file}:{f.line}: {f.message}" for f in sorted(r.findings) if f.severity == Severity.ERROR]
+
+
+def _resolve(root: Path, ref: str) -> str:
+    try:
+        return gitpython.Repo(root).commit(ref).hexsha
+    except (gitpython.BadName, ValueError, gitpython.InvalidGitRepositoryError) as exc:
+        raise InputError(f"--base {ref}: not a commit of {root} ({exc})") from None
+
+
+def rendered_diff(root: Path, base: str, settings: Settings, context: int = 3) -> DiffReport:
+    """Render the clusters whose inputs changed between ``base`` and the working tree of ``root``; compare."""
+    root = root.resolve()
+    commit = _resolve(root, base)
+    changed = gitops.changed_paths(root, commit)
+    wanted = settings.clusters
+    settings = replace(settings, clusters=())
+    report = DiffReport(base, commit, "working tree")
+    head = Workspace.open(root, settings)
+    with gitops.worktree_at(root, commit) as base_root:
+        old = Workspace.open(base_root, settings)
+        head_names = set(cluster_names(root, settings.clusters_dir))
+        base_names = set(cluster_names(base_root, settings.clusters_dir))
+        names = sorted(head_names | base_names)
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            raise InputError(f"--cluster {unknown[0]}: no {settings.clusters_dir}/{unknown[0]}/ at either revision")
+        empty = Inputs()
+        inputs = {
+            n: (
+                cluster_inputs(old.repo, n, settings.clusters_dir) if n in base_names else empty,
+                cluster_inputs(head.repo, n, settings.clusters_dir) if n in head_names else empty,
+            )
+            for n in names
+        }
+        read = {
+            p for before, after in inputs.values() for p in (*before.touched_by(changed), *after.touched_by(changed))
+        }
+        report.outside = sorted(set(changed) - read)
+        todo: list[ClusterDiff] = []
+        for n in names:
+            if wanted and n not in wanted:
+                continue
+            before, after = inputs[n]
+            touched = sorted(set(before.touched_by(changed)) | set(after.touched_by(changed)))
+            if n not in base_names:
+                todo.append(ClusterDiff(n, "added", f"{settings.clusters_dir}/{n}/ is new", touched))
+            elif n not in head_names:
+                todo.append(ClusterDiff(n, "removed", f"{settings.clusters_dir}/{n}/ is gone", touched))
+            elif touched:
+                todo.append(ClusterDiff(n, "changed", "", touched))
+            else:
+                report.clusters.append(ClusterDiff(n, "skipped", "no input changed"))
+        old_renders = dict(zip(*_render(old, [c.name for c in todo if c.status != "added"]), strict=True))
+        new_renders = dict(zip(*_render(head, [c.name for c in todo if c.status != "removed"]), strict=True))
+    for c in todo:
+        before_r, after_r = old_renders.get(c.name), new_renders.get(c.name)
+        c.errors = {side: e for side, e in (("base", _errors(before_r)), ("head", _errors(after_r))) if e}
+        c.objects = object_changes(c.name, index(_objects(before_r)), index(_objects(after_r)), context)
+        if c.status == "changed" and not c.objects:
+            c.status = "unchanged"
+        report.clusters.append(c)
+    report.clusters.sort(key=lambda c: c.name)
+    return report
+
+
+def _render(ws: Workspace, names: list[str]) -> tuple[list[str], list[Rendered]]:
+    return names, ws.render(names)
