@@ -743,15 +743,15 @@ def diff_command(
 
 
 def _post_note(markdown: str) -> None:
-    """Post (or update) the merge request's rendered-diff note; never fails the job for want of a token."""
+    """Post (or update in place) the merge request's rendered-diff note; a missing token is not an error."""
     from . import gitlab
 
     target = gitlab.from_ci_environment(os.environ)
     if target is None:
-        click.echo("gitlab note: not posted (not a merge-request pipeline, or GITOPSGEN_GITLAB_TOKEN unset)", err=True)
+        click.echo(f"gitlab note: not posted: {gitlab.ci_environment_reason(os.environ)}", err=True)
         return
     note = gitlab.upsert_note(markdown, **target)
-    click.echo(f"gitlab note: {note}", err=True)
+    click.echo(f"gitlab note: {note.action} note {note.note_id}{' (truncated)' if note.truncated else ''}", err=True)
 
 
 @cli.command("rules")

@@ -14,6 +14,7 @@ import git
 import pytest
 import yaml
 from conftest import run_cli
+from test_gitlab import TOKEN, gitlab  # noqa: F401  (the fake GitLab fixture)
 
 from gitopsgen.diff.compare import index, object_changes
 from gitopsgen.diff.formats import DiffReport, render_markdown
@@ -219,3 +220,29 @@ def test_bad_base_and_cluster_are_input_errors(fleet: Path) -> None:
 def test_worktree_is_removed_after_a_diff(fleet: Path) -> None:
     run_cli("diff", "--repo", str(fleet), "--base", "HEAD", "--cluster", "nope", "--offline")
     assert git.Repo(fleet).git.worktree("list").count("\n") == 0  # only the main worktree
+
+
+@needs_kustomize
+def test_gitlab_note_is_posted_once_and_updated(
+    fleet: Path, helm_repo_url: str, gitlab: tuple, monkeypatch: pytest.MonkeyPatch  # noqa: F811 (fixture)
+) -> None:
+    fake, base = gitlab
+    patch = fleet / "overlays/cluster-2/prefect-worker/pools/etl/helmrelease-patch.yaml"
+    patch.write_text(patch.read_text().replace("replicaCount: 2", "replicaCount: 4"))
+    code, _, err = _diff(fleet, helm_repo_url, "--base", "HEAD", "--gitlab-note")
+    assert code == 0 and "gitlab note: not posted: not a merge request pipeline" in err  # no MR: not an error
+    for var, value in {
+        "CI_API_V4_URL": f"{base}/api/v4",
+        "CI_PROJECT_ID": "platform/fleet",
+        "CI_MERGE_REQUEST_IID": "7",
+        "GITOPSGEN_GITLAB_TOKEN": TOKEN,
+    }.items():
+        monkeypatch.setenv(var, value)
+    code, out, err = _diff(fleet, helm_repo_url, "--base", "HEAD", "--gitlab-note", "--format", "json")
+    assert code == 0 and "gitlab note: created" in err, err
+    patch.write_text(patch.read_text().replace("replicaCount: 4", "replicaCount: 5"))
+    code, _, err = _diff(fleet, helm_repo_url, "--base", "HEAD", "--gitlab-note", "--output", str(fleet / "d.md"))
+    assert code == 0 and "gitlab note: updated" in err, err
+    [note] = fake.notes  # one note, updated in place, in Markdown whatever --format was
+    assert "+  replicas: 5" in note["body"] and "`Deployment prefect/prefect-worker-etl`" in note["body"]
+    assert json.loads(out)["changed"] is True

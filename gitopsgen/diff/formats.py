@@ -15,7 +15,6 @@ from .compare import ADDED, CHANGED, REMOVED, ClusterDiff, ObjectChange
 
 FORMATS = ("markdown", "diff", "json")
 MARKDOWN_LIMIT = 900_000  # GitLab refuses notes over 1,000,000 characters
-MARKER = "<!-- gitopsgen:rendered-diff -->"
 
 
 @dataclass
@@ -137,12 +136,12 @@ def _object_block(o: ObjectChange, max_lines: int) -> list[str]:
 def render_markdown(report: DiffReport, max_lines: int, limit: int = MARKDOWN_LIMIT) -> str:
     rendered = [c for c in report.clusters if c.status != "skipped"]
     head = [
-        MARKER,
         "### gitopsgen: rendered changes per cluster",
         "",
         f"{_code(report.base)} (`{report.base_commit[:12]}`) → {report.head}. "
         f"{len(rendered)} of {len(report.clusters)} cluster(s) rendered at both revisions "
-        "(kustomize, Flux postBuild, Helm); the others read no changed file.",
+        "(kustomize, Flux postBuild, Helm)"
+        + ("; the others read no changed file." if len(rendered) < len(report.clusters) else "."),
         "",
     ]
     if not report.changed:
@@ -153,7 +152,7 @@ def render_markdown(report: DiffReport, max_lines: int, limit: int = MARKDOWN_LI
     if report.outside:
         shown = ", ".join(_code(p) for p in report.outside[:20])
         more = f" and {len(report.outside) - 20} more" if len(report.outside) > 20 else ""
-        head += [f"Changed files no cluster reads: {shown}{more}.", ""]
+        head += [f"Changed files that no cluster's Flux build reads (intent, docs, CI): {shown}{more}.", ""]
     out = "\n".join(head) + "\n"
     left_out: list[str] = []
     for c in rendered:
