@@ -9,38 +9,88 @@ from .intent import Fleet
 
 GITLAB_CI = """\
 # GitLab CI of a gitopsgen fleet repository (written by 'gitopsgen init'; yours to change).
+#   validate       every cluster built and checked; findings as Code Quality and JUnit reports in the MR
+#   drift          'gitopsgen generate --check': fails when a generated file differs from what the intent generates
+#   rendered-diff  merge requests only: the rendered objects that change, per cluster (artifact + one MR note)
+# CI/CD variables it reads (Settings > CI/CD > Variables, or the defaults below):
+#   GITOPSGEN_PACKAGE       what pip installs: a package name, a git URL or a wheel in your package registry
+#   GITOPSGEN_CRDS          Flux and External Secrets CRD files or directories, space-separated; when empty, the
+#                           CRDs of Flux $FLUX_VERSION and External Secrets $ESO_VERSION are downloaded (and cached)
+#   GITOPSGEN_HELM_MIRROR   URL=MIRROR pairs, space-separated: charts come from the mirror (a chart repository URL
+#                           or a directory), not from the HelmRepository URL
+#   GITOPSGEN_GITLAB_TOKEN  project access token with api scope (masked) that posts the MR note; CI_JOB_TOKEN
+#                           cannot write notes: without it the rendered diff is only an artifact
+#   KUBECTL_VERSION         kubectl (it brings kustomize) is downloaded only when the image has none
+# Air-gapped runners: an image with kubectl, GITOPSGEN_PACKAGE from your package registry (PIP_INDEX_URL),
+# GITOPSGEN_CRDS and GITOPSGEN_HELM_MIRROR naming what the runner has.
 stages:
   - check
 
 variables:
-  PIP_CACHE_DIR: "$CI_PROJECT_DIR/.cache/pip"
-  # where pip installs gitopsgen from: a package name, a git URL or a wheel in your registry
   GITOPSGEN_PACKAGE: gitopsgen
+  GITOPSGEN_CRDS: ""
+  GITOPSGEN_HELM_MIRROR: ""
+  FLUX_VERSION: v2.9.5
+  ESO_VERSION: v2.0.1
+  KUBECTL_VERSION: v1.33.4
+
+# gitopsgen in a virtualenv and kubectl when missing; pip's and gitopsgen's caches inside the project,
+# where GitLab's cache can keep them
+.gitopsgen-setup: &gitopsgen-setup |
+  export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$PWD/.cache/pip}" GITOPSGEN_CACHE_DIR="${GITOPSGEN_CACHE_DIR:-$PWD/.cache/gitopsgen}"
+  python3 -m venv .cache/venv
+  .cache/venv/bin/pip install --quiet --disable-pip-version-check "$GITOPSGEN_PACKAGE"
+  export PATH="$PWD/.cache/venv/bin:$PWD/.cache/bin:$PATH"
+  if ! command -v kubectl >/dev/null; then
+    mkdir -p .cache/bin
+    curl -fsSLo .cache/bin/kubectl "https://dl.k8s.io/release/$KUBECTL_VERSION/bin/linux/amd64/kubectl"
+    chmod +x .cache/bin/kubectl
+  fi
+
+# the --crds and --helm-mirror arguments of validate and diff, into $GITOPSGEN_INPUTS
+.gitopsgen-inputs: &gitopsgen-inputs |
+  if [ -z "$GITOPSGEN_CRDS" ]; then
+    GITOPSGEN_CRDS=".cache/crds/flux-$FLUX_VERSION .cache/crds/external-secrets-$ESO_VERSION"
+    mkdir -p $GITOPSGEN_CRDS
+    if [ ! -s ".cache/crds/flux-$FLUX_VERSION/install.yaml" ]; then
+      curl -fsSLo .cache/crds/download.tmp "https://github.com/fluxcd/flux2/releases/download/$FLUX_VERSION/install.yaml"
+      mv .cache/crds/download.tmp ".cache/crds/flux-$FLUX_VERSION/install.yaml"
+    fi
+    if [ ! -s ".cache/crds/external-secrets-$ESO_VERSION/bundle.yaml" ]; then
+      curl -fsSLo .cache/crds/download.tmp "https://raw.githubusercontent.com/external-secrets/external-secrets/$ESO_VERSION/deploy/crds/bundle.yaml"
+      mv .cache/crds/download.tmp ".cache/crds/external-secrets-$ESO_VERSION/bundle.yaml"
+    fi
+  fi
+  GITOPSGEN_INPUTS=""
+  for crds in $GITOPSGEN_CRDS; do GITOPSGEN_INPUTS="$GITOPSGEN_INPUTS --crds $crds"; done
+  for mirror in $GITOPSGEN_HELM_MIRROR; do GITOPSGEN_INPUTS="$GITOPSGEN_INPUTS --helm-mirror $mirror"; done
+
+.checks-rules: &checks-rules
+  - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+  - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
 
 default:
-  image: python:3.12-slim
+  # any image with Python >= 3.11, git and curl (or kubectl)
+  image: python:3.12
   cache:
+    key: gitopsgen
     paths:
       - .cache/pip
+      - .cache/gitopsgen
+      - .cache/crds
   before_script:
-    - pip install --quiet "$GITOPSGEN_PACKAGE"
+    - *gitopsgen-setup
 
 validate:
   stage: check
-  # the validator needs the real kustomize: kubectl brings it
-  image: python:3.12
-  rules:
-    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
-    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
-  variables:
-    KUBECTL_VERSION: v1.33.4
+  rules: *checks-rules
   script:
-    - curl -fsSLo /usr/local/bin/kubectl "https://dl.k8s.io/release/$KUBECTL_VERSION/bin/linux/amd64/kubectl"
-    - chmod +x /usr/local/bin/kubectl
-    # every Flux Kustomization built, every HelmRelease rendered, every object checked; findings in the MR
-    - gitopsgen validate . --report codequality=gl-code-quality-report.json --report junit=gitopsgen-junit.xml
+    - *gitopsgen-inputs
+    # every Flux Kustomization built, every HelmRelease rendered, every object checked; exit 1 on errors
+    - gitopsgen validate . $GITOPSGEN_INPUTS --report codequality=gl-code-quality-report.json --report junit=gitopsgen-junit.xml
   artifacts:
     when: always
+    # the reports also under paths: downloadable from the job, and what local runners collect
     paths:
       - gl-code-quality-report.json
       - gitopsgen-junit.xml
@@ -50,12 +100,27 @@ validate:
 
 drift:
   stage: check
-  rules:
-    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
-    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
+  rules: *checks-rules
   script:
     # exits 1 and prints a unified diff when a generated file differs from what the intent generates
     - gitopsgen generate --check
+
+rendered-diff:
+  stage: check
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+  variables:
+    # the merge request's base commit must be in the clone
+    GIT_DEPTH: "0"
+  script:
+    - *gitopsgen-inputs
+    # per cluster, the rendered objects the merge request changes; one MR note, updated on every push
+    - gitopsgen diff --base "$CI_MERGE_REQUEST_DIFF_BASE_SHA" $GITOPSGEN_INPUTS --format markdown --output rendered-diff.md --gitlab-note
+  artifacts:
+    when: always
+    expose_as: rendered diff
+    paths:
+      - rendered-diff.md
 """
 
 

@@ -205,19 +205,3 @@ def test_fleet_default_change_regenerates_base(fleet: Path) -> None:
     assert "version: 2026.9.1" in (fleet / "base/prefect-server/helmrelease.yaml").read_text()
     assert "version: 2026.9.1" in (fleet / "overlays/cluster-1/prefect-server/helmrelease-patch.yaml").read_text()
 
-
-def test_scaffolded_gitlab_ci_is_valid_for_gitlab() -> None:
-    import jsonschema
-    import yaml
-
-    from gitopsgen.scaffold import GITLAB_CI
-
-    schema = json.loads(shared("gitlab", "ci.json").read_text())
-    pipeline = yaml.safe_load(GITLAB_CI)
-    errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(pipeline)]
-    assert not errors
-    validate = pipeline["validate"]
-    reports = {"codequality": "gl-code-quality-report.json", "junit": "gitopsgen-junit.xml"}
-    assert validate["artifacts"]["reports"] == reports
-    assert f"--report codequality={reports['codequality']} --report junit={reports['junit']}" in validate["script"][-1]
-    assert set(validate["artifacts"]["reports"].values()) <= set(validate["artifacts"]["paths"])
