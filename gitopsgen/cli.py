@@ -22,7 +22,7 @@ from . import checks, generator
 from . import intent as it
 from .errors import InputError
 from .render.common import overlay_dir
-from .scaffold import GITLAB_CI, readme
+from .scaffold import GITIGNORE, GITLAB_CI, readme
 from .tree import Plan, apply, plan
 
 
@@ -39,11 +39,11 @@ def _repo_root(repo: str | None) -> Path:
     return Path(top or Path.cwd()).resolve()
 
 
-def _report(p: Plan, verb: str = "wrote") -> None:
+def _report(p: Plan, wrote: str = "wrote", deleted: str = "deleted", err: bool = True) -> None:
     for rel in sorted(p.write):
-        click.echo(f"{verb} {rel}", err=True)
+        click.echo(f"{wrote} {rel}", err=err)
     for rel in sorted(p.delete):
-        click.echo(f"deleted {rel}", err=True)
+        click.echo(f"{deleted} {rel}", err=err)
     if p.empty:
         click.echo("nothing to change", err=True)
 
@@ -149,7 +149,7 @@ def init(repo: str | None, force: bool, **opts: Any) -> None:
         fleet = replace(fleet, notifications=replace(fleet.notifications, gitlab_project=opts["gitlab_project"]))
     it.check_fleet(fleet)
     files = {it.FLEET_FILE: generator.fleet_text(fleet), **generator.render_fleet(fleet)}
-    for rel, text in (("README.md", readme(fleet)), (".gitlab-ci.yml", GITLAB_CI)):
+    for rel, text in (("README.md", readme(fleet)), (".gitlab-ci.yml", GITLAB_CI), (".gitignore", GITIGNORE)):
         if not (root / rel).exists():
             files[rel] = text
     for keep in ("intent/clusters/.gitkeep", "overlays/.gitkeep", "clusters/.gitkeep"):
@@ -400,12 +400,7 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
 
 def _dry_run(p: Plan, err: bool) -> None:
     """--dry-run: the paths that would change; nothing is written."""
-    for rel in sorted(p.write):
-        click.echo(f"would write {rel}", err=err)
-    for rel in sorted(p.delete):
-        click.echo(f"would delete {rel}", err=err)
-    if p.empty:
-        click.echo("nothing to change", err=True)
+    _report(p, "would write", "would delete", err=err)
 
 
 @cli.command()
@@ -733,9 +728,12 @@ def diff_command(
         out.write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+    skipped = [c.name for c in result.clusters if c.status == "skipped"]
     for c in result.clusters:
-        detail = c.reason if c.status == "skipped" else f"{len(c.objects)} object(s) changed"
-        click.echo(f"{c.name}: {c.status} ({detail})", err=True)
+        if c.status != "skipped":
+            click.echo(f"{c.name}: {c.status} ({len(c.objects)} object(s) changed)", err=True)
+    if skipped:
+        click.echo(f"{len(skipped)} cluster(s) not rendered, no input changed: {', '.join(skipped)}", err=True)
     if gitlab_note:
         _post_note(text if fmt == "markdown" else rendered.render(result, "markdown", max_lines=max_lines))
     if exit_code and result.changed:

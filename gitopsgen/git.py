@@ -54,8 +54,10 @@ __all__ = [
     "check_clean_index",
     "check_identity",
     "check_remote",
+    "commit_of",
     "commit_paths",
     "current_branch",
+    "default_branch",
     "describe_changes",
     "merge_request_options",
     "push",
@@ -386,6 +388,16 @@ def current_branch(root: Path) -> str | None:
         return None if repo.head.is_detached else repo.active_branch.name
 
 
+def default_branch(root: Path, remote: str = "origin") -> str | None:
+    """The branch ``remote``'s HEAD points at (``refs/remotes/<remote>/HEAD``), when the clone knows it."""
+    with _open(root) as (repo, _prefix):
+        try:
+            ref = repo.git.symbolic_ref("--quiet", f"refs/remotes/{remote}/HEAD")
+        except GitCommandError:
+            return None
+        return ref.removeprefix(f"refs/remotes/{remote}/") or None
+
+
 def abandon_branch(root: Path, state: BranchState) -> None:
     """Undo ``start_branch`` when the caller failed before committing; the working tree is not touched.
 
@@ -565,6 +577,12 @@ def _resolve(repo: git.Repo, ref: str) -> git.Commit:
         return repo.commit(ref)
     except (BadName, ValueError, GitCommandError):
         raise InputError(f"unknown git ref {ref!r}") from None
+
+
+def commit_of(root: Path, ref: str) -> str:
+    """The full sha of ``ref`` (a branch, tag or commit) in the repository holding ``root``."""
+    with _open(root) as (repo, _prefix):
+        return _resolve(repo, ref).hexsha
 
 
 def changed_paths(root: Path, ref: str) -> set[str]:

@@ -1,7 +1,9 @@
 """GitLab REST v4 for ``gitopsgen diff`` in CI: keep one merge-request note up to date (create, then update).
 
 The note is found by a marker (an HTML comment, invisible in the rendered note) among the MR's notes,
-page by page (``X-Next-Page``). Plain ``urllib.request``: no dependency, timeouts, no redirects followed
+page by page (``X-Next-Page``), and only among the notes written by the token's own user (``GET /user``):
+anyone can post the marker text (a quote-reply does), and updating their note would fail with HTTP 403.
+Plain ``urllib.request``: no dependency, timeouts, no redirects followed
 (a redirect would carry the token to wherever it points), one-line ``InputError`` on failure with the
 HTTP status and GitLab's message, never the token.
 
@@ -74,7 +76,7 @@ def upsert_note(
     )
     client = _Client(token, timeout)
     text, truncated = note_body(body, marker)
-    existing = _find_note(client, notes_url, marker)
+    existing = _find_note(client, notes_url, marker, _token_user_id(client, api))
     if existing is None:
         note = client.request("POST", notes_url, {"body": text})
         action = "created"
@@ -86,7 +88,22 @@ def upsert_note(
     return NoteResult(action, note["id"], truncated)
 
 
-def _find_note(client: _Client, notes_url: str, marker: str) -> int | None:
+def _token_user_id(client: _Client, api: str) -> int:
+    """The id of the user the token belongs to (a project access token has its own bot user)."""
+    user = client.request("GET", f"{api}/user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+        raise InputError(f"GitLab GET {_redacted(api)}/user: the answer has no user id")
+    return user["id"]
+
+
+def _is_ours(note: object, marker: str, user_id: int) -> bool:
+    if not isinstance(note, dict) or note.get("system") or marker not in str(note.get("body", "")):
+        return False
+    author = note.get("author")
+    return isinstance(author, dict) and author.get("id") == user_id
+
+
+def _find_note(client: _Client, notes_url: str, marker: str, user_id: int) -> int | None:
     page = "1"
     for _ in range(MAX_PAGES):
         query = urllib.parse.urlencode({"per_page": 100, "page": page, "sort": "asc", "order_by": "created_at"})
@@ -94,7 +111,7 @@ def _find_note(client: _Client, notes_url: str, marker: str) -> int | None:
         if not isinstance(notes, list):
             raise InputError("GitLab answered the notes list with something that is not a list")
         for note in notes:
-            if isinstance(note, dict) and not note.get("system") and marker in str(note.get("body", "")):
+            if _is_ours(note, marker, user_id):
                 return int(note["id"])
         page = (headers.get("X-Next-Page") or "").strip()
         if not page or not notes:

@@ -81,11 +81,18 @@ def write(
         gitops.check_remote(root, pub.remote)
     if pub.merge_request:
         options = gitops.merge_request_options(pub.target, pub.title or subject, summary.mr_description(), pub.labels)
-    branch = pub.branch or gitops.current_branch(root)
+    current = gitops.current_branch(root)
+    branch = pub.branch or current
     if pub.push and branch is None:
         raise InputError("HEAD is detached: give --branch NAME to push")
-    if plan.empty:  # nothing to write: no branch, no commit
+    if pub.merge_request and branch in {pub.target or gitops.default_branch(root, pub.remote), "main", "master"}:
+        raise InputError(
+            f"--merge-request would push {branch} itself: give --branch NAME for the merge request's source branch"
+        )
+    if plan.empty:  # nothing to write: no branch, no commit; a push that failed before is retried
         report(plan)
+        if pub.push and branch is not None and branch == current:
+            return Published(branch, None, gitops.push(root, branch, pub.remote, options))
         return Published(None, None, None)
     state = gitops.start_branch(root, pub.branch) if pub.branch else None
     try:

@@ -1,6 +1,6 @@
-"""What ``gitopsgen init`` writes besides the fleet base: the fleet README and its GitLab CI.
+"""What ``gitopsgen init`` writes besides the fleet base: the fleet README, its GitLab CI and .gitignore.
 
-Both are written only where absent: they belong to the repository's owners once they exist.
+All three are written only where absent: they belong to the repository's owners once they exist.
 """
 
 from __future__ import annotations
@@ -121,6 +121,16 @@ rendered-diff:
     expose_as: rendered diff
     paths:
       - rendered-diff.md
+"""
+
+
+GITIGNORE = """\
+# what the GitLab CI jobs keep in the checkout (caches, gitopsgen's venv) and the reports they write
+.cache/
+.gitlab-ci-local/
+gl-code-quality-report.json
+gitopsgen-junit.xml
+rendered-diff.md
 """
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import git
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import CLUSTER_1, INIT_ARGS, make_repo, run_cli
 from test_gitlab import TOKEN, gitlab  # noqa: F401  (the fake GitLab fixture)
 
 from gitopsgen.diff.compare import index, object_changes
@@ -246,3 +246,20 @@ def test_gitlab_note_is_posted_once_and_updated(
     [note] = fake.notes  # one note, updated in place, in Markdown whatever --format was
     assert "+  replicas: 5" in note["body"] and "`Deployment prefect/prefect-worker-etl`" in note["body"]
     assert json.loads(out)["changed"] is True
+
+
+def test_fleet_in_a_subdirectory_of_the_git_repository(tmp_path: Path) -> None:
+    top = tmp_path / "platform"
+    fleet = top / "fleet"
+    fleet.mkdir(parents=True)
+    repo = make_repo(top)
+    for args in (INIT_ARGS, CLUSTER_1):
+        run_cli(*args, "--repo", str(fleet), check=True)
+    repo.git.add(A=True)
+    repo.index.commit("fleet in a subdirectory")
+    (top / "unrelated.txt").write_text("outside the fleet\n")
+    proc = run_cli("diff", "--repo", str(fleet), "--base", "HEAD", "--format", "json", "--offline")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [(c["name"], c["status"]) for c in data["clusters"]] == [("cluster-1", "skipped")]
+    assert data["changedFilesOutsideClusters"] == []  # paths are the fleet's; the file above it is not one

@@ -1,4 +1,4 @@
-"""gitopsgen.gitlab against a real HTTP server on 127.0.0.1 that speaks the three notes endpoints."""
+"""gitopsgen.gitlab against a real HTTP server on 127.0.0.1 that speaks ``GET /user`` and the three notes endpoints."""
 
 from __future__ import annotations
 
@@ -24,12 +24,17 @@ from gitopsgen.gitlab import (
 )
 
 TOKEN = "glpat-Secret-Token-123"
+BOT = {"id": 4242, "username": "project_42_bot_diff"}  # the user TOKEN belongs to
+ALICE = {"id": 17, "username": "alice"}
 NOTES = re.compile(r"^/api/v4/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>\d+)/notes(?:/(?P<note>\d+))?$")
 
 
 @dataclass
 class FakeGitLab:
-    """In-memory notes of one merge request (project ``platform/fleet``, iid 7); two notes a page."""
+    """In-memory notes of one merge request (project ``platform/fleet``, iid 7); two notes a page.
+
+    Notes added by a test are the token user's (``BOT``) unless ``author`` says otherwise; notes created
+    through the API are always ``BOT``'s."""
 
     notes: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -37,9 +42,9 @@ class FakeGitLab:
     fail_with: tuple[int, str] | None = None
     next_id: int = 100
 
-    def add(self, body: str, *, system: bool = False) -> int:
+    def add(self, body: str, *, system: bool = False, author: dict[str, Any] = BOT) -> int:
         self.next_id += 1
-        self.notes.append({"id": self.next_id, "body": body, "system": system})
+        self.notes.append({"id": self.next_id, "body": body, "system": system, "author": dict(author)})
         return self.next_id
 
 
@@ -63,7 +68,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fake = self.server.fake
         url = urllib.parse.urlsplit(self.path)
         fake.requests.append((method, self.path))
-        if url.path == "/redirect/api/v4/projects/1/merge_requests/7/notes":
+        if url.path.startswith("/redirect/"):
             self.send_response(302)
             self.send_header("Location", "http://127.0.0.2/elsewhere")
             self.end_headers()
@@ -74,6 +79,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if fake.fail_with:
             status, message = fake.fail_with
             self._send(status, {"message": message})
+            return
+        if method == "GET" and url.path == "/api/v4/user":
+            self._send(200, {**BOT, "name": "diff bot", "state": "active", "bot": True})
             return
         match = NOTES.match(url.path)
         if not match or urllib.parse.unquote(match["project"]) != "platform/fleet" or match["iid"] != "7":
@@ -93,8 +101,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(400, {"message": {"body": ["can't be blank"]}})
             return
         if method == "POST" and match["note"] is None:
-            note_id = fake.add(body)
-            self._send(201, {"id": note_id, "body": body, "system": False})
+            fake.add(body)
+            self._send(201, fake.notes[-1])
             return
         if method == "PUT" and match["note"] is not None:
             for note in fake.notes:
@@ -143,7 +151,7 @@ def call(base: str, body: str, **kwargs: Any) -> Any:
 
 def test_create_then_update_the_same_note(gitlab: tuple[FakeGitLab, str]) -> None:
     fake, base = gitlab
-    fake.add("LGTM")
+    fake.add("LGTM", author=ALICE)
     first = call(base, "## cluster-2\n\n```diff\n+ replicas: 3\n```\n")
     assert first.action == "created" and not first.truncated
     assert fake.notes[-1]["body"] == f"{DEFAULT_MARKER}\n## cluster-2\n\n```diff\n+ replicas: 3\n```\n"
@@ -151,9 +159,11 @@ def test_create_then_update_the_same_note(gitlab: tuple[FakeGitLab, str]) -> Non
     second = call(base, "no changes")
     assert second.action == "updated" and second.note_id == first.note_id
     assert [n["body"] for n in fake.notes] == ["LGTM", f"{DEFAULT_MARKER}\nno changes"]
-    assert [m for m, _ in fake.requests] == ["GET", "POST", "GET", "PUT"]
-    assert "/notes?" in fake.requests[0][1] and "per_page=100" in fake.requests[0][1]
-    assert "platform%2Ffleet" in fake.requests[0][1]
+    assert [m for m, _ in fake.requests] == ["GET", "GET", "POST", "GET", "GET", "PUT"]
+    assert fake.requests[0][1] == "/api/v4/user"
+    assert "/notes?" in fake.requests[1][1] and "per_page=100" in fake.requests[1][1]
+    assert "platform%2Ffleet" in fake.requests[1][1]
+    assert fake.notes[-1]["author"] == BOT
 
 
 def test_finds_the_note_on_a_later_page(gitlab: tuple[FakeGitLab, str]) -> None:
@@ -165,11 +175,42 @@ def test_finds_the_note_on_a_later_page(gitlab: tuple[FakeGitLab, str]) -> None:
     fake.add("later comment")
     result = call(base, "new diff")
     assert result.action == "updated" and result.note_id == ours
-    gets = [path for method, path in fake.requests if method == "GET"]
+    gets = [path for method, path in fake.requests if method == "GET" and "/notes?" in path]
     assert [urllib.parse.parse_qs(urllib.parse.urlsplit(p).query)["page"] for p in gets] == [["1"], ["2"], ["3"]]
     assert len(fake.notes) == 6
     assert fake.notes[4]["body"] == f"{DEFAULT_MARKER}\nnew diff"
     assert fake.notes[3]["body"] == f"{DEFAULT_MARKER}\nold diff"
+
+
+def test_a_marker_note_by_someone_else_is_left_alone(gitlab: tuple[FakeGitLab, str]) -> None:
+    fake, base = gitlab
+    quoted = f"> {DEFAULT_MARKER}\n> ## cluster-2\n\nwhy 3 replicas?"  # alice quote-replied an old bot note
+    theirs = fake.add(quoted, author=ALICE)
+    first = call(base, "diff one")
+    assert first.action == "created" and first.note_id != theirs
+    second = call(base, "diff two")
+    assert second.action == "updated" and second.note_id == first.note_id
+    assert [(n["id"], n["author"]["id"], n["body"]) for n in fake.notes] == [
+        (theirs, ALICE["id"], quoted),
+        (first.note_id, BOT["id"], f"{DEFAULT_MARKER}\ndiff two"),
+    ]
+    assert [m for m, p in fake.requests if f"/notes/{theirs}" in p] == []
+
+
+def test_the_token_user_is_looked_up_once_and_its_failure_reported(gitlab: tuple[FakeGitLab, str]) -> None:
+    fake, base = gitlab
+    for i in range(5):
+        fake.add(f"comment {i}", author=ALICE)  # three pages of notes, one user lookup
+    call(base, "diff")
+    assert [p for _, p in fake.requests].count("/api/v4/user") == 1
+    fake.requests.clear()
+    fake.fail_with = (403, f"403 Forbidden - token {TOKEN} is revoked")
+    with pytest.raises(InputError) as info:
+        call(base, "diff")
+    message = str(info.value)
+    assert message.startswith("GitLab GET http://127.0.0.1:") and "/api/v4/user: HTTP 403: 403 Forbidden" in message
+    assert TOKEN not in message and "\n" not in message
+    assert fake.requests == [("GET", "/api/v4/user")]
 
 
 def test_a_different_marker_is_a_different_note(gitlab: tuple[FakeGitLab, str]) -> None:

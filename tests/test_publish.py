@@ -140,3 +140,25 @@ def test_staged_unrelated_change_is_refused(fleet: Path) -> None:
 def test_generate_check_refuses_publish_options(fleet: Path) -> None:
     proc = run_cli("generate", "--check", "--commit", "--repo", str(fleet))
     assert proc.returncode == 2 and "--check" in proc.stderr
+
+
+def test_merge_request_from_the_target_branch_itself_is_refused(tmp_path: Path, fleet: Path) -> None:
+    add_bare_remote(tmp_path, fleet)
+    before = snapshot(fleet)
+    proc = run_cli("add-cluster", "cluster-3", "--from", "cluster-1", "--repo", str(fleet), "--push", "--merge-request")
+    assert proc.returncode == 2 and "would push main itself" in proc.stderr
+    assert snapshot(fleet) == before
+
+
+def test_a_failed_push_is_retried_by_running_the_command_again(tmp_path: Path, fleet: Path) -> None:
+    bare = add_bare_remote(tmp_path, fleet, hook="#!/bin/sh\necho 'remote is read-only today' >&2\nexit 1\n")
+    args = ("upgrade", "--prefect", "3.9.0", "--repo", str(fleet), "--branch", "upgrade-prefect", "--push")
+    proc = run_cli(*args)
+    assert proc.returncode == 2 and "git push to origin failed" in proc.stderr
+    repo = git.Repo(fleet)
+    assert repo.active_branch.name == "upgrade-prefect" and not repo.is_dirty(untracked_files=True)  # committed
+    (bare / "hooks" / "pre-receive").write_text("#!/bin/sh\nexit 0\n")
+    proc = run_cli(*args)
+    assert proc.returncode == 0 and "nothing to change" in proc.stderr and "pushed upgrade-prefect" in proc.stderr
+    with git.Repo(bare) as remote:
+        assert remote.heads["upgrade-prefect"].commit.hexsha == repo.head.commit.hexsha

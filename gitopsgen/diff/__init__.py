@@ -14,8 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import git as gitpython
-
 from .. import git as gitops
 from ..errors import InputError
 from ..validate.build import cluster_names
@@ -41,17 +39,10 @@ def _errors(r: Rendered | None) -> list[str]:
     return [f"{f.rule} {f.file}:{f.line}: {f.message}" for f in sorted(r.findings) if f.severity == Severity.ERROR]
 
 
-def _resolve(root: Path, ref: str) -> str:
-    try:
-        return gitpython.Repo(root).commit(ref).hexsha
-    except (gitpython.BadName, ValueError, gitpython.InvalidGitRepositoryError) as exc:
-        raise InputError(f"--base {ref}: not a commit of {root} ({exc})") from None
-
-
 def rendered_diff(root: Path, base: str, settings: Settings, context: int = 3) -> DiffReport:
     """Render the clusters whose inputs changed between ``base`` and the working tree of ``root``; compare."""
     root = root.resolve()
-    commit = _resolve(root, base)
+    commit = gitops.commit_of(root, base)
     changed = gitops.changed_paths(root, commit)
     wanted = settings.clusters
     settings = replace(settings, clusters=())

@@ -15,10 +15,13 @@ path the file does not give) makes the cluster depend on every file. ``rendered 
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from .build import Repository, is_flux_kustomization
 from .kustomize import Scanner, kustomization_file, rel
@@ -67,8 +70,9 @@ def cluster_inputs(repo: Repository, name: str, clusters_dir: str) -> Inputs:
     """The inputs of cluster ``name``: its directory and everything its Flux Kustomizations reach."""
     root = repo.root
     scanner = Scanner(root, repo.by_file)
-    out = Inputs()
-    queue: list[str] = [f"{clusters_dir}/{name}"]
+    home = f"{clusters_dir}/{name}"
+    out = Inputs(trees={home})  # the root Kustomization may be in any file below the cluster's directory
+    queue: list[str] = [home]
     seen: set[str] = set()
     while queue:
         path = queue.pop()
@@ -78,44 +82,136 @@ def cluster_inputs(repo: Repository, name: str, clusters_dir: str) -> Inputs:
         target = (root / path).resolve()
         if not inside(root, target) or not target.is_dir():
             continue  # F001 in the build; nothing of the repository is read
-        dirs, files = _reach(root, scanner, target, out)
-        out.dirs |= dirs
-        out.files |= files
-        documents = [d for f in sorted(files) for d in repo.by_file.get(f, [])]
-        for d in documents:
+        reach = _reach(root, scanner, target, out)
+        out.dirs |= reach.dirs
+        out.files |= reach.files
+        why = _redirected(repo, reach)
+        if why:
+            return _everything(out, why)
+        for d in (d for f in sorted(reach.files) for d in repo.by_file.get(f, [])):
             if not d.is_object:
                 continue
             if is_flux_kustomization(d.data) and _from_this_repository(repo, d.data):
+                spec = _spec(d.data)
                 follow = _flux_path(d.data)
                 if follow is None:
-                    out.everything, out.why = True, f"{d.file}:{d.line}: spec.path is not a plain path"
-                    return out
+                    return _everything(out, f"{d.file}:{d.line}: spec.path is not a plain path")
+                if any(_redirects(p.get("patch") if isinstance(p, dict) else None) for p in spec.get("patches") or []):
+                    return _everything(out, f"{d.file}:{d.line}: spec.patches change a path or a chart")
                 queue.append(follow)
+                for c in spec.get("components") or []:
+                    if not isinstance(c, str) or "$" in c:
+                        return _everything(out, f"{d.file}:{d.line}: a component is not a plain path")
+                    queue.append(posixpath.normpath(f"{follow}/{c}"))
+                _named_sources(repo, out, (spec.get("postBuild") or {}).get("substituteFrom"))
             elif d.data.get("kind") == "HelmRelease" and _group(d.data) == HELM_GROUP:
                 chart = _local_chart(d.data)
                 if chart:
                     out.trees.add(chart)
+                _named_sources(repo, out, _spec(d.data).get("valuesFrom"))
     return out
 
 
-def _reach(root: Path, scanner: Scanner, target: Path, out: Inputs) -> tuple[set[str], set[str]]:
-    """(kustomization directories, files) that building ``target`` reads."""
+def _everything(out: Inputs, why: str) -> Inputs:
+    out.everything, out.why = True, why
+    return out
+
+
+def _named_sources(repo: Repository, out: Inputs, refs: Any) -> None:
+    """ConfigMaps and Secrets named by substituteFrom/valuesFrom: every document of that kind and name counts
+    (the build looks them up among the cluster's objects first, then in the whole repository)."""
+    for ref in refs if isinstance(refs, list) else []:
+        if isinstance(ref, dict) and ref.get("kind") in ("ConfigMap", "Secret"):
+            out.files |= {d.file for d in repo.documents_named(str(ref["kind"]), str(ref.get("name", "")))}
+
+
+@dataclass
+class _Reach:
+    dirs: set[str] = field(default_factory=set)
+    files: set[str] = field(default_factory=set)
+    patches: set[str] = field(default_factory=set)  # patch files among ``files``
+    kustomizations: list[Any] = field(default_factory=list)  # the kustomization documents' data
+
+
+def _reach(root: Path, scanner: Scanner, target: Path, out: Inputs) -> _Reach:
+    """What building ``target`` reads."""
+    found = _Reach()
     if kustomization_file(target):
-        scan = scanner.scan(target)
-        return scan.reached, scan.files | set(scan.documents)
-    # Flux generates a kustomization for a plain directory: every manifest below it, and the
-    # kustomizations of its subdirectories
-    out.trees.add(rel(root, target))
-    dirs: set[str] = set()
-    files: set[str] = set()
-    for path in sorted(target.rglob("*")):
-        if path.is_dir() and kustomization_file(path) and inside(root, path):
-            scan = scanner.scan(path)
-            dirs |= scan.reached
-            files |= scan.files | set(scan.documents)
-        elif path.is_file() and path.name.endswith(YAML_SUFFIXES) and inside(root, path):
-            files.add(rel(root, path))
-    return dirs, files
+        scans = [scanner.scan(target)]
+    else:
+        # Flux generates a kustomization for a plain directory: every manifest below it, and the
+        # kustomizations of its subdirectories
+        out.trees.add(rel(root, target))
+        scans = []
+        for path in sorted(target.rglob("*")):
+            if path.is_dir() and kustomization_file(path) and inside(root, path):
+                scans.append(scanner.scan(path))
+            elif path.is_file() and path.name.endswith(YAML_SUFFIXES) and inside(root, path):
+                found.files.add(rel(root, path))
+    for scan in scans:
+        found.dirs |= scan.reached
+        found.files |= scan.files | set(scan.documents)
+        found.patches |= scan.patches
+        found.kustomizations += [d.data for d in scan.documents.values()]
+    return found
+
+
+# a patch that sets one of these decides what a Flux Kustomization builds or which chart a HelmRelease renders
+_REDIRECTING = (
+    ("spec", "path"),
+    ("spec", "components"),
+    ("spec", "sourceRef"),
+    ("spec", "chart", "spec", "chart"),
+    ("spec", "chart", "spec", "sourceRef"),
+    ("spec", "chartRef"),
+)
+
+
+def _redirects(patch: Any) -> bool:
+    """Whether a patch (a strategic-merge document, JSON 6902 operations, or either as YAML text) sets a
+    path or a chart source of a Flux Kustomization or HelmRelease."""
+    if isinstance(patch, str):
+        try:
+            patch = yaml.safe_load(patch)
+        except yaml.YAMLError:
+            return False
+    if isinstance(patch, list):  # JSON 6902
+        return any(
+            isinstance(op, dict) and "/" + "/".join(p) in str(op.get("path", "")) for op in patch for p in _REDIRECTING
+        )
+    if not isinstance(patch, dict) or patch.get("kind") not in ("Kustomization", "HelmRelease"):
+        return False
+    for path in _REDIRECTING:
+        node: Any = patch
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            return True
+    return False
+
+
+def _redirected(repo: Repository, reach: _Reach) -> str:
+    """Why the static answer cannot be trusted (a patch or replacement redirects a path or chart), or ""."""
+    for file in sorted(reach.patches):
+        for d in repo.by_file.get(file, []):
+            if _redirects(d.data):
+                return f"{d.file}:{d.line}: a patch changes a Flux path or a chart source"
+    for k in reach.kustomizations:
+        if not isinstance(k, dict):
+            continue
+        inline = [p.get("patch") for p in k.get("patches") or [] if isinstance(p, dict)]
+        inline += [p for p in k.get("patchesStrategicMerge") or [] if isinstance(p, str) and "\n" in p]
+        inline += [p.get("patch") for p in k.get("patchesJson6902") or [] if isinstance(p, dict)]
+        if any(_redirects(p) for p in inline):
+            return "an inline kustomize patch changes a Flux path or a chart source"
+        redirecting = tuple(".".join(p) for p in _REDIRECTING)
+        for r in k.get("replacements") or []:
+            targets = r.get("targets") if isinstance(r, dict) else None
+            for t in targets if isinstance(targets, list) else []:
+                paths = t.get("fieldPaths") if isinstance(t, dict) else None
+                if any(str(fp).startswith(redirecting) for fp in (paths if isinstance(paths, list) else [])):
+                    return "a kustomize replacement changes a Flux path or a chart source"
+    return ""
 
 
 def _from_this_repository(repo: Repository, data: dict[str, Any]) -> bool:

@@ -84,7 +84,8 @@ class Limits:
 
 
 YAML_SUFFIXES = (".yaml", ".yml")
-SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "__pycache__"}
+# version control, tools, and the caches CI jobs keep in the checkout
+SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", ".venv", "__pycache__", ".cache", ".gitlab-ci-local"}
 _IGNORE = re.compile(r"#\s*gitopsgen:\s*ignore(-file)?=([A-Za-z0-9_,\s]+)")
 
 
