@@ -51,6 +51,21 @@ def _report(p: Plan, wrote: str = "wrote", deleted: str = "deleted", err: bool =
 repo_option = click.option("--repo", metavar="DIR", help="Repository root (default: the git top level).")
 
 
+def login_options(f: Any) -> Any:
+    """The registry login for SOPS pull secrets: the username, and the password from standard input (or
+    GITOPSGEN_REGISTRY_PASSWORD) — never as an argument."""
+    f = click.option(
+        "--registry-password-stdin",
+        is_flag=True,
+        help="Read the registry password from standard input (else GITOPSGEN_REGISTRY_PASSWORD).",
+    )(f)
+    return click.option(
+        "--registry-username",
+        metavar="USER",
+        help="Registry login for SOPS pull secrets (else $GITOPSGEN_REGISTRY_USERNAME).",
+    )(f)
+
+
 def publish_options(f: Any) -> Any:
     """--branch/--commit/--push/--merge-request: the write commands' merge-request workflow."""
     options = [
@@ -87,6 +102,13 @@ def _publish(o: dict[str, Any]) -> Any:
         title=o.pop("publish_title"),
         labels=tuple(o.pop("publish_labels")),
     )
+
+
+def _login(o: dict[str, Any]) -> Any:
+    """Take the registry login options out of a command's keyword arguments."""
+    from .credentials import login_from_process
+
+    return login_from_process(o.pop("registry_username"), o.pop("registry_password_stdin"))
 
 
 def _write(root: Path, p: Plan, subject: str, pub: Any, also: tuple[str, ...] = ()) -> None:
@@ -321,6 +343,10 @@ def build_cluster(name: str, template: it.ClusterIntent | None, o: dict[str, Any
         registry = replace(registry, secret_store=o["secret_store"])
     if o["registry_remote_key"]:
         registry = replace(registry, remote_key=o["registry_remote_key"])
+    if o.get("registry_credentials"):
+        registry = replace(registry, credentials=o["registry_credentials"])
+    if o.get("age_recipient"):
+        registry = replace(registry, age_recipients=sorted(set(o["age_recipient"])))
     cluster = replace(cluster, registry=registry)
     automation = cluster.image_automation
     if o["image_automation"] is not None:
@@ -375,13 +401,23 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
 @click.option("--registry", "registry_host", metavar="HOST", help="Container registry (e.g. Harbor, GitLab).")
 @click.option("--secret-store", metavar="NAME", help="ClusterSecretStore holding the registry credentials.")
 @click.option("--registry-remote-key", metavar="KEY", help="Remote key (properties username, password).")
+@click.option(
+    "--registry-credentials",
+    type=click.Choice(["external-secrets", "sops"]),
+    help="Pull secrets from a ClusterSecretStore (default) or SOPS-encrypted in git (age).",
+)
+@click.option(
+    "--age-recipient", multiple=True, metavar="AGE1…", help="age recipient of SOPS pull secrets (repeatable)."
+)
 @click.option("--cluster-uid", metavar="UUID", help="worker.clusterUid (default: derived from NAME).")
 @click.option("--prefect-version", metavar="X.Y.Z")
 @click.option("--chart-version", metavar="VERSION")
+@login_options
 @publish_options
 def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bool, **o: Any) -> None:
     """Write the intent of cluster NAME and everything generated from it."""
     pub = _publish(o)
+    login = _login(o)
     checks.dns_label(name, "cluster name", max_len=40)
     root = _repo_root(repo)
     fleet = generator.require_scaffold(root)
@@ -391,7 +427,7 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
     template = it.load_cluster(root, from_cluster) if from_cluster else None
     cluster = build_cluster(name, template, o)
     it.resolve(fleet, cluster)  # registry and secret store must be known
-    p = generator.plan_cluster(root, fleet, cluster, with_intent=True)
+    p = generator.plan_cluster(root, fleet, cluster, with_intent=True, login=login)
     _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub)
 
 
@@ -482,15 +518,22 @@ def remove_cluster(name: str, repo: str | None, dry_run: bool, **o: Any) -> None
 @cli.command()
 @repo_option
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if files differ.")
+@login_options
 @publish_options
 def generate(repo: str | None, check: bool, **o: Any) -> None:
-    """Regenerate base/ and every cluster from the intent."""
+    """Regenerate base/ and every cluster from the intent.
+
+    With a registry login, the SOPS pull secrets are encrypted anew (rotation); without, they are kept.
+    """
     pub = _publish(o)
+    if check:  # compares with what is committed: encrypted pull secrets are kept, never re-encrypted
+        o.pop("registry_username"), o.pop("registry_password_stdin")
+    login = None if check else _login(o)
     if check and pub.active:
         raise InputError("--check writes nothing: it cannot take --branch, --commit or --push")
     root = _repo_root(repo)
     generator.require_scaffold(root)
-    p = generator.plan_all(root)
+    p = generator.plan_all(root, login=login)
     if check:
         if p.empty:
             click.echo("generated files match the intent", err=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import intent as it
+from .credentials import RegistryLogin, seal
 from .errors import InputError
 from .render import render_cluster, render_fleet
 from .render.common import (
@@ -61,8 +62,15 @@ def plan_fleet(root: Path, fleet: it.Fleet) -> Plan:
     return plan(root, render_fleet(fleet), fleet_owned_dirs())
 
 
-def plan_cluster(root: Path, fleet: it.Fleet, cluster: it.ClusterIntent, with_intent: bool = False) -> Plan:
-    files = render_cluster(it.resolve(fleet, cluster))
+def plan_cluster(
+    root: Path,
+    fleet: it.Fleet,
+    cluster: it.ClusterIntent,
+    with_intent: bool = False,
+    login: RegistryLogin | None = None,
+) -> Plan:
+    """The cluster's files; SOPS pull secrets are encrypted from ``login``, or kept as they are without one."""
+    files = seal(root, render_cluster(it.resolve(fleet, cluster)), login)
     if with_intent:
         files[it.intent_path(root, cluster.name).relative_to(root).as_posix()] = intent_text(cluster)
     return plan(root, files, cluster_owned_dirs(cluster.name))
@@ -77,10 +85,10 @@ def merge(plans: list[Plan]) -> Plan:
     return out
 
 
-def plan_all(root: Path) -> Plan:
-    """Everything the intent generates: the fleet base and every cluster."""
+def plan_all(root: Path, login: RegistryLogin | None = None) -> Plan:
+    """Everything the intent generates: the fleet base and every cluster (``login``: re-encrypt SOPS pull secrets)."""
     fleet = it.load_fleet(root)
     plans = [plan_fleet(root, fleet)]
     for name in it.cluster_names(root):
-        plans.append(plan_cluster(root, fleet, it.load_cluster(root, name)))
+        plans.append(plan_cluster(root, fleet, it.load_cluster(root, name), login=login))
     return merge(plans)

@@ -87,11 +87,20 @@ class GitSettings:
     flux_source: str = "flux-system"
 
 
+CREDENTIALS_EXTERNAL_SECRETS = "external-secrets"
+CREDENTIALS_SOPS = "sops"
+CREDENTIAL_MODES = (CREDENTIALS_EXTERNAL_SECRETS, CREDENTIALS_SOPS)
+
+
 @dataclass(frozen=True)
 class RegistrySettings:
     host: str | None = None
     secret_store: str | None = None
     remote_key: str | None = None
+    # how pull secrets reach the clusters: ExternalSecrets from a ClusterSecretStore (default), or
+    # SOPS-encrypted Secrets in git that kustomize-controller decrypts with an age key
+    credentials: str | None = None
+    age_recipients: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -245,10 +254,16 @@ class Resolved:
     fleet: Fleet
     cluster: ClusterIntent
     registry_host: str
-    secret_store: str
+    secret_store: str | None  # None: SOPS credentials and no store (the GitLab token Secret is the user's)
     remote_key: str
     prefect_version: str
     chart_version: str
+    credentials: str = CREDENTIALS_EXTERNAL_SECRETS
+    age_recipients: tuple[str, ...] = ()
+
+    @property
+    def sops(self) -> bool:
+        return self.credentials == CREDENTIALS_SOPS
 
     @property
     def name(self) -> str:
@@ -280,10 +295,17 @@ def resolve(fleet: Fleet, cluster: ClusterIntent) -> Resolved:
         raise InputError(
             f"cluster {cluster.name}: no registry; pass --registry HOST or set registry.host in {FLEET_FILE}"
         )
-    if not store:
+    credentials = cluster.registry.credentials or fleet.registry.credentials or CREDENTIALS_EXTERNAL_SECRETS
+    recipients = cluster.registry.age_recipients or fleet.registry.age_recipients or []
+    if credentials == CREDENTIALS_SOPS and not recipients:
+        raise InputError(
+            f"cluster {cluster.name}: SOPS registry credentials need an age recipient: pass --age-recipient age1… "
+            f"or set registry.ageRecipients"
+        )
+    if not store and credentials != CREDENTIALS_SOPS:
         raise InputError(
             f"cluster {cluster.name}: no ClusterSecretStore for the registry credentials; pass --secret-store "
-            f"NAME or set registry.secretStore in {FLEET_FILE}"
+            f"NAME or set registry.secretStore in {FLEET_FILE} (or use --registry-credentials sops)"
         )
     remote_key = cluster.registry.remote_key or fleet.registry.remote_key or f"prefect/{cluster.name}/registry"
     return Resolved(
@@ -294,10 +316,28 @@ def resolve(fleet: Fleet, cluster: ClusterIntent) -> Resolved:
         remote_key=remote_key,
         prefect_version=cluster.prefect_version or fleet.prefect.version,
         chart_version=cluster.chart_version or fleet.chart.version,
+        credentials=credentials,
+        age_recipients=tuple(sorted(set(recipients))),
     )
 
 
 # ---------------------------------------------------------------- checks
+
+
+def check_registry_credentials(registry: RegistrySettings, where: str) -> None:
+    """The credentials mode and its age recipients (``age1…``, X25519) are valid."""
+    if registry.credentials is not None and registry.credentials not in CREDENTIAL_MODES:
+        raise InputError(
+            f"{where}: registry credentials {registry.credentials!r}: choose one of {', '.join(CREDENTIAL_MODES)}"
+        )
+    recipients = registry.age_recipients
+    if recipients is not None:
+        if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+            raise InputError(f"{where}: registry.ageRecipients must be a list of age1… recipients")
+        from .sops import check_recipient
+
+        for recipient in recipients:
+            check_recipient(recipient)
 
 
 def check_fleet(fleet: Fleet) -> Fleet:
@@ -313,6 +353,7 @@ def check_fleet(fleet: Fleet) -> Fleet:
         checks.registry_host(fleet.registry.host)
     if fleet.registry.secret_store:
         checks.dns_subdomain(fleet.registry.secret_store, "secret store")
+    check_registry_credentials(fleet.registry, FLEET_FILE)
     checks.dns_subdomain(fleet.notifications.token_secret, "token secret")
     return fleet
 
@@ -402,6 +443,7 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
         checks.dns_subdomain(c.registry.secret_store, "secret store")
     if c.registry.remote_key is not None and (not c.registry.remote_key or "\n" in c.registry.remote_key):
         raise InputError(f"registry remote key {c.registry.remote_key!r} is not a key")
+    check_registry_credentials(c.registry, f"cluster {c.name}")
     if c.image_automation.enabled:
         checks.duration(c.image_automation.interval, "image scan interval")
         if c.image_automation.prefect_policy:

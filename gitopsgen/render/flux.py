@@ -34,6 +34,7 @@ from .common import (
 KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
 NOTIFICATION_API = "notification.toolkit.fluxcd.io/v1beta3"
 PROVIDER_NAME = "gitlab-commit-status"
+SOPS_AGE_SECRET = "sops-age"  # flux-system Secret with the age private key (key: age.agekey), created by hand
 ALERT_NAME = "prefect"
 
 
@@ -115,8 +116,11 @@ def components(r: Resolved) -> list[str]:
 def render(r: Resolved) -> Files:
     d = cluster_dir(r.name)
     server_vars, worker_vars = substitutions(r)
+    credentials = flux_kustomization(r, COMPONENT_CREDENTIALS, [])
+    if r.sops:  # kustomize-controller decrypts the pull secrets with the age key in this Secret
+        credentials["spec"]["decryption"] = {"provider": "sops", "secretRef": {"name": SOPS_AGE_SECRET}}
     sync = [
-        flux_kustomization(r, COMPONENT_CREDENTIALS, []),
+        credentials,
         flux_kustomization(r, COMPONENT_SERVER, [COMPONENT_CREDENTIALS], server_vars),
         flux_kustomization(r, COMPONENT_WORKER, [COMPONENT_SERVER], worker_vars),
     ]

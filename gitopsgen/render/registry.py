@@ -1,13 +1,20 @@
 """Namespaces and registry credentials: a dockerconfigjson pull secret in every namespace that pulls.
 
-The pull secret never exists in git: an ExternalSecret (external-secrets.io/v1) per namespace
-(prefect, each flow-run namespace, flux-system for image scanning) asks a ClusterSecretStore for
-the username and password under one remote key and templates the ``kubernetes.io/dockerconfigjson``
-Secret in the cluster. This component comes first in the dependency chain, so it also owns the
-Namespaces the others deploy into.
+By default the pull secret never exists in git: an ExternalSecret (external-secrets.io/v1) per
+namespace (prefect, each flow-run namespace, flux-system for image scanning) asks a
+ClusterSecretStore for the username and password under one remote key and templates the
+``kubernetes.io/dockerconfigjson`` Secret in the cluster. With SOPS credentials, each namespace gets
+a Secret file encrypted to the cluster's age recipients instead (``EncryptedPullSecret``: rendering
+only says which; :mod:`gitopsgen.credentials` encrypts or keeps them), with the ``.sops.yaml``
+creation rules beside them; kustomize-controller decrypts them. This component comes first in the
+dependency chain, so it also owns the Namespaces the others deploy into.
 """
 
 from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
 
 from ..intent import Fleet, Resolved
 from .common import (
@@ -25,6 +32,45 @@ from .common import (
 )
 
 ESO_API = "external-secrets.io/v1"
+ENCRYPTED_REGEX = "^(data|stringData)$"
+
+
+@dataclass(frozen=True)
+class EncryptedPullSecret:
+    """A pull secret written SOPS-encrypted from credentials given at run time; never rendered as plain text."""
+
+    namespace: str
+    host: str
+    recipients: tuple[str, ...]
+
+    def secret(self, username: str, password: str) -> Obj:
+        """The plaintext Secret (in memory only, to be encrypted at once)."""
+        auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+        config = {"auths": {self.host: {"username": username, "password": password, "auth": auth}}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": PULL_SECRET, "namespace": self.namespace},
+            "type": "kubernetes.io/dockerconfigjson",
+            "stringData": {".dockerconfigjson": json.dumps(config, separators=(",", ":"))},
+        }
+
+
+def sops_file(namespace: str) -> str:
+    return f"pull-secret-{namespace}.sops.yaml"
+
+
+def sops_config(r: Resolved) -> dict:
+    """``.sops.yaml`` beside the encrypted files: ``sops edit`` run in that directory encrypts to the same keys."""
+    return {
+        "creation_rules": [
+            {
+                "path_regex": r"pull-secret-.*\.sops\.yaml$",
+                "encrypted_regex": ENCRYPTED_REGEX,
+                "age": ",".join(r.age_recipients),
+            }
+        ]
+    }
 
 
 def dockerconfigjson_template(host: str) -> str:
@@ -95,13 +141,28 @@ def base(fleet: Fleet) -> Files:
 
 def overlay(r: Resolved) -> Files:
     d = overlay_dir(r.name, COMPONENT_CREDENTIALS)
-    return {
-        f"{d}/kustomization.yaml": [
-            kustomization(["../../../base/registry-credentials", "flow-run-namespaces.yaml", "external-secrets.yaml"])
-        ],
-        f"{d}/flow-run-namespaces.yaml": [namespace(ns) for ns in r.flow_namespaces],
-        f"{d}/external-secrets.yaml": [
-            *(external_secret(ns, r.registry_host, r.secret_store, r.remote_key) for ns in pull_namespaces(r)),
-            gitlab_token_secret(r),
-        ],
-    }
+    if not r.sops:
+        assert r.secret_store is not None
+        return {
+            f"{d}/kustomization.yaml": [
+                kustomization(
+                    ["../../../base/registry-credentials", "flow-run-namespaces.yaml", "external-secrets.yaml"]
+                )
+            ],
+            f"{d}/flow-run-namespaces.yaml": [namespace(ns) for ns in r.flow_namespaces],
+            f"{d}/external-secrets.yaml": [
+                *(external_secret(ns, r.registry_host, r.secret_store, r.remote_key) for ns in pull_namespaces(r)),
+                gitlab_token_secret(r),
+            ],
+        }
+    resources = ["../../../base/registry-credentials", "flow-run-namespaces.yaml"]
+    files: Files = {f"{d}/flow-run-namespaces.yaml": [namespace(ns) for ns in r.flow_namespaces]}
+    if r.secret_store:  # the GitLab token still comes from the store when there is one
+        files[f"{d}/external-secrets.yaml"] = [gitlab_token_secret(r)]
+        resources.append("external-secrets.yaml")
+    for ns in pull_namespaces(r):
+        files[f"{d}/{sops_file(ns)}"] = EncryptedPullSecret(ns, r.registry_host, r.age_recipients)  # type: ignore[assignment]
+        resources.append(sops_file(ns))
+    files[f"{d}/.sops.yaml"] = [sops_config(r)]
+    files[f"{d}/kustomization.yaml"] = [kustomization(resources)]
+    return files
