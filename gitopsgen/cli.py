@@ -23,7 +23,7 @@ from . import intent as it
 from .errors import InputError
 from .render.common import overlay_dir
 from .scaffold import GITIGNORE, GITLAB_CI, readme
-from .tree import Plan, apply, plan
+from .tree import Plan, apply, lock, plan
 
 
 def _repo_root(repo: str | None) -> Path:
@@ -37,6 +37,12 @@ def _repo_root(repo: str | None) -> Path:
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         top = None
     return Path(top or Path.cwd()).resolve()
+
+
+def _hold_lock(root: Path) -> None:
+    """Hold the repository's write lock until the command ends (planning included), so two runs cannot
+    interleave and a run that was killed mid-write is rolled back before this one plans."""
+    click.get_current_context().with_resource(lock(root))
 
 
 def _report(p: Plan, wrote: str = "wrote", deleted: str = "deleted", err: bool = True) -> None:
@@ -149,6 +155,7 @@ def cli() -> None:
 def init(repo: str | None, force: bool, **opts: Any) -> None:
     """Scaffold base/, overlays/, clusters/, fleet defaults, .gitlab-ci.yml and a README."""
     root = _repo_root(repo)
+    _hold_lock(root)
     fleet_path = root / it.FLEET_FILE
     if fleet_path.exists() and not force:
         raise InputError(f"{it.FLEET_FILE} exists: this repository is already initialised (use --force to replace)")
@@ -420,6 +427,7 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
     login = _login(o)
     checks.dns_label(name, "cluster name", max_len=40)
     root = _repo_root(repo)
+    _hold_lock(root)
     fleet = generator.require_scaffold(root)
     exists = it.intent_path(root, name).exists() or (root / overlay_dir(name, "")).exists()
     if exists and not force:
@@ -470,6 +478,8 @@ def upgrade(
     pub = _publish(o)
 
     root = _repo_root(repo)
+    if not dry_run:
+        _hold_lock(root)
     op = fleetops.plan_upgrade(
         root,
         prefect=prefect_version,
@@ -501,6 +511,8 @@ def remove_cluster(name: str, repo: str | None, dry_run: bool, **o: Any) -> None
     pub = _publish(o)
 
     root = _repo_root(repo)
+    if not dry_run:
+        _hold_lock(root)
     op = fleetops.plan_remove_cluster(root, name)
     if dry_run:
         _dry_run(op.plan, err=False)
@@ -532,6 +544,8 @@ def generate(repo: str | None, check: bool, **o: Any) -> None:
     if check and pub.active:
         raise InputError("--check writes nothing: it cannot take --branch, --commit or --push")
     root = _repo_root(repo)
+    if not check:
+        _hold_lock(root)
     generator.require_scaffold(root)
     p = generator.plan_all(root, login=login)
     if check:

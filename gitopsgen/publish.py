@@ -98,7 +98,7 @@ def write(
     try:
         apply(root, plan)
     except BaseException:
-        if state is not None:
+        if state is not None and not _written(root, plan):  # a Ctrl-C after the write completed keeps the branch
             gitops.abandon_branch(root, state)
         raise
     report(plan)
@@ -108,3 +108,13 @@ def write(
     sha = gitops.commit_paths(root, paths, f"{subject}\n\n{body}" if body else subject)
     pushed = gitops.push(root, branch, pub.remote, options) if pub.push and branch else None
     return Published(branch, sha, pushed)
+
+
+def _written(root: Path, plan: Plan) -> bool:
+    """Whether the tree holds exactly what ``plan`` writes (its files written, its deletions gone)."""
+    try:
+        return all((root / rel).read_text(encoding="utf-8") == text for rel, text in plan.write.items()) and not any(
+            (root / rel).exists() for rel in plan.delete
+        )
+    except (OSError, UnicodeDecodeError):
+        return False

@@ -128,6 +128,9 @@ GITIGNORE = """\
 # what the GitLab CI jobs keep in the checkout (caches, gitopsgen's venv) and the reports they write
 .cache/
 .gitlab-ci-local/
+# gitopsgen's lock and write journal when the fleet is not (yet) a git repository
+.gitopsgen.lock
+.gitopsgen.journal
 gl-code-quality-report.json
 gitopsgen-junit.xml
 rendered-diff.md
