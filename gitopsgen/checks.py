@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import yaml
+
 from .errors import InputError
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -99,3 +101,15 @@ def positive_int(value: object, what: str, minimum: int = 1, maximum: int = 1000
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise InputError(f"{what} {value!r} must be an integer from {minimum} to {maximum}")
     return value
+
+
+def no_yaml_aliases(text: str, file: str) -> None:
+    """Refuse YAML aliases in gitopsgen's own files (intent, settings): they are never needed there, and an
+    alias bomb would make the code that walks the loaded data run for ever. Syntax errors are left to the loader."""
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, yaml.AliasEvent):
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise InputError("YAML aliases (*name) are not supported in this file", file=file, line=line)
+    except yaml.YAMLError:
+        return

@@ -464,6 +464,7 @@ def _load_yaml(path: Path, root: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read: {exc}", file=rel) from None
+    checks.no_yaml_aliases(text, rel)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from ..checks import no_yaml_aliases
 from ..errors import InputError
 from .findings import RULES, Severity
 from .load import inside
@@ -72,7 +73,9 @@ def find_config(root: Path) -> tuple[dict[str, Any], str]:
     dotfile = root / ".gitopsgen.yaml"
     if dotfile.is_file() and inside(root, dotfile):
         try:
-            data = yaml.safe_load(dotfile.read_text(encoding="utf-8")) or {}
+            text = dotfile.read_text(encoding="utf-8")
+            no_yaml_aliases(text, ".gitopsgen.yaml")
+            data = yaml.safe_load(text) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise InputError(f"not valid YAML: {str(exc).splitlines()[0]}", file=".gitopsgen.yaml") from None
         if not isinstance(data, dict):

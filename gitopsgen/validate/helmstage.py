@@ -25,7 +25,7 @@ from .charts import ChartError, ChartFetcher, ChartRequest, is_exact_version
 from .findings import RULES, Finding, Rule, Severity, register
 from .helmrender import RenderError, ValuesSchemaError, render_chart
 from .kustomize import Transforms, build
-from .load import inside
+from .load import inside, parse_documents
 from .model import Cluster, Manifest
 
 H004 = register(
@@ -278,10 +278,12 @@ class HelmStage:
             if ref.get("targetPath"):
                 set_path(values, str(ref["targetPath"]), text)
                 continue
-            try:
-                loaded = yaml.safe_load(text)
-            except yaml.YAMLError:
-                loaded = None
+            docs, problems = parse_documents(text, hr.file)  # bounded: no alias bomb reaches the merge
+            if problems:
+                message = f"valuesFrom {kind} {hr.namespace}/{name} key {key}: {problems[0].message}"
+                self._finding(out, _rule("H002"), hr, message, "spec", "valuesFrom", i)
+                continue
+            loaded = docs[0].data if docs else None
             if isinstance(loaded, dict):
                 values = deep_merge(values, loaded)
         inline = spec.get("values")

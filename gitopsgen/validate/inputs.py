@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .build import Repository, is_flux_kustomization
 from .kustomize import Scanner, kustomization_file, rel
-from .load import YAML_SUFFIXES, inside
+from .load import YAML_SUFFIXES, inside, parse_documents
 
 HELM_GROUP = "helm.toolkit.fluxcd.io"
 
@@ -171,10 +169,10 @@ def _redirects(patch: Any) -> bool:
     """Whether a patch (a strategic-merge document, JSON 6902 operations, or either as YAML text) sets a
     path or a chart source of a Flux Kustomization or HelmRelease."""
     if isinstance(patch, str):
-        try:
-            patch = yaml.safe_load(patch)
-        except yaml.YAMLError:
+        docs, problems = parse_documents(patch, "inline patch")  # bounded: an alias bomb is not expanded
+        if problems or not docs:
             return False
+        patch = docs[0].data
     if isinstance(patch, list):  # JSON 6902
         return any(
             isinstance(op, dict) and "/" + "/".join(p) in str(op.get("path", "")) for op in patch for p in _REDIRECTING

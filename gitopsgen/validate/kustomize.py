@@ -214,13 +214,20 @@ def _list(value: Any) -> list[Any]:
 def plugin_problem(path: Path) -> str:
     """Why a generators/transformers entry would run code ('' for kustomize's builtin plugins)."""
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        parsed, problems = parse_documents(path.read_text(encoding="utf-8"), path.name)
+    except (OSError, UnicodeDecodeError):
         return ""  # kustomize reports unreadable plugin configs itself
-    for d in docs:
-        annotations = (d.get("metadata") or {}).get("annotations") or {}
-        if any("function" in str(a) for a in annotations) or str(d.get("apiVersion", "")) != _BUILTIN_PLUGIN_API:
-            return f"plugin {d.get('kind')} ({d.get('apiVersion')}) would run code; Flux runs no plugins"
+    if any(f.rule == "Y003" for f in problems):  # an alias bomb or the like: kustomize must not get it either
+        return "plugin config exceeds the validator's YAML bounds; not run"
+    for d in (doc.data for doc in parsed if isinstance(doc.data, dict)):
+        metadata = d.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        api_version, kind = d.get("apiVersion"), d.get("kind")
+        if (isinstance(annotations, dict) and any("function" in str(a) for a in annotations)) or (
+            api_version != _BUILTIN_PLUGIN_API
+        ):
+            what = f"{kind} ({api_version})" if isinstance(kind, str) and isinstance(api_version, str) else "config"
+            return f"plugin {what[:200]} would run code; Flux runs no plugins"
     return ""
 
 
