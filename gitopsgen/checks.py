@@ -103,13 +103,24 @@ def positive_int(value: object, what: str, minimum: int = 1, maximum: int = 1000
     return value
 
 
+MAX_YAML_DEPTH = 100
+
+
 def no_yaml_aliases(text: str, file: str) -> None:
-    """Refuse YAML aliases in gitopsgen's own files (intent, settings): they are never needed there, and an
-    alias bomb would make the code that walks the loaded data run for ever. Syntax errors are left to the loader."""
+    """Refuse YAML aliases and nesting deeper than ``MAX_YAML_DEPTH`` in gitopsgen's own files (intent,
+    settings, encrypted pull secrets): never needed there, while an alias bomb or a 50,000-deep list would make
+    the code that walks the loaded data run for ever or overflow the stack. Syntax errors are left to the loader."""
+    depth = 0
     try:
         for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            line = event.start_mark.line + 1 if event.start_mark else None
             if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark else None
                 raise InputError("YAML aliases (*name) are not supported in this file", file=file, line=line)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise InputError(f"nested deeper than {MAX_YAML_DEPTH} levels", file=file, line=line)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
     except yaml.YAMLError:
         return

@@ -530,17 +530,36 @@ def remove_cluster(name: str, repo: str | None, dry_run: bool, **o: Any) -> None
 @cli.command()
 @repo_option
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if files differ.")
+@click.option(
+    "--rotate-registry-credentials",
+    "rotate_host",
+    metavar="HOST",
+    help="Encrypt the SOPS pull secrets of registry HOST anew from the registry login (rotation).",
+)
 @login_options
 @publish_options
-def generate(repo: str | None, check: bool, **o: Any) -> None:
+def generate(repo: str | None, check: bool, rotate_host: str | None, **o: Any) -> None:
     """Regenerate base/ and every cluster from the intent.
 
-    With a registry login, the SOPS pull secrets are encrypted anew (rotation); without, they are kept.
+    SOPS pull secrets are kept as they are; --rotate-registry-credentials HOST encrypts those of one registry
+    anew from the login (GITOPSGEN_REGISTRY_USERNAME, and GITOPSGEN_REGISTRY_PASSWORD or
+    --registry-password-stdin).
     """
     pub = _publish(o)
-    if check:  # compares with what is committed: encrypted pull secrets are kept, never re-encrypted
-        o.pop("registry_username"), o.pop("registry_password_stdin")
-    login = None if check else _login(o)
+    if check and rotate_host:
+        raise InputError("--check writes nothing: it cannot take --rotate-registry-credentials")
+    if rotate_host:
+        login = _login(o)
+        if login is None:
+            raise InputError(
+                "--rotate-registry-credentials needs the registry login: GITOPSGEN_REGISTRY_PASSWORD "
+                "or --registry-password-stdin"
+            )
+        login = replace(login, host=checks.registry_host(rotate_host))
+    else:  # a login in the environment is not used: only an explicit rotation re-encrypts
+        if o.pop("registry_username") or o.pop("registry_password_stdin"):
+            raise InputError("--registry-username and --registry-password-stdin go with --rotate-registry-credentials")
+        login = None
     if check and pub.active:
         raise InputError("--check writes nothing: it cannot take --branch, --commit or --push")
     root = _repo_root(repo)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import sops
+from .checks import no_yaml_aliases
 from .errors import InputError
 from .render.common import PULL_SECRET
 from .render.registry import ENCRYPTED_REGEX, EncryptedPullSecret
@@ -31,6 +32,7 @@ REGISTRY_ANNOTATION = "gitopsgen.io/registry"  # in clear text (and under the MA
 class RegistryLogin:
     username: str
     password: str = field(repr=False)
+    host: str | None = None  # the registry it logs in to; None: whichever the one cluster being written uses
 
 
 def login_from(
@@ -61,13 +63,13 @@ def login_from_process(username: str | None, password_stdin: bool) -> RegistryLo
 
 
 def seal(root: Path, files: dict[str, Any], login: RegistryLogin | None) -> dict[str, str]:
-    """Every ``EncryptedPullSecret`` of ``files`` as SOPS text: encrypted from ``login`` when given, else the
-    file already in the repository when it still fits (see the module docstring)."""
+    """Every ``EncryptedPullSecret`` of ``files`` as SOPS text: encrypted from ``login`` when it is given for
+    that registry, else the file already in the repository when it still fits (see the module docstring)."""
     out: dict[str, str] = {}
     for rel, value in files.items():
         if not isinstance(value, EncryptedPullSecret):
             out[rel] = value
-        elif login is not None:
+        elif login is not None and login.host in (None, value.host):
             out[rel] = encrypt(value, login)
         else:
             out[rel] = keep(root, rel, value)
@@ -77,7 +79,17 @@ def seal(root: Path, files: dict[str, Any], login: RegistryLogin | None) -> dict
 def encrypt(value: EncryptedPullSecret, login: RegistryLogin) -> str:
     secret = value.secret(login.username, login.password)
     secret["metadata"]["annotations"] = {REGISTRY_ANNOTATION: value.host}
-    return sops.dump(sops.encrypt(secret, list(value.recipients), encrypted_regex=ENCRYPTED_REGEX))
+    # keys sorted at every level: kustomize and kustomize-controller hand the object to sops in that order,
+    # so the MAC also holds where Flux verifies it
+    return sops.dump(sops.encrypt(_sorted(secret), list(value.recipients), encrypted_regex=ENCRYPTED_REGEX))
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def keep(root: Path, rel: str, value: EncryptedPullSecret) -> str:
@@ -91,9 +103,14 @@ def keep(root: Path, rel: str, value: EncryptedPullSecret) -> str:
         raise InputError(f"{rel}: the encrypted pull secret is missing; {hint}")
     try:
         text = path.read_text(encoding="utf-8")
-        docs = sops.load(text)
-    except (OSError, UnicodeDecodeError, ValueError, InputError) as exc:
-        raise InputError(f"{rel}: not a SOPS file ({str(exc).splitlines()[0] if str(exc) else exc}); {hint}") from None
+        no_yaml_aliases(text, rel)
+        docs = sops.load(text)  # its errors name the line, never the content (it could be a password)
+    except UnicodeDecodeError:
+        raise InputError(f"{rel}: not UTF-8 text; {hint}") from None
+    except OSError as exc:
+        raise InputError(f"{rel}: cannot read ({exc.strerror}); {hint}") from None
+    except InputError as exc:
+        raise InputError(f"{rel}: not a SOPS file: {exc}; {hint}") from None
     problem = _misfit(docs, value)
     if problem:
         raise InputError(f"{rel}: {problem}; {hint}")
@@ -107,6 +124,9 @@ def _misfit(docs: list[Any], value: EncryptedPullSecret) -> str:
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     if doc.get("kind") != "Secret" or meta.get("name") != PULL_SECRET or meta.get("namespace") != value.namespace:
         return f"expected Secret {value.namespace}/{PULL_SECRET}"
+    for field_name in ("data", "stringData"):
+        if doc.get(field_name) is not None and not isinstance(doc.get(field_name), dict):
+            return f"{field_name} is not a mapping of encrypted values"
     clear = [
         f"{field_name}.{key}"
         for field_name in ("data", "stringData")
@@ -117,6 +137,8 @@ def _misfit(docs: list[Any], value: EncryptedPullSecret) -> str:
         return f"{', '.join(clear)} is not encrypted (a plaintext credential must never be committed)"
     if not sops.is_encrypted(doc):
         return "no sops metadata"
+    if (doc.get("sops") or {}).get("encrypted_regex") != ENCRYPTED_REGEX:
+        return f"not encrypted with encrypted_regex {ENCRYPTED_REGEX}"
     annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
     if annotations.get(REGISTRY_ANNOTATION) != value.host:
         return f"it logs in to {annotations.get(REGISTRY_ANNOTATION) or 'an unknown registry'}, not {value.host}"

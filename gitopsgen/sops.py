@@ -674,8 +674,12 @@ def load(text: str) -> list[dict[str, Any]]:
     """The mapping documents of a YAML text, typed as go-yaml v3 types them; empty documents are skipped."""
     try:
         docs = list(yaml.load_all(text, Loader=_Loader))
-    except yaml.YAMLError as exc:
-        raise SopsError(f"not valid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # the message only: PyYAML's snippet of the line could hold a secret
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SopsError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or type(exc).__name__}") from None
+    except RecursionError:
+        raise SopsError("not valid YAML: nested too deeply") from None
     out: list[dict[str, Any]] = []
     for number, doc in enumerate(docs, start=1):
         if doc is None:

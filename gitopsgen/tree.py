@@ -198,6 +198,12 @@ def _acquire(lock_path: Path) -> int:
 # ---------------------------------------------------------------- all-or-nothing writes
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def apply(root: Path, p: Plan) -> None:
     """Write the plan all-or-nothing, holding the repository :func:`lock`.
 
@@ -256,7 +262,8 @@ def _apply_locked(root: Path, p: Plan) -> None:
             dirs.add(parent.as_posix())
             parent = parent.parent
     existed = {rel: os.path.lexists(target) for rel, target in writes.items()}
-    modes = {rel: os.stat(target).st_mode & 0o7777 if existed[rel] else 0o644 for rel, target in writes.items()}
+    new_mode = 0o666 & ~_umask()  # new files as any program creates them: the user's umask applies
+    modes = {rel: os.stat(target).st_mode & 0o7777 if existed[rel] else new_mode for rel, target in writes.items()}
     journal = _Journal(
         root=root,
         write=list(existed.items()),

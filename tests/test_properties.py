@@ -17,6 +17,7 @@ Examples are derandomized so CI runs the same ones every time.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,9 @@ from gitopsgen.validate.load import LoadedFile, load_file
 
 CHART_URL = "https://prefecthq.github.io/prefect-helm"
 LOADER_RULES = {"Y001", "Y002", "Y003", "Y004"}
+
+
+AGE_RECIPIENT = "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29"  # Flux's test key (sops-vectors)
 
 
 def show(findings: list[Finding]) -> str:
@@ -180,6 +184,8 @@ def add_cluster_args(draw: st.DrawFn) -> list[str]:
     automation = draw(st.sampled_from([None, True, False]))
     if automation is not None:
         args.append("--image-automation" if automation else "--no-image-automation")
+    if draw(st.booleans()):  # pull secrets SOPS-encrypted in git instead of ExternalSecrets
+        args += ["--registry-credentials", "sops", "--age-recipient", AGE_RECIPIENT]
     return args
 
 
@@ -187,9 +193,19 @@ def generate(root: Path, args: list[str]) -> None:
     from gitopsgen.cli import cli
 
     make_repo(root)
-    for command in (list(INIT_ARGS), args):
-        code = cli.main([*command, "--repo", str(root)], standalone_mode=False)
-        assert not code, f"gitopsgen {' '.join(command)} exited {code}"
+    login = {"GITOPSGEN_REGISTRY_USERNAME": "robot", "GITOPSGEN_REGISTRY_PASSWORD": "pa55word"}
+    saved = {k: os.environ.get(k) for k in login}
+    os.environ.update(login)  # the SOPS pull secrets are encrypted from the environment's login
+    try:
+        for command in (list(INIT_ARGS), args):
+            code = cli.main([*command, "--repo", str(root)], standalone_mode=False)
+            assert not code, f"gitopsgen {' '.join(command)} exited {code}"
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +242,4 @@ def test_strategy_draws_both_server_modes_and_several_pools() -> None:
     collect()
     assert any("ha" in a for a in seen) and any("--ingress-host" in a for a in seen)
     assert any(a.count("--worker-pool") == 3 for a in seen)
+    assert any("sops" in a for a in seen) and any("sops" not in a for a in seen)

@@ -121,14 +121,14 @@ def test_generate_keeps_rotates_and_refuses(
     identity, recipient = age_key
     assert add_sops_cluster(fleet, recipient).returncode == 0
     first = pull_secrets(fleet)
-    # without a login: kept byte for byte, and --check is clean (even with a login in the environment)
+    # kept byte for byte, and --check is clean, even with a login in the environment: no churn
     assert run_cli("generate", "--check", "--repo", str(fleet)).returncode == 0
-    monkeypatch.delenv(PASSWORD_VARIABLE)
     assert run_cli("generate", "--repo", str(fleet)).returncode == 0
     assert pull_secrets(fleet) == first
-    # with a login: encrypted anew (rotation)
+    # an explicit rotation for the registry encrypts anew
     monkeypatch.setenv(PASSWORD_VARIABLE, "rotated-password")
-    assert run_cli("generate", "--repo", str(fleet)).returncode == 0
+    proc = run_cli("generate", "--rotate-registry-credentials", "harbor.example.com", "--repo", str(fleet))
+    assert proc.returncode == 0, proc.stderr
     rotated = pull_secrets(fleet)
     assert rotated.keys() == first.keys() and all(rotated[k] != first[k] for k in first)
     assert decrypted_config(rotated["pull-secret-prefect.sops.yaml"], identity)["auths"]["harbor.example.com"][
@@ -183,7 +183,8 @@ def test_login_options_are_checked() -> None:
         login_from({PASSWORD_VARIABLE: "p"}, username="a:b")
     with pytest.raises(InputError, match="empty"):
         login_from({}, username="u", password_stdin=io.StringIO("\n"))
-    assert repr(login_from({}, username="u", password_stdin=io.StringIO("hunter2\n"))) == "RegistryLogin(username='u')"
+    login = login_from({}, username="u", password_stdin=io.StringIO("hunter2\n"))
+    assert login is not None and login.password == "hunter2" and "hunter2" not in repr(login)
 
 
 def test_sops_without_a_secret_store(fleet: Path, age_key: tuple[str, str], login_env: None) -> None:
@@ -197,3 +198,48 @@ def test_sops_without_a_secret_store(fleet: Path, age_key: tuple[str, str], logi
     # and the ExternalSecret path still needs its store
     proc = run_cli("add-cluster", "cluster-4", "--worker-pool", "default", "--repo", str(fleet))
     assert proc.returncode == 2 and "--registry-credentials sops" in proc.stderr
+
+
+def test_rotation_touches_only_its_registry(fleet: Path, age_key: tuple[str, str], login_env: None) -> None:
+    identity, recipient = age_key
+    assert add_sops_cluster(fleet, recipient).returncode == 0
+    proc = run_cli("add-cluster", "cluster-4", "--from", "cluster-1", "--registry", "registry.b.example.com",
+                   "--registry-credentials", "sops", "--age-recipient", recipient, "--repo", str(fleet))
+    assert proc.returncode == 0, proc.stderr
+    other = fleet / "overlays/cluster-4/registry-credentials/pull-secret-prefect.sops.yaml"
+    before = other.read_bytes()
+    proc = run_cli("generate", "--rotate-registry-credentials", "harbor.example.com", "--repo", str(fleet))
+    assert proc.returncode == 0, proc.stderr
+    assert other.read_bytes() == before  # registry B's credential is not replaced by registry A's login
+    assert decrypted_config(other.read_text(), identity)["auths"].keys() == {"registry.b.example.com"}
+    proc = run_cli("generate", "--registry-password-stdin", "--repo", str(fleet))
+    assert proc.returncode == 2 and "--rotate-registry-credentials" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: registry-credentials\n  namespace: prefect\n"
+         "stringData: {PASSWORD_JSON}\n", "is not a mapping"),
+        ("apiVersion: v1\nkind: Secret\nstringData:\n  .dockerconfigjson: '{\"password\":\"{PASSWORD}\"}\n  x: [\n",
+         "not valid YAML at line"),
+        ("a: " + "[" * 5000 + "\n", "nested deeper"),
+    ],
+)
+def test_broken_pull_secret_files_never_echo_their_content(
+    fleet: Path, age_key: tuple[str, str], login_env: None, content: str, message: str
+) -> None:
+    assert add_sops_cluster(fleet, age_key[1]).returncode == 0
+    text = content.replace("{PASSWORD_JSON}", json.dumps(PASSWORD)).replace("{PASSWORD}", PASSWORD)
+    (fleet / CREDS / "pull-secret-prefect.sops.yaml").write_text(text)
+    proc = run_cli("generate", "--check", "--repo", str(fleet))
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert PASSWORD not in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("validate", str(fleet), "--offline", "--format", "json", "--cluster", "cluster-3")
+    assert PASSWORD not in proc.stdout + proc.stderr
+
+
+def test_deeply_nested_intent_is_an_input_error(fleet: Path) -> None:
+    (fleet / "intent/clusters/cluster-1.yaml").write_text("a: " + "[" * 50000 + "\n")
+    proc = run_cli("generate", "--check", "--repo", str(fleet))
+    assert proc.returncode == 2 and "nested deeper" in proc.stderr and "internal error" not in proc.stderr
