@@ -82,8 +82,8 @@ def rendered_diff(root: Path, base: str, settings: Settings, context: int = 3) -
                 todo.append(ClusterDiff(n, "changed", "", touched))
             else:
                 report.clusters.append(ClusterDiff(n, "skipped", "no input changed"))
-        old_renders = dict(zip(*_render(old, [c.name for c in todo if c.status != "added"]), strict=True))
-        new_renders = dict(zip(*_render(head, [c.name for c in todo if c.status != "removed"]), strict=True))
+        old_renders = _render(old, [c.name for c in todo if c.status != "added"])
+        new_renders = _render(head, [c.name for c in todo if c.status != "removed"])
     for c in todo:
         before_r, after_r = old_renders.get(c.name), new_renders.get(c.name)
         c.errors = {side: e for side, e in (("base", _errors(before_r)), ("head", _errors(after_r))) if e}
@@ -95,5 +95,5 @@ def rendered_diff(root: Path, base: str, settings: Settings, context: int = 3) -
     return report
 
 
-def _render(ws: Workspace, names: list[str]) -> tuple[list[str], list[Rendered]]:
-    return names, ws.render(names)
+def _render(ws: Workspace, names: list[str]) -> dict[str, Rendered]:
+    return dict(zip(names, ws.render(names), strict=True))
