@@ -687,6 +687,12 @@ def _settings(
 @click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Validate only this cluster (repeatable).")
 @click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes schemas to validate against (default 1.33).")
 @click.option(
+    "--shard",
+    metavar="K/N",
+    help="Validate the K-th of N shares of the clusters (GitLab parallel: $CI_NODE_INDEX/$CI_NODE_TOTAL).",
+)
+@click.option("--changed-since", metavar="REF", help="Validate only the clusters that read a file changed since REF.")
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "junit", "codequality", "sarif", "markdown"]),
@@ -706,6 +712,8 @@ def validate(
     path: str | None,
     clusters: tuple[str, ...],
     kubernetes_version: str | None,
+    shard: str | None,
+    changed_since: str | None,
     fmt: str,
     output: str | None,
     reports: tuple[str, ...],
@@ -730,7 +738,10 @@ def validate(
         if not sep or name not in report.FORMATS or not file:
             raise InputError(f"--report {spec}: expected FORMAT=FILE with FORMAT one of {', '.join(report.FORMATS)}")
         extra.append((name, Path(file)))
+    from .validate.config import parse_shard
+
     settings = _settings(root, clusters, kubernetes_version, offline, chart_cache, crds, mirrors)
+    settings = replace(settings, shard=parse_shard(shard) if shard else None, changed_since=changed_since)
     result = engine.validate(root, settings)
     flat = {k: v for k, v in result.stats.items() if not isinstance(v, dict)}  # per-stage timings: JSON only
     kwargs: dict[str, Any] = {"root_name": root.name, "clusters": result.clusters, "rules": RULES}

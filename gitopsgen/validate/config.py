@@ -43,6 +43,8 @@ class Settings:
     ignore: tuple[str, ...] = ()
     rules: dict[str, RuleSetting] = field(default_factory=dict)
     source: str = ""  # the config file read, for messages
+    shard: tuple[int, int] | None = None  # (K, N): validate the K-th of N shares of the clusters (1-based)
+    changed_since: str | None = None  # a git revision: validate only the clusters whose inputs changed since
 
     def severity(self, rule: str) -> Severity | None:
         """The effective severity of a rule, or None when it is disabled."""
@@ -167,6 +169,14 @@ def from_table(root: Path, table: dict[str, Any], source: str) -> Settings:
 def load_settings(root: Path) -> Settings:
     table, source = find_config(root)
     return from_table(root, table, source) if source else Settings()
+
+
+def parse_shard(option: str) -> tuple[int, int]:
+    """``K/N`` (GitLab's ``$CI_NODE_INDEX/$CI_NODE_TOTAL``): 1 <= K <= N."""
+    k, sep, n = option.partition("/")
+    if not sep or not k.isdigit() or not n.isdigit() or not 1 <= int(k) <= int(n):
+        raise InputError(f"--shard {option}: expected K/N with 1 <= K <= N, e.g. 2/4")
+    return int(k), int(n)
 
 
 def parse_mirror(option: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from .charts import ChartFetcher, default_cache_dir
 from .config import Settings
 from .findings import Finding, Rule, Severity, register
 from .helmstage import HelmStage
+from .inputs import cluster_inputs
 from .kustomize import B001, Scanner, build, kustomization_file, kustomize_command, rel
 from .load import Loaded, inline_ignores, is_ignored, load_repository
 from .model import Cluster, Context, Manifest
@@ -161,8 +162,9 @@ def validate(root: Path, settings: Settings) -> Result:
     findings = list(loaded.findings)
     store = schema_store(root, settings, loaded.documents)
 
-    names = select_clusters(root, settings)
     workspace = Workspace.open(root, settings, loaded)
+    scope = narrow(workspace, select_clusters(root, settings))
+    names = scope.names
     t = time.perf_counter()
     builds = workspace.render(names)
     timings["builds"] = time.perf_counter() - t
@@ -179,8 +181,8 @@ def validate(root: Path, settings: Settings) -> Result:
         releases += r.releases
 
     extra: list[Manifest] = []
-    if not settings.clusters:
-        extra, more = standalone(repo, clusters, reached, referenced)
+    if scope.repository:
+        extra, more = standalone(repo, clusters, reached | scope.reached, referenced | scope.files)
         findings += more
 
     t = time.perf_counter()
@@ -207,6 +209,7 @@ def validate(root: Path, settings: Settings) -> Result:
             findings.append(Finding("", 0, R001.id, f"rule {rule.id} crashed: {type(exc).__name__}: {exc}"))
     timings["rules"] = time.perf_counter() - t
 
+    findings = [f for f in findings if f.cluster or scope.keeps(f.file)]
     final = finish(findings, settings, {f: lf.text for f, lf in loaded.files.items()})
     stats = {
         "files": len(loaded.files),
@@ -218,7 +221,57 @@ def validate(root: Path, settings: Settings) -> Result:
         "seconds": round(time.perf_counter() - started, 3),
         "stages": {k: round(v, 3) for k, v in timings.items()},
     }
+    if scope.narrowed:
+        stats["clusters_selected_of"] = scope.total
     return Result(final, [c.name for c in clusters], stats)
+
+
+@dataclass
+class Scope:
+    """Which clusters this run validates, and whether it also does the repository-wide work (files no
+    cluster reaches, findings that belong to no cluster) — exactly one shard does it, and a
+    ``--changed-since`` run only when a changed file is outside every cluster."""
+
+    names: list[str]
+    total: int
+    repository: bool = True
+    narrowed: bool = False
+    changed: set[str] | None = None  # --changed-since: the changed files
+    reached: set[str] = field(default_factory=set)  # directories some cluster reads (also unselected ones)
+    files: set[str] = field(default_factory=set)  # files some cluster reads
+
+    def keeps(self, file: str) -> bool:
+        """Whether a finding of no cluster, about ``file``, belongs to this run."""
+        if not self.repository:
+            return False
+        return self.changed is None or not file or file in self.changed
+
+
+def narrow(ws: Workspace, names: list[str]) -> Scope:
+    """``--shard K/N`` and ``--changed-since REF`` applied to the selected clusters."""
+    settings = ws.settings
+    scope = Scope(names, len(names), repository=not settings.clusters)
+    if settings.shard is None and settings.changed_since is None:
+        return scope
+    scope.narrowed = True
+    inputs = {n: cluster_inputs(ws.repo, n, settings.clusters_dir) for n in names}
+    for i in inputs.values():
+        scope.reached |= i.dirs | i.trees
+        scope.files |= i.files
+    if settings.changed_since is not None:
+        from .. import git as gitops
+
+        changed = gitops.changed_paths(ws.root, settings.changed_since)
+        scope.changed = changed
+        touched = {n: i.touched_by(changed) for n, i in inputs.items()}
+        scope.names = [n for n in scope.names if touched[n]]
+        read = {p for paths in touched.values() for p in paths}
+        scope.repository = scope.repository and bool(changed - read)
+    if settings.shard is not None:
+        k, n = settings.shard
+        scope.names = [name for i, name in enumerate(sorted(scope.names)) if i % n == k - 1]
+        scope.repository = scope.repository and k == 1
+    return scope
 
 
 def standalone(
