@@ -19,9 +19,7 @@ The in-process engine tests of the same cases (with their own audit) are in
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -30,7 +28,6 @@ import resource
 import subprocess
 import sys
 import tarfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +35,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import serve_directory
 
 # RLIMIT_DATA of the validate subprocess (and of kustomize/kubectl under it): writable private memory (heap and
 # anonymous mappings), which is what an expansion consumes. Not RLIMIT_AS: the Go runtime of helm-python-sdk and the
@@ -373,11 +371,6 @@ def test_memory_limit_is_enforced(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- a chart archive with a ../ member
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -413,15 +406,8 @@ def evil_helm_repo(tmp_path: Path) -> Iterator[str]:
         "generated": "2024-01-01T00:00:00Z",
     }
     (served / "index.yaml").write_text(yaml.safe_dump(index))
-    handler = functools.partial(_QuietHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(served) as url:
+        yield url
 
 
 HELM_RELEASE = """\

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from conftest import shared
+from conftest import serve, shared
 
 from gitopsgen.validate.charts import (
     ChartError,
@@ -393,14 +393,8 @@ def oci_registry() -> Iterator[str]:
         }
     ).encode()
     _Registry.tags = [PREFECT, "1.0.0"]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_Registry) as port:
+        yield f"127.0.0.1:{port}"
 
 
 def test_oci_pull(oci_registry: str, tmp_path: Path) -> None:
