@@ -693,6 +693,12 @@ def _settings(
 )
 @click.option("--changed-since", metavar="REF", help="Validate only the clusters that read a file changed since REF.")
 @click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Neither reuse nor store results in the result cache ($GITOPSGEN_CACHE_DIR/results; default "
+    "~/.cache/gitopsgen/results).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "junit", "codequality", "sarif", "markdown"]),
@@ -714,6 +720,7 @@ def validate(
     kubernetes_version: str | None,
     shard: str | None,
     changed_since: str | None,
+    no_cache: bool,
     fmt: str,
     output: str | None,
     reports: tuple[str, ...],
@@ -741,7 +748,9 @@ def validate(
     from .validate.config import parse_shard
 
     settings = _settings(root, clusters, kubernetes_version, offline, chart_cache, crds, mirrors)
-    settings = replace(settings, shard=parse_shard(shard) if shard else None, changed_since=changed_since)
+    settings = replace(
+        settings, shard=parse_shard(shard) if shard else None, changed_since=changed_since, cache=not no_cache
+    )
     result = engine.validate(root, settings)
     flat = {k: v for k, v in result.stats.items() if not isinstance(v, dict)}  # per-stage timings: JSON only
     kwargs: dict[str, Any] = {"root_name": root.name, "clusters": result.clusters, "rules": RULES}

@@ -7,6 +7,7 @@ decides whether to apply a plan or to print its diff.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol
 
 from . import intent as it
 from .credentials import RegistryLogin, seal
@@ -58,8 +59,29 @@ def require_scaffold(root: Path) -> it.Fleet:
     return fleet
 
 
-def plan_fleet(root: Path, fleet: it.Fleet) -> Plan:
-    return plan(root, render_fleet(fleet), fleet_owned_dirs())
+class Renders(Protocol):
+    """Where a plan gets rendered files from (the validator's drift check memoises them)."""
+
+    def fleet(self, fleet: it.Fleet) -> dict[str, str]: ...
+
+    def cluster(self, resolved: it.Resolved) -> dict[str, Any]: ...
+
+
+class Render:
+    """Render every time (what the write commands do)."""
+
+    def fleet(self, fleet: it.Fleet) -> dict[str, str]:
+        return render_fleet(fleet)
+
+    def cluster(self, resolved: it.Resolved) -> dict[str, Any]:
+        return render_cluster(resolved)
+
+
+RENDER = Render()
+
+
+def plan_fleet(root: Path, fleet: it.Fleet, renders: Renders = RENDER) -> Plan:
+    return plan(root, renders.fleet(fleet), fleet_owned_dirs())
 
 
 def plan_cluster(
@@ -68,9 +90,10 @@ def plan_cluster(
     cluster: it.ClusterIntent,
     with_intent: bool = False,
     login: RegistryLogin | None = None,
+    renders: Renders = RENDER,
 ) -> Plan:
     """The cluster's files; SOPS pull secrets are encrypted from ``login``, or kept as they are without one."""
-    files = seal(root, render_cluster(it.resolve(fleet, cluster)), login)
+    files = seal(root, renders.cluster(it.resolve(fleet, cluster)), login)
     if with_intent:
         files[it.intent_path(root, cluster.name).relative_to(root).as_posix()] = intent_text(cluster)
     return plan(root, files, cluster_owned_dirs(cluster.name))
@@ -85,10 +108,10 @@ def merge(plans: list[Plan]) -> Plan:
     return out
 
 
-def plan_all(root: Path, login: RegistryLogin | None = None) -> Plan:
+def plan_all(root: Path, login: RegistryLogin | None = None, renders: Renders = RENDER) -> Plan:
     """Everything the intent generates: the fleet base and every cluster (``login``: re-encrypt SOPS pull secrets)."""
     fleet = it.load_fleet(root)
-    plans = [plan_fleet(root, fleet)]
+    plans = [plan_fleet(root, fleet, renders)]
     for name in it.cluster_names(root):
-        plans.append(plan_cluster(root, fleet, it.load_cluster(root, name), login=login))
+        plans.append(plan_cluster(root, fleet, it.load_cluster(root, name), login=login, renders=renders))
     return merge(plans)

@@ -466,7 +466,7 @@ def _load_yaml(path: Path, root: Path) -> Any:
         raise InputError(f"cannot read: {exc}", file=rel) from None
     checks.no_yaml_aliases(text, rel)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

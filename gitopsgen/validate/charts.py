@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from .findings import Rule, Severity, register
+from .resultcache import cache_root
 
 H001 = register(
     Rule(
@@ -369,14 +370,7 @@ def _inside(target: PurePosixPath, root: str) -> bool:
 
 def default_cache_dir() -> Path:
     """``$GITOPSGEN_CACHE_DIR`` or ``$XDG_CACHE_HOME/gitopsgen`` or ``~/.cache/gitopsgen``, then ``charts/``."""
-    env = os.environ.get("GITOPSGEN_CACHE_DIR")
-    if env:
-        base = Path(env)
-    elif os.environ.get("XDG_CACHE_HOME"):
-        base = Path(os.environ["XDG_CACHE_HOME"]) / "gitopsgen"
-    else:
-        base = Path.home() / ".cache" / "gitopsgen"
-    return base / "charts"
+    return cache_root() / "charts"
 
 
 def parse_mirror(spec: str) -> tuple[str, str]:

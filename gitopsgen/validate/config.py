@@ -45,6 +45,7 @@ class Settings:
     source: str = ""  # the config file read, for messages
     shard: tuple[int, int] | None = None  # (K, N): validate the K-th of N shares of the clusters (1-based)
     changed_since: str | None = None  # a git revision: validate only the clusters whose inputs changed since
+    cache: bool = True  # reuse and store results in the result cache (--no-cache: neither)
 
     def severity(self, rule: str) -> Severity | None:
         """The effective severity of a rule, or None when it is disabled."""

@@ -8,6 +8,7 @@ filtered by the settings (disabled rules, severity overrides, ignored paths, inl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -20,14 +21,18 @@ from ..errors import InputError
 from . import rules
 from .build import ClusterBuild, ClusterBuilder, Repository, cluster_names
 from .charts import ChartFetcher, default_cache_dir
+from .clustercache import KIND as CLUSTER_KIND
+from .clustercache import ClusterOutcome, cacheable, cluster_key, image_summary
 from .config import Settings
 from .findings import Finding, Rule, Severity, register
+from .fingerprint import Fingerprints
 from .helmstage import HelmStage
-from .inputs import cluster_inputs
+from .inputs import Inputs, cluster_inputs
 from .kustomize import B001, Scanner, build, kustomization_file, kustomize_command, rel
 from .load import Loaded, inline_ignores, is_ignored, load_repository
-from .model import Cluster, Context, Manifest
-from .schemas import SchemaStore, crd_cache_dir
+from .model import Context, Manifest
+from .resultcache import ResultCache, digest, tool_digest
+from .schemas import SchemaStore, crd_cache_dir, read_yaml_documents
 
 R001 = register(
     Rule(
@@ -59,22 +64,27 @@ class Result:
         return 1 if self.count(Severity.ERROR) else 0
 
 
-def schema_store(root: Path, settings: Settings, documents: list[Any]) -> SchemaStore:
-    """Kubernetes schemas of the chosen version + CRDs from the cache, the given paths and the repository."""
+def schema_store(
+    root: Path, settings: Settings, documents: list[Any], cache: ResultCache | None = None
+) -> SchemaStore:
+    """Kubernetes schemas of the chosen version + CRDs from the cache, the given paths and the repository
+    (``cache``: where the parsed --crds files are kept by content, so a run does not parse them again)."""
     try:
         store = SchemaStore(settings.kubernetes_version)
     except ValueError as exc:
         raise InputError(f"--kubernetes-version: {exc}") from None
-    cache = crd_cache_dir()
-    if cache.is_dir():
-        store.add_cache(cache)
+    crd_dir = crd_cache_dir()
+    if crd_dir.is_dir():
+        store.add_cache(crd_dir)
+    results = cache if cache is not None and cache.directory is not None else None
+    read = (lambda p: cached_documents(results, p)) if results is not None else None
     for path in settings.crds:
         try:
-            store.add_crds_from(path)
+            store.add_crds_from(path, read)
         except ValueError as exc:
             raise InputError(f"--crds {path}: {exc}") from None
     if settings.crds:
-        store.save_to_cache(cache)
+        store.save_to_cache(crd_dir)
     for d in documents:
         if d.is_object and d.data.get("kind") == "CustomResourceDefinition":
             try:
@@ -82,6 +92,26 @@ def schema_store(root: Path, settings: Settings, documents: list[Any]) -> Schema
             except ValueError:
                 pass  # a broken CRD in the repository is reported by the schema stage (K001), not used
     return store
+
+
+def cached_documents(cache: ResultCache, path: Path) -> list[Any]:
+    """The YAML documents of ``path``, parsed once per content (JSON-exact documents only are kept)."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return read_yaml_documents(path)  # its error message
+    key = digest("yaml-documents", hashlib.sha256(raw).hexdigest())
+    found = cache.get("yaml", key)
+    if isinstance(found, list):
+        return found
+    documents = read_yaml_documents(path)
+    try:
+        exact = json.loads(json.dumps(documents)) == documents
+    except (TypeError, ValueError):
+        exact = False
+    if exact:
+        cache.put("yaml", key, documents)
+    return documents
 
 
 def select_clusters(root: Path, settings: Settings) -> list[str]:
@@ -160,70 +190,148 @@ def validate(root: Path, settings: Settings) -> Result:
     loaded = load_repository(root, settings.ignore)
     timings["load"] = time.perf_counter() - t
     findings = list(loaded.findings)
-    store = schema_store(root, settings, loaded.documents)
+    t = time.perf_counter()
+    cache = ResultCache.open(settings.cache)
+    store = schema_store(root, settings, loaded.documents, cache)
+    timings["crds"] = time.perf_counter() - t
 
     workspace = Workspace.open(root, settings, loaded)
-    scope = narrow(workspace, select_clusters(root, settings))
-    names = scope.names
+    texts = {f: lf.text for f, lf in loaded.files.items()}
     t = time.perf_counter()
-    builds = workspace.render(names)
+    names = select_clusters(root, settings)
+    inputs: dict[str, Inputs] = {}
+    if settings.shard is not None or settings.changed_since is not None or cache.directory is not None:
+        inputs = {n: cluster_inputs(workspace.repo, n, settings.clusters_dir) for n in names}
+    scope = narrow(workspace, names, inputs)
+    outcomes, keys = cached_outcomes(workspace, store, cache, scope.names, inputs)
+    misses = [n for n in scope.names if n not in outcomes]
+    timings["cache"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    builds = workspace.render(misses)
     timings["builds"] = time.perf_counter() - t
-    repo = workspace.repo
-    clusters: list[Cluster] = []
-    reached: set[str] = set()
-    referenced: set[str] = set()
-    releases = 0
+    schemas = SchemaChecks(store)
+    t = time.perf_counter()
     for r in builds:
-        clusters.append(r.build.cluster)
-        findings += r.findings
-        reached |= r.build.reached
-        referenced |= r.build.files
-        releases += r.releases
-
-    extra: list[Manifest] = []
-    if scope.repository:
-        extra, more = standalone(repo, clusters, reached | scope.reached, referenced | scope.files)
-        findings += more
-
-    t = time.perf_counter()
-    checked = 0
-    cache: dict[str, list[Any]] = {}
-    for m in [*(m for c in clusters for m in c.manifests), *extra]:
-        if m.api_group in NOT_OBJECTS:
-            continue
-        checked += 1
-        key = json.dumps(m.data, sort_keys=True, default=str)
-        if key not in cache:
-            cache[key] = store.check(m.data)
-        for issue in cache[key]:
-            file, line = m.where(*issue.path)
-            findings.append(Finding(file, line, issue.rule, issue.message, object=m.ref, cluster=m.cluster))
+        outcome = outcomes[r.build.cluster.name] = ClusterOutcome(
+            r.build.cluster.name,
+            r.findings,
+            kustomizations=r.build.kustomizations,
+            releases=r.releases,
+            reached=r.build.reached,
+            files=r.build.files,
+            manifest_files={m.file for m in r.build.cluster.manifests},
+            images=image_summary(r.build.cluster.manifests),
+        )
+        outcome.objects, more = schemas.check(r.build.cluster.manifests)
+        outcome.findings += more
     timings["schemas"] = time.perf_counter() - t
-
     t = time.perf_counter()
-    ctx = Context(root, loaded.documents, {f: lf.text for f, lf in loaded.files.items()}, clusters)
-    for rule, check in rules.checks():
-        try:
-            findings += list(check(ctx))
-        except Exception as exc:  # a crashing rule is a bug to report, not a reason to stop the validation
-            findings.append(Finding("", 0, R001.id, f"rule {rule.id} crashed: {type(exc).__name__}: {exc}"))
+    for r in builds:
+        outcome = outcomes[r.build.cluster.name]
+        outcome.findings += run_rules(rules.CLUSTER, Context(root, loaded.documents, texts, [r.build.cluster]))
+        if outcome.name in keys and cacheable(outcome):
+            cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
     timings["rules"] = time.perf_counter() - t
 
+    done = [outcomes[n] for n in scope.names]
+    for o in done:
+        findings += o.findings
+    checked = sum(o.objects for o in done)
+    if scope.repository:
+        t = time.perf_counter()
+        reached = set().union(scope.reached, *(o.reached for o in done))
+        referenced = set().union(scope.files, *(o.files for o in done))
+        applied = set().union(*(o.manifest_files for o in done))
+        extra, more = standalone(workspace.repo, applied, reached, referenced)
+        findings += more
+        count, more = schemas.check(extra)
+        checked += count
+        findings += more
+        timings["repository"] = time.perf_counter() - t
+    if scope.owner:
+        t = time.perf_counter()
+        images = [i for o in done for i in o.images]
+        findings += run_rules(rules.REPOSITORY, Context(root, loaded.documents, texts, [], images, cache))
+        timings["rules"] += time.perf_counter() - t
+    cache.prune()
+
     findings = [f for f in findings if f.cluster or scope.keeps(f.file)]
-    final = finish(findings, settings, {f: lf.text for f, lf in loaded.files.items()})
-    stats = {
+    final = finish(findings, settings, texts)
+    stats: dict[str, Any] = {
         "files": len(loaded.files),
         "documents": len(loaded.documents),
-        "clusters": len(clusters),
-        "kustomizations": sum(r.build.kustomizations for r in builds),
-        "helm_releases": releases,
+        "clusters": len(done),
+        "kustomizations": sum(o.kustomizations for o in done),
+        "helm_releases": sum(o.releases for o in done),
         "objects": checked,
         "seconds": round(time.perf_counter() - started, 3),
         "stages": {k: round(v, 3) for k, v in timings.items()},
     }
+    if cache.directory is not None:
+        stats["clusters_cached"] = sum(o.cached for o in done)
     if scope.narrowed:
         stats["clusters_selected_of"] = scope.total
-    return Result(final, [c.name for c in clusters], stats)
+    return Result(final, [o.name for o in done], stats)
+
+
+def cached_outcomes(
+    ws: Workspace, store: SchemaStore, cache: ResultCache, names: list[str], inputs: dict[str, Inputs]
+) -> tuple[dict[str, ClusterOutcome], dict[str, str]]:
+    """The outcomes the cache holds for ``names``, and every cluster's key (none without a cache)."""
+    if cache.directory is None:
+        return {}, {}
+    tool = tool_digest(ws.repo.command)
+    schemas = store.digest()
+    prints = Fingerprints(ws.root)
+    keys = {
+        n: cluster_key(
+            tool, ws.settings, schemas, ws.repo.repo_sources, ws.repo.git_urls, n, prints.of_inputs(inputs[n])
+        )
+        for n in names
+    }
+    found: dict[str, ClusterOutcome] = {}
+    for n in names:
+        outcome = ClusterOutcome.from_json(cache.get(CLUSTER_KIND, keys[n]), n)
+        if outcome is not None:
+            found[n] = outcome
+    return found, keys
+
+
+class SchemaChecks:
+    """The schema stage: every object checked once per distinct content within a run."""
+
+    def __init__(self, store: SchemaStore) -> None:
+        self.store = store
+        self.seen: dict[str, list[Any]] = {}
+
+    def check(self, manifests: list[Manifest]) -> tuple[int, list[Finding]]:
+        """(objects checked, findings) of ``manifests``; build inputs (kustomize's own kinds) are not objects."""
+        checked = 0
+        out: list[Finding] = []
+        for m in manifests:
+            if m.api_group in NOT_OBJECTS:
+                continue
+            checked += 1
+            key = json.dumps(m.data, sort_keys=True, default=str)
+            issues = self.seen.get(key)
+            if issues is None:
+                issues = self.seen[key] = self.store.check(m.data)
+            for issue in issues:
+                file, line = m.where(*issue.path)
+                out.append(Finding(file, line, issue.rule, issue.message, object=m.ref, cluster=m.cluster))
+        return checked, out
+
+
+def run_rules(scope: str, ctx: Context) -> list[Finding]:
+    """The semantic rules of ``scope`` on ``ctx``; a crashing rule is a finding (R001), not the end of the run."""
+    out: list[Finding] = []
+    for rule, check in rules.checks(scope):
+        try:
+            out += list(check(ctx))
+        except Exception as exc:  # a crashing rule is a bug to report, not a reason to stop the validation
+            out.append(Finding("", 0, R001.id, f"rule {rule.id} crashed: {type(exc).__name__}: {exc}"))
+    return out
 
 
 @dataclass
@@ -235,26 +343,28 @@ class Scope:
     names: list[str]
     total: int
     repository: bool = True
+    owner: bool = True  # this run reports the findings of no cluster (not --cluster; shard 1 of N)
     narrowed: bool = False
     changed: set[str] | None = None  # --changed-since: the changed files
     reached: set[str] = field(default_factory=set)  # directories some cluster reads (also unselected ones)
     files: set[str] = field(default_factory=set)  # files some cluster reads
 
     def keeps(self, file: str) -> bool:
-        """Whether a finding of no cluster, about ``file``, belongs to this run."""
-        if not self.repository:
+        """Whether a finding of no cluster, about ``file``, belongs to this run: only one run of a sharded
+        validation reports them, and a ``--changed-since`` run only those about changed files (a hand edit
+        of a generated overlay is reported even though the repository-wide work is skipped)."""
+        if not self.owner:
             return False
         return self.changed is None or not file or file in self.changed
 
 
-def narrow(ws: Workspace, names: list[str]) -> Scope:
-    """``--shard K/N`` and ``--changed-since REF`` applied to the selected clusters."""
+def narrow(ws: Workspace, names: list[str], inputs: dict[str, Inputs]) -> Scope:
+    """``--shard K/N`` and ``--changed-since REF`` applied to the selected clusters (``inputs``: theirs)."""
     settings = ws.settings
-    scope = Scope(names, len(names), repository=not settings.clusters)
+    scope = Scope(names, len(names), repository=not settings.clusters, owner=not settings.clusters)
     if settings.shard is None and settings.changed_since is None:
         return scope
     scope.narrowed = True
-    inputs = {n: cluster_inputs(ws.repo, n, settings.clusters_dir) for n in names}
     for i in inputs.values():
         scope.reached |= i.dirs | i.trees
         scope.files |= i.files
@@ -271,13 +381,15 @@ def narrow(ws: Workspace, names: list[str]) -> Scope:
         k, n = settings.shard
         scope.names = [name for i, name in enumerate(sorted(scope.names)) if i % n == k - 1]
         scope.repository = scope.repository and k == 1
+        scope.owner = scope.owner and k == 1
     return scope
 
 
 def standalone(
-    repo: Repository, clusters: list[Cluster], reached: set[str], referenced: set[str]
+    repo: Repository, applied: set[str], reached: set[str], referenced: set[str]
 ) -> tuple[list[Manifest], list[Finding]]:
-    """Kustomization directories and manifests no cluster reaches: built or checked on their own."""
+    """Kustomization directories and manifests no cluster reaches (``applied``: the files the clusters'
+    objects came from): built or checked on their own."""
     findings: list[Finding] = []
     manifests: list[Manifest] = []
     scanner = Scanner(repo.root, repo.by_file)
@@ -302,7 +414,7 @@ def standalone(
         for obj, origin in built.objects:
             doc = repo.match_document(origin, obj) if origin else None
             manifests.append(Manifest(obj, "", origin or d, doc.line if doc else 1, doc.lines if doc else {}))
-    covered = {m.file for c in clusters for m in c.manifests} | {m.file for m in manifests} | referenced
+    covered = applied | {m.file for m in manifests} | referenced
     for file, lf in repo.loaded.files.items():
         if file in covered or Path(file).name in ("kustomization.yaml", "kustomization.yml"):
             continue

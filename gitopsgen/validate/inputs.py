@@ -67,7 +67,7 @@ def _group(data: dict[str, Any]) -> str:
 def cluster_inputs(repo: Repository, name: str, clusters_dir: str) -> Inputs:
     """The inputs of cluster ``name``: its directory and everything its Flux Kustomizations reach."""
     root = repo.root
-    scanner = Scanner(root, repo.by_file)
+    scanner = repo.scanner
     home = f"{clusters_dir}/{name}"
     out = Inputs(trees={home})  # the root Kustomization may be in any file below the cluster's directory
     queue: list[str] = [home]

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from .findings import Finding, Rule, Severity, register
-from .load import inside, parse_documents
+from .load import parse_documents
 from .model import Document
 
 B001 = register(
@@ -106,6 +106,21 @@ class Scanner:
         self.root = root
         self.documents = documents
         self._cache: dict[str, tuple[Document | None, list[Finding]]] = {}
+        self._resolved: dict[str, Path | None] = {}  # path → where its symlinks lead (None: a loop)
+
+    def _resolve(self, path: Path) -> Path | None:
+        """``path.resolve()``, once per path and scanner (a fleet's clusters share their bases)."""
+        key = str(path)
+        if key not in self._resolved:
+            try:
+                self._resolved[key] = path.resolve()
+            except (OSError, RuntimeError):
+                self._resolved[key] = None
+        return self._resolved[key]
+
+    def _inside(self, path: Path) -> bool:
+        resolved = self._resolve(path)
+        return resolved is not None and resolved.is_relative_to(self.root)
 
     def kustomization(self, directory: Path) -> tuple[str, Document | None, list[Finding]]:
         file = kustomization_file(directory)
@@ -128,7 +143,7 @@ class Scanner:
     def scan(self, target: Path, scan: Scan | None = None, entry: tuple[str, int] | None = None) -> Scan:
         """Check ``target`` (a directory or a manifest file) and everything its kustomizations reach."""
         scan = scan or Scan()
-        if not inside(self.root, target):
+        if not self._inside(target):
             where = entry or (rel(self.root, target), 0)
             scan.findings.append(Finding(where[0], where[1], B002.id, f"{target} is outside the repository"))
             return scan
@@ -153,8 +168,8 @@ class Scanner:
             if _REMOTE.search(value) and not (target / value).exists():
                 scan.findings.append(Finding(key, line, B002.id, f"{field_name}: remote {value} is not fetched"))
                 continue
-            path = (target / value).resolve() if not os.path.isabs(value) else Path(value)
-            if not inside(self.root, target / value):
+            path = self._resolve(target / value) or target / value if not os.path.isabs(value) else Path(value)
+            if not self._inside(target / value):
                 scan.findings.append(Finding(key, line, B002.id, f"{field_name}: {value} is outside the repository"))
                 continue
             if not path.exists():

@@ -128,6 +128,9 @@ class Context:
     documents: list[Document]
     texts: dict[str, str]  # repository-relative file → text, for comment-level rules (markers)
     clusters: list[Cluster]
+    # image-automation objects of the clusters validated in this run (repository rules see no clusters)
+    images: list[dict[str, Any]] = field(default_factory=list)
+    cache: Any = None  # the run's ResultCache, for rules that cache their own work (None: no cache)
 
     def manifests(self) -> Iterable[Manifest]:
         for c in self.clusters:

@@ -26,7 +26,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,6 +40,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from .findings import Rule, Severity, register
+from .resultcache import cache_root
 
 JsonPath = tuple[str | int, ...]
 
@@ -433,7 +434,7 @@ def _yaml_error(exc: yaml.YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
-def _read_yaml_documents(path: Path) -> list[Any]:
+def read_yaml_documents(path: Path) -> list[Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -444,16 +445,18 @@ def _read_yaml_documents(path: Path) -> list[Any]:
         raise ValueError(f"{path}: invalid YAML: {_yaml_error(exc)}") from exc
 
 
+def _read_json_document(path: Path) -> list[Any]:
+    """A cache file written by :meth:`SchemaStore.save_to_cache`; ValueError when it does not read."""
+    try:
+        return [json.loads(path.read_bytes())]
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
 def crd_cache_dir() -> Path:
     """Where CRDs given with --crds are cached: $GITOPSGEN_CACHE_DIR, $XDG_CACHE_HOME/gitopsgen or
     ~/.cache/gitopsgen, subdirectory ``crds/`` (not created here)."""
-    if os.environ.get("GITOPSGEN_CACHE_DIR"):
-        base = Path(os.environ["GITOPSGEN_CACHE_DIR"])
-    elif os.environ.get("XDG_CACHE_HOME"):
-        base = Path(os.environ["XDG_CACHE_HOME"]) / "gitopsgen"
-    else:
-        base = Path.home() / ".cache" / "gitopsgen"
-    return base / "crds"
+    return cache_root() / "crds"
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -904,7 +907,7 @@ class SchemaStore:
         Raises ValueError (one line, naming ``origin``) when it is not a usable v1 CRD."""
         self._add(_parse_crd(_plain(crd), origin, "repository"))
 
-    def add_crds_from(self, path: Path) -> int:
+    def add_crds_from(self, path: Path, read: Callable[[Path], list[Any]] | None = None) -> int:
         """Add every CRD of a YAML file, or of every ``*.yaml``/``*.yml`` below a directory (hidden
         directories skipped); other documents are ignored. Returns the number of CRDs added; raises
         ValueError (one line) on a missing path, unreadable or broken YAML, or a broken CRD."""
@@ -923,7 +926,7 @@ class SchemaStore:
             raise ValueError(f"{path}: no such file or directory")
         count = 0
         for file in files:
-            for doc in _read_yaml_documents(file):
+            for doc in (read or read_yaml_documents)(file):
                 for crd in _crd_documents(doc):
                     self._add(_parse_crd(_plain(crd), str(file), "explicit"))
                     count += 1
@@ -931,7 +934,8 @@ class SchemaStore:
 
     def save_to_cache(self, directory: Path | None = None) -> list[Path]:
         """Write each CRD added with :meth:`add_crds_from` to ``directory`` (default :func:`crd_cache_dir`)
-        as ``<group>_<plural>.yaml``: deterministic YAML, atomic replace, unchanged files left alone."""
+        as ``<group>_<plural>.json``: deterministic JSON (fast to read back), atomic replace, unchanged
+        files left alone; a ``.yaml`` of the same CRD written by an older gitopsgen is removed."""
         directory = Path(directory) if directory is not None else crd_cache_dir()
         written: list[Path] = []
         for (group, _), crd in sorted(self._crds.items()):
@@ -944,14 +948,15 @@ class SchemaStore:
                 "metadata": {"name": meta.get("name", f"{crd.plural}.{group}")},
                 "spec": crd.raw["spec"],
             }
-            text = yaml.safe_dump(_plain(body), sort_keys=True, allow_unicode=True, width=120)
-            target = directory / f"{group}_{crd.plural}.yaml"
+            text = json.dumps(_plain(body), sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+            target = directory / f"{group}_{crd.plural}.json"
             try:
                 unchanged = target.read_text(encoding="utf-8") == text
             except (OSError, UnicodeDecodeError):
                 unchanged = False
             if not unchanged:
                 _atomic_write(target, text)
+            (directory / f"{group}_{crd.plural}.yaml").unlink(missing_ok=True)
             written.append(target)
         return written
 
@@ -962,19 +967,24 @@ class SchemaStore:
         if not directory.is_dir():
             return 0
         count = 0
-        for file in sorted(directory.glob("*.yaml")):
+        for file in [*sorted(directory.glob("*.yaml")), *sorted(directory.glob("*.json"))]:
             try:
-                crds = [
-                    _parse_crd(_plain(c), str(file), "cache")
-                    for d in _read_yaml_documents(file)
-                    for c in _crd_documents(d)
-                ]
+                docs = _read_json_document(file) if file.suffix == ".json" else read_yaml_documents(file)
+                crds = [_parse_crd(_plain(c), str(file), "cache") for d in docs for c in _crd_documents(d)]
             except ValueError:
                 continue
             count += sum(self._add(crd) for crd in crds)
         return count
 
     # -- lookups
+
+    def digest(self) -> str:
+        """SHA-256 of the Kubernetes version and every CRD this store checks against (with where it came
+        from): what the schema stage's findings depend on besides the objects."""
+        h = hashlib.sha256(self.kubernetes_version.encode())
+        for key, crd in sorted(self._crds.items()):
+            h.update(json.dumps([key, crd.source, crd.origin, crd.raw], sort_keys=True, default=str).encode())
+        return h.hexdigest()
 
     def has_schema(self, api_version: str, kind: str) -> bool:
         group, version = _split_api(api_version)

@@ -500,8 +500,8 @@ def test_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     first.add_crd(yaml.safe_load(WIDGET_CRD.read_text()), "repo/widget.yaml")  # from the repository: not cached
     written = first.save_to_cache()
     assert len(written) == 15 and all(p.parent == tmp_path / "crds" for p in written)
-    assert (tmp_path / "crds" / "helm.toolkit.fluxcd.io_helmreleases.yaml") in written
-    assert not (tmp_path / "crds" / "example.com_widgets.yaml").exists()
+    assert (tmp_path / "crds" / "helm.toolkit.fluxcd.io_helmreleases.json") in written
+    assert not list((tmp_path / "crds").glob("example.com_widgets.*"))
     before = {p.name: p.read_bytes() for p in written}
     again = SchemaStore()
     again.add_crds_from(shared("flux-crds"))
@@ -513,6 +513,7 @@ def test_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert cached.check(helmrelease()) == []
     assert [i.rule for i in cached.check(helmrelease(chart=None))] == ["K003"]
     (tmp_path / "crds" / "garbage.yaml").write_text("::: [")
+    (tmp_path / "crds" / "garbage.json").write_text("{")
     assert SchemaStore().add_cache() == 15  # a broken cache file is skipped
     assert SchemaStore().add_cache(tmp_path / "nowhere") == 0
 

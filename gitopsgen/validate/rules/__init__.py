@@ -1,6 +1,11 @@
 """The semantic rules, one module per rule, found by name: each module defines ``RULE`` (registered
 in :data:`gitopsgen.validate.findings.RULES`) and ``check(ctx) -> Iterable[Finding]``.
 
+A rule's ``SCOPE`` says what it looks at. ``"cluster"`` (the default): only ``ctx.clusters``, each
+cluster on its own — the engine runs it once per cluster it builds, and its findings are cached with
+that cluster's. ``"repository"``: the repository's files (``ctx.documents``, ``ctx.texts``, and
+``ctx.images`` for the clusters' image-automation objects) — run once per validation, with no clusters.
+
 Rules emitted by a stage (YAML, schemas, builds, Helm) are declared next to the stage's code; the
 modules here look at whole clusters after everything is built.
 """
@@ -33,9 +38,13 @@ def catalogue() -> dict[str, Rule]:
     return RULES
 
 
-def checks() -> list[tuple[Rule, Check]]:
-    """(rule, check) for every semantic rule module."""
-    return [(m.RULE, m.check) for m in modules()]
+CLUSTER = "cluster"
+REPOSITORY = "repository"
+
+
+def checks(scope: str | None = None) -> list[tuple[Rule, Check]]:
+    """(rule, check) for every semantic rule module (of ``scope`` when given)."""
+    return [(m.RULE, m.check) for m in modules() if scope is None or getattr(m, "SCOPE", CLUSTER) == scope]
 
 
 def finding_at(rule: Rule, manifest: Manifest, message: str, *path: str | int) -> Finding:

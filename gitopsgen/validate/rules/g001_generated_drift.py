@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
+from typing import Any
 
+from ... import intent as it
 from ...errors import InputError
-from ...generator import plan_all
+from ...generator import RENDER, Renders, plan_all
+from ...render.registry import EncryptedPullSecret
 from ..findings import Finding, Rule, Severity, register
 from ..model import Context
+from ..resultcache import ResultCache, digest, tool_digest
 
+SCOPE = "repository"  # see rules/__init__.py
 RULE = register(
     Rule(
         "G001",
@@ -34,11 +39,59 @@ def first_difference(old: str, new: str) -> int:
     return 1
 
 
+class CachedRenders:
+    """The generator's renders, memoised in the result cache by the resolved intent (rendering is a pure
+    function of it and of gitopsgen's own code, which the tool digest covers)."""
+
+    def __init__(self, cache: ResultCache) -> None:
+        self.cache = cache
+        self.tool = tool_digest()
+
+    def fleet(self, fleet: it.Fleet) -> dict[str, str]:
+        key = digest("render-fleet", self.tool, repr(fleet))
+        found = self.cache.get("render", key)
+        if isinstance(found, dict) and all(isinstance(v, str) for v in found.values()):
+            return found
+        files = RENDER.fleet(fleet)
+        self.cache.put("render", key, files)
+        return files
+
+    def cluster(self, resolved: it.Resolved) -> dict[str, Any]:
+        key = digest("render-cluster", self.tool, repr(resolved))
+        found = _files_from(self.cache.get("render", key))
+        if found is not None:
+            return found
+        files = RENDER.cluster(resolved)
+        self.cache.put("render", key, {path: _file_json(value) for path, value in files.items()})
+        return files
+
+
+def _file_json(value: Any) -> Any:
+    if isinstance(value, EncryptedPullSecret):
+        return {"namespace": value.namespace, "host": value.host, "recipients": list(value.recipients)}
+    return value
+
+
+def _files_from(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    out: dict[str, Any] = {}
+    for path, v in value.items():
+        if isinstance(v, str):
+            out[path] = v
+        elif isinstance(v, dict) and set(v) == {"namespace", "host", "recipients"}:
+            out[path] = EncryptedPullSecret(str(v["namespace"]), str(v["host"]), tuple(map(str, v["recipients"])))
+        else:
+            return None
+    return out
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     if not (ctx.root / "gitopsgen.yaml").is_file() or not (ctx.root / "intent").is_dir():
         return
+    renders: Renders = CachedRenders(ctx.cache) if ctx.cache is not None else RENDER
     try:
-        plan = plan_all(ctx.root)
+        plan = plan_all(ctx.root, renders=renders)
     except InputError as exc:
         yield Finding("gitopsgen.yaml", 0, RULE.id, f"the intent does not load: {exc}", RULE.severity)
         return

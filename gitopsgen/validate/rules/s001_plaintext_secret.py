@@ -15,6 +15,7 @@ from typing import Any
 from ..findings import Finding, Rule, Severity, object_name, register
 from ..model import Context, Document
 
+SCOPE = "repository"  # see rules/__init__.py
 RULE = register(
     Rule(
         id="S001",

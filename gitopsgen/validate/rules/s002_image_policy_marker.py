@@ -16,6 +16,7 @@ from typing import Any
 from ..findings import Finding, Rule, Severity, register
 from ..model import Context
 
+SCOPE = "repository"  # see rules/__init__.py
 RULE = register(
     Rule(
         id="S002",
@@ -134,6 +135,7 @@ class _Policy:
 def _objects(ctx: Context) -> Iterator[dict[str, Any]]:
     for m in ctx.manifests():
         yield m.data
+    yield from ctx.images
     for d in ctx.documents:
         if d.is_object:
             yield d.data

@@ -1,0 +1,138 @@
+"""What validating one cluster leaves behind, and the key it is cached under.
+
+A cluster's findings (build, Helm, schema and the per-cluster rules) and the little the rest of the
+run needs from its build — object and release counts, the files and directories it reached (so files
+no cluster reaches are still checked on their own), and its image-automation objects (for markers in
+other files) — are one :class:`ClusterOutcome`, stored as JSON in the result cache.
+
+Its key (:func:`cluster_key`) covers: the tool (:func:`~.resultcache.tool_digest`), the settings that
+change a build (Kubernetes version, clusters directory, ignored paths, chart mirrors, offline), the
+schemas (:meth:`~.schemas.SchemaStore.digest`), which GitRepositories are this repository, the
+cluster's name and the content of every file it reads (:mod:`.fingerprint`). Outcomes that depend on
+something outside those — a chart that could not be fetched, a chart version that is a range, a rule
+that crashed — are not stored (:func:`cacheable`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Settings
+from .findings import Finding, Severity
+from .model import Manifest
+from .resultcache import digest
+
+KIND = "cluster"
+# findings whose cause is not among the key's inputs: chart download (H001), unpinned charts (H005),
+# crashes (R001)
+_VOLATILE = frozenset({"H001", "H005", "R001"})
+_IMAGE_GROUP = "image.toolkit.fluxcd.io/"
+
+
+@dataclass
+class ClusterOutcome:
+    name: str
+    findings: list[Finding] = field(default_factory=list)
+    objects: int = 0  # objects schema-checked
+    kustomizations: int = 0
+    releases: int = 0
+    reached: set[str] = field(default_factory=set)  # kustomization directories its builds used
+    files: set[str] = field(default_factory=set)  # files those kustomizations name
+    manifest_files: set[str] = field(default_factory=set)  # files its objects came from
+    images: list[dict[str, Any]] = field(default_factory=list)  # ImagePolicy/ImageRepository summaries
+    cached: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "findings": [_finding_json(f) for f in self.findings],
+            "objects": self.objects,
+            "kustomizations": self.kustomizations,
+            "releases": self.releases,
+            "reached": sorted(self.reached),
+            "files": sorted(self.files),
+            "manifest_files": sorted(self.manifest_files),
+            "images": self.images,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any, name: str) -> ClusterOutcome | None:
+        """The outcome a cache entry holds, or None when the entry does not have the expected shape."""
+        try:
+            if not isinstance(value, dict) or value["name"] != name:
+                return None
+            findings = [_finding_from(f) for f in value["findings"]]
+            counts = [value["objects"], value["kustomizations"], value["releases"]]
+            sets = [value["reached"], value["files"], value["manifest_files"]]
+            images = value["images"]
+            if not all(type(c) is int for c in counts) or not all(
+                isinstance(s, list) and all(isinstance(p, str) for p in s) for s in sets
+            ):
+                return None
+            if not isinstance(images, list) or not all(isinstance(i, dict) for i in images):
+                return None
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cls(name, findings, *counts, *(set(s) for s in sets), images, cached=True)
+
+
+def _finding_json(f: Finding) -> list[Any]:
+    return [f.file, f.line, f.rule, f.message, f.severity.value, f.column, f.object, f.cluster]
+
+
+def _finding_from(value: Any) -> Finding:
+    file, line, rule, message, severity, column, obj, cluster = value
+    if not all(isinstance(s, str) for s in (file, rule, message, obj, cluster)):
+        raise ValueError("finding fields")
+    if type(line) is not int or type(column) is not int:
+        raise ValueError("finding lines")
+    return Finding(file, line, rule, message, Severity(severity), column, obj, cluster)
+
+
+def image_summary(manifests: list[Manifest]) -> list[dict[str, Any]]:
+    """The ImageRepositories and ImagePolicies among ``manifests``, reduced to what marker checks read."""
+    out = []
+    for m in manifests:
+        api = str(m.data.get("apiVersion", ""))
+        if not api.startswith(_IMAGE_GROUP) or m.kind not in ("ImagePolicy", "ImageRepository"):
+            continue
+        summary: dict[str, Any] = {"apiVersion": api, "kind": m.kind, "metadata": {}}
+        for key in ("name", "namespace"):
+            if key in m.meta:
+                summary["metadata"][key] = m.meta[key]
+        spec = m.data.get("spec")
+        if m.kind == "ImagePolicy" and isinstance(spec, dict) and "imageRepositoryRef" in spec:
+            summary["spec"] = {"imageRepositoryRef": spec["imageRepositoryRef"]}
+        out.append(summary)
+    return out
+
+
+def cacheable(outcome: ClusterOutcome) -> bool:
+    return not any(f.rule in _VOLATILE for f in outcome.findings)
+
+
+def cluster_key(
+    tool: str,
+    settings: Settings,
+    schemas: str,
+    repo_sources: set[tuple[str, str]],
+    git_urls: set[str],
+    name: str,
+    inputs: str,
+) -> str:
+    """The cache key of one cluster's outcome (see the module docstring for what it covers)."""
+    return digest(
+        KIND,
+        tool,
+        settings.kubernetes_version,
+        settings.clusters_dir,
+        sorted(settings.ignore),
+        sorted(settings.helm_mirrors),
+        settings.offline,
+        schemas,
+        sorted(repo_sources),
+        sorted(git_urls),
+        name,
+        inputs,
+    )

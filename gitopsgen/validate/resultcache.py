@@ -1,0 +1,164 @@
+"""The validator's content-addressed result cache: JSON entries under ``<cache>/results/``.
+
+An entry's key is a SHA-256 over everything its value depends on (the contents of the files read, the
+settings that change the outcome, and :func:`tool_digest`: gitopsgen's own source and the versions of
+the libraries and the kustomize binary it runs), so an entry is never stale: a changed input is a new
+key. Values are plain JSON, never pickles: a cache restored by CI from another pipeline can at worst
+hold a wrong answer for a key, not run code — and entries are checked for their shape on read; a
+broken or foreign entry is a miss and is rewritten. Writes are atomic (temporary file + rename), so
+parallel runs (GitLab ``parallel:`` jobs sharing a cache) never see half an entry.
+
+The directory is kept under a size bound (``GITOPSGEN_CACHE_MAX_MB``, default 512): after a run that
+wrote entries, the least recently used ones are removed until it is under 80% of the bound. A hit
+refreshes the entry's modification time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1  # bump when the shape of any entry changes
+DEFAULT_MAX_MB = 512
+_LIBRARIES = ("helm-python-sdk", "kubernetes-validate", "jsonschema", "cel-python", "PyYAML", "ruamel.yaml")
+_TOOL_DIGEST: dict[tuple[str, ...], str] = {}
+
+
+def cache_root() -> Path:
+    """``$GITOPSGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/gitopsgen``, else ``~/.cache/gitopsgen``."""
+    env = os.environ.get("GITOPSGEN_CACHE_DIR")
+    if env:
+        return Path(env)
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "gitopsgen"
+    return Path.home() / ".cache" / "gitopsgen"
+
+
+def digest(*parts: Any) -> str:
+    """SHA-256 of the JSON of ``parts`` (keys sorted; anything JSON cannot say goes through ``str``)."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def tool_digest(command: Iterable[str] = ()) -> str:
+    """What every entry depends on besides its inputs: this package's source files, the versions of the
+    libraries that check and render, and the kustomize executable (path, size, modification time)."""
+    command = tuple(command)
+    found = _TOOL_DIGEST.get(command)
+    if found is not None:
+        return found
+    h = hashlib.sha256(f"format {FORMAT}\n".encode())
+    package = Path(__file__).resolve().parent.parent
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for name in _LIBRARIES:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "-"
+        h.update(f"{name}=={version}\n".encode())
+    if command:
+        try:
+            st = os.stat(command[0])
+            h.update(f"{command} {st.st_size} {st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{command}\n".encode())
+    found = _TOOL_DIGEST[command] = h.hexdigest()
+    return found
+
+
+@dataclass
+class ResultCache:
+    """Entries by kind and key; ``directory`` None: a cache that holds nothing (``--no-cache``)."""
+
+    directory: Path | None
+    max_bytes: int = DEFAULT_MAX_MB * 1024 * 1024
+    counts: dict[str, int] = field(default_factory=lambda: {"hits": 0, "misses": 0, "writes": 0})
+
+    @classmethod
+    def open(cls, enabled: bool = True) -> ResultCache:
+        if not enabled:
+            return cls(None)
+        try:
+            max_mb = int(os.environ.get("GITOPSGEN_CACHE_MAX_MB", DEFAULT_MAX_MB))
+        except ValueError:
+            max_mb = DEFAULT_MAX_MB
+        return cls(cache_root() / "results", max(max_mb, 1) * 1024 * 1024)
+
+    def _path(self, kind: str, key: str) -> Path:
+        assert self.directory is not None
+        return self.directory / kind / key[:2] / f"{key}.json"
+
+    def get(self, kind: str, key: str) -> Any | None:
+        """The value stored for ``key``, or None (missing, unreadable, not this format)."""
+        if self.directory is None:
+            return None
+        path = self._path(kind, key)
+        try:
+            entry = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            self.counts["misses"] += 1
+            return None
+        if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != key:
+            self.counts["misses"] += 1
+            return None
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+        self.counts["hits"] += 1
+        return entry.get("value")
+
+    def put(self, kind: str, key: str, value: Any) -> None:
+        """Store ``value`` (JSON-serialisable) for ``key``; a cache that cannot be written is skipped."""
+        if self.directory is None:
+            return
+        path = self._path(kind, key)
+        body = json.dumps({"format": FORMAT, "key": key, "value": value}, separators=(",", ":"), sort_keys=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(body)
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError:
+            return
+        self.counts["writes"] += 1
+
+    def prune(self) -> int:
+        """Remove the least recently used entries while the directory is over the bound; returns how many."""
+        if self.directory is None or not self.counts["writes"] or not self.directory.is_dir():
+            return 0
+        entries: list[tuple[float, int, Path]] = []
+        total = 0
+        for path in self.directory.rglob("*.json"):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            entries.append((st.st_mtime, st.st_size, path))
+            total += st.st_size
+        if total <= self.max_bytes:
+            return 0
+        removed = 0
+        for _, size, path in sorted(entries, key=lambda e: e[0]):
+            if total <= self.max_bytes * 0.8:
+                break
+            try:
+                path.unlink()
+            except OSError:
+                continue
+            total -= size
+            removed += 1
+        return removed
