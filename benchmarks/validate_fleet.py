@@ -7,8 +7,11 @@ peak RSS of the process or of its largest waited-for child, e.g. kubectl):
 - gitopsgen, cold: ``gitopsgen validate`` with an empty ``GITOPSGEN_CACHE_DIR`` (charts are copied
   from the local ``--helm-mirror`` directory, CRDs come from ``--crds``; no network either way);
 - gitopsgen, warm: the same command again, ``--repeat`` times, same cache (best run reported);
-- gitopsgen ``--changed-since HEAD~1`` after one cluster's overlay changed in a new commit, when
-  the installed gitopsgen has that option;
+- gitopsgen, one cluster changed: one cluster's intent edited (a pool's replicas), ``gitopsgen
+  generate`` run and committed, then the whole validation again with the same cache (the changed
+  cluster is rebuilt, the others come from the cache);
+- gitopsgen ``--changed-since HEAD~1`` after another such change to the same cluster (so its
+  outcome is not in the cache either), when the installed gitopsgen has that option;
 - the peer pipeline (``--peer-only DIR``): what a team would script, one cluster after another:
   ``kubectl kustomize`` of the cluster directory and of every Flux Kustomization path, postBuild
   variables by plain ``${VAR}`` replacement, each HelmRelease rendered with helm-python-sdk from
@@ -44,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_fleet import DEFAULT_SHARED, cluster_name, make_fleet, validate_command
 
 KUBE_VERSION = "1.33"
-STAGE_ORDER = ["load", "kustomize", "builds", "helm", "schemas", "rules"]
+STAGE_ORDER = ["load", "crds", "cache", "kustomize", "builds", "helm", "schemas", "rules", "repository"]
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -211,21 +214,29 @@ def has_changed_since() -> bool:
     return "--changed-since" in out.stdout
 
 
-def change_one_cluster(fleet: Path) -> str:
-    """Commit a real change to one cluster's overlay (a worker's replica count); returns the file."""
-    name = cluster_name(0)
-    rel = f"overlays/{name}/prefect-worker/pools/etl/helmrelease-patch.yaml"
+def change_one_cluster(fleet: Path) -> list[str]:
+    """What a user does to change one cluster: edit its intent (the etl pool's replicas + 1), run
+    ``gitopsgen generate``, commit. Returns the files the commit changed."""
+    rel = f"intent/clusters/{cluster_name(0)}.yaml"
     path = fleet / rel
     text = path.read_text()
-    path.write_text(text.replace("replicaCount: 2", "replicaCount: 3") if "replicaCount: 2" in text else text + "#\n")
+    match = re.search(r"(- name: etl\n(?:    .*\n|      .*\n)*?    replicas: )(\d+)", text)
+    if match is None:
+        raise SystemExit(f"{rel}: no etl pool replicas to change")
+    path.write_text(text[: match.start(2)] + str(int(match.group(2)) + 1) + text[match.end(2) :])
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitopsgen.cli", "generate", "--repo", str(fleet)], capture_output=True, text=True
+    )
+    if proc.returncode:
+        raise SystemExit(f"gitopsgen generate failed:\n{proc.stderr}")
     repo = git.Repo(fleet)
-    repo.index.add([rel])
+    repo.git.add(A=True)
     repo.index.commit("benchmark: change one cluster")
-    return rel
+    return sorted(repo.head.commit.stats.files)
 
 
-def undo_change(fleet: Path) -> None:
-    git.Repo(fleet).git.reset("--hard", "HEAD~1")
+def undo_changes(fleet: Path, count: int) -> None:
+    git.Repo(fleet).git.reset("--hard", f"HEAD~{count}")
 
 
 # ---------------------------------------------------------------- report
@@ -302,6 +313,9 @@ def table(n: int, res: dict[str, Any]) -> Iterator[str]:
     yield "|---|---:|---:|---:|---:|---:|---:|---|\n"
     yield _row("gitopsgen cold", cold, cold.stats["objects"], _stages(cold.stats)) + "\n"
     yield _row(f"gitopsgen warm (best of {res['repeat']})", warm, warm.stats["objects"], _stages(warm.stats)) + "\n"
+    one = res.get("one")
+    if one is not None:
+        yield _row("gitopsgen warm, 1 cluster changed", one, one.stats["objects"], _stages(one.stats)) + "\n"
     if changed is not None:
         yield _row("gitopsgen --changed-since (1 cluster)", changed, changed.stats["objects"], _stages(changed.stats))
         yield "\n"
@@ -324,8 +338,14 @@ def table(n: int, res: dict[str, Any]) -> Iterator[str]:
     yield f"warm {_ratio(_stages(warm.stats).get('schemas'), fs)}\n"
     yield f"- gitopsgen warm wall ÷ floor: {_ratio(warm.wall, fs)}\n"
     yield f"- first ÷ second run (wall): {_ratio(cold.wall, res['second'].wall)}\n"
+    if one is not None:
+        yield f"- whole run after one cluster changed: {one.wall:.2f} s wall, "
+        yield f"{one.stats.get('clusters_cached', 0)} of {one.stats['clusters']} clusters from the cache "
+        yield f"(changed files: {', '.join(res['one_files'])})\n"
     if changed is not None:
-        yield f"- --changed-since with one cluster changed: {changed.wall:.2f} s wall\n"
+        yield f"- --changed-since with one cluster changed: {changed.wall:.2f} s wall "
+        yield f"({changed.stats['clusters']} cluster validated, "
+        yield f"{changed.stats.get('clusters_cached', 0)} from the cache)\n"
     yield f"- load average after this size: {_load()} (other work on the machine skews wall times; CPU s less)\n"
     if cold.stats["objects"] != res["floor_docs"]:
         yield f"- note: gitopsgen validated {cold.stats['objects']} objects, the rendered YAML holds "
@@ -352,13 +372,22 @@ def bench_size(n: int, args: argparse.Namespace, peer_sizes: set[int], changed_s
     res["second"] = warm_runs[0]
     res["warm"] = min(warm_runs, key=lambda r: r.wall)
     print(f"[N={n}] gitopsgen warm {res['warm'].wall:.1f} s", file=sys.stderr)
-    if changed_since:
-        change_one_cluster(fleet)
-        try:
+    commits = 0
+    try:
+        res["one_files"] = change_one_cluster(fleet)
+        commits += 1
+        report = report.with_name(f"report-{n}-one-changed.json")
+        res["one"] = run_gitopsgen(fleet, args.shared, cache, report)
+        print(f"[N={n}] gitopsgen, one cluster changed {res['one'].wall:.1f} s", file=sys.stderr)
+        if changed_since:
+            change_one_cluster(fleet)
+            commits += 1
             report = report.with_name(f"report-{n}-changed.json")
             res["changed"] = run_gitopsgen(fleet, args.shared, cache, report, ("--changed-since", "HEAD~1"))
-        finally:
-            undo_change(fleet)
+            print(f"[N={n}] gitopsgen --changed-since {res['changed'].wall:.1f} s", file=sys.stderr)
+    finally:
+        if commits:
+            undo_changes(fleet, commits)
     dump = work / f"rendered-{n}-p{args.pools}.yaml"
     me = [sys.executable, str(Path(__file__).resolve()), "--peer-only", str(fleet), "--shared", str(args.shared)]
     if not args.skip_peer and n in peer_sizes:

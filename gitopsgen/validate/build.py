@@ -16,8 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from .findings import Finding, Rule, Severity, object_name, register
-from .kustomize import B001, B002, Scanner, Transforms, build, kustomization_file, rel
+from .kustomize import B001, B002, Built, Scanner, Transforms, build, kustomization_file, rel
 from .load import YAML_SUFFIXES, Loaded, inside
 from .model import Cluster, Document, Manifest
 from .substitute import substitute_object
@@ -163,6 +163,17 @@ def cluster_names(root: Path, clusters_dir: str) -> list[str]:
     return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
 
 
+@dataclass
+class _Pending:
+    """One Flux Kustomization, checked and ready for kustomize."""
+
+    spec: dict[str, Any]
+    target: Path
+    targets: list[Path]
+    transforms: Transforms
+    patches: set[str]
+
+
 class ClusterBuilder:
     """Builds one cluster: its Flux Kustomizations, recursively, into Manifests."""
 
@@ -174,21 +185,39 @@ class ClusterBuilder:
 
     # -------------------------------------------------------------- entry
 
-    def run(self) -> ClusterBuild:
-        root_ks = self._root_kustomization()
-        queue: deque[Manifest] = deque([root_ks])
+    def run(self, pool: Executor | None = None) -> ClusterBuild:
+        """Build the Flux Kustomizations level by level from the root (the order kustomize-controller's
+        dependency-free reconciliation reaches them); the kustomize runs of one level go to ``pool`` in
+        parallel, while everything order-dependent (postBuild lookups among the objects applied so far,
+        the order of the manifests) happens in queue order, as a sequential build would do it."""
+        level = [self._root_kustomization()]
         seen: set[tuple[str, str]] = set()
-        while queue:
-            ks = queue.popleft()
-            key = (ks.namespace, ks.name)
-            if key in seen:
-                continue
-            seen.add(key)
-            self.result.kustomizations += 1
-            for manifest in self._apply(ks):
-                self.result.cluster.manifests.append(manifest)
-                if is_flux_kustomization(manifest.data):
-                    queue.append(manifest)
+        while level:
+            todo: list[Manifest] = []
+            for ks in level:
+                key = (ks.namespace, ks.name)
+                if key not in seen:
+                    seen.add(key)
+                    todo.append(ks)
+            self.result.kustomizations += len(todo)
+            pending = [self._prepare(ks) for ks in todo]
+            builds = [
+                (pool.submit(build, self.repo.root, p.targets, p.transforms, self.repo.command) if pool else None)
+                if p is not None
+                else None
+                for p in pending
+            ]
+            level = []
+            for ks, p, future in zip(todo, pending, builds, strict=True):
+                if p is None:
+                    continue
+                built = future.result() if future is not None else build(
+                    self.repo.root, p.targets, p.transforms, self.repo.command
+                )
+                for manifest in self._complete(ks, p, built):
+                    self.result.cluster.manifests.append(manifest)
+                    if is_flux_kustomization(manifest.data):
+                        level.append(manifest)
         return self.result
 
     def _root_kustomization(self) -> Manifest:
@@ -213,32 +242,33 @@ class ClusterBuilder:
             Finding(*ks.where(*path), rule.id, message, rule.severity, object=ks.ref, cluster=self.name)
         )
 
-    def _apply(self, ks: Manifest) -> list[Manifest]:
+    def _prepare(self, ks: Manifest) -> _Pending | None:
+        """What kustomize must build for ``ks`` (None: nothing — another source, or a finding says why)."""
         spec = ks.data.get("spec") if isinstance(ks.data.get("spec"), dict) else {}
         source = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
         source_key = (str(source.get("namespace") or ks.namespace or "flux-system"), str(source.get("name", "")))
         if source.get("kind", "GitRepository") != "GitRepository" or source_key not in self.repo.repo_sources:
-            return []  # another source: applied as an object, its content is not in this repository
+            return None  # another source: applied as an object, its content is not in this repository
         raw_path = str(spec.get("path") or "./")
         target = (self.repo.root / raw_path.lstrip("/")).resolve()
         if not inside(self.repo.root, target):
             self._finding(F001, ks, f"spec.path {raw_path} leaves the repository", "spec", "path")
-            return []
+            return None
         if not target.is_dir():
             self._finding(F001, ks, f"spec.path {raw_path} is not a directory of this repository", "spec", "path")
-            return []
+            return None
         targets = self._targets(target)
         if not targets:
-            return []
+            return None
         components: list[Path] = []
         for i, c in enumerate(spec.get("components") or []):
             component = target / str(c)
             if not inside(self.repo.root, component):
                 self._finding(B002, ks, f"component {c} leaves the repository", "spec", "components", i)
-                return []
+                return None
             if not component.is_dir():
                 self._finding(B001, ks, f"component {c} is not a directory", "spec", "components", i)
-                return []
+                return None
             components.append(component)
         scan = None
         for t in [*targets, *components]:
@@ -248,7 +278,7 @@ class ClusterBuilder:
         self.result.files |= scan.files
         self.result.findings += [_with(f, ks.ref, self.name) for f in scan.findings]
         if scan.blocked:
-            return []
+            return None
         transforms = Transforms(
             namespace=str(spec.get("targetNamespace") or ""),
             name_prefix=str(spec.get("namePrefix") or ""),
@@ -257,13 +287,16 @@ class ClusterBuilder:
             images=tuple(spec.get("images") or []),
             components=tuple(components),
         )
-        built = build(self.repo.root, targets, transforms, self.repo.command)
+        return _Pending(spec, target, targets, transforms, scan.patches)
+
+    def _complete(self, ks: Manifest, pending: _Pending, built: Built) -> list[Manifest]:
+        """The objects ``ks`` applies, from kustomize's output: Flux's post-build steps and the lines."""
         if built.error:
-            self._build_error(ks, target, built.error)
+            self._build_error(ks, pending.target, built.error)
             return []
-        manifests = self._post_build(ks, spec, built.objects)
-        if scan.patches:
-            self._patch_lines(manifests, scan.patches)
+        manifests = self._post_build(ks, pending.spec, built.objects)
+        if pending.patches:
+            self._patch_lines(manifests, pending.patches)
         return manifests
 
     def _patch_lines(self, manifests: list[Manifest], patch_files: set[str]) -> None:

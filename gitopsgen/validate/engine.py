@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,9 @@ from .fingerprint import Fingerprints
 from .helmstage import HelmStage
 from .inputs import Inputs, cluster_inputs
 from .kustomize import B001, Scanner, build, kustomization_file, kustomize_command, rel
-from .load import Loaded, inline_ignores, is_ignored, load_repository
+from .load import Limits, Loaded, inline_ignores, is_ignored, load_repository
 from .model import Context, Manifest
+from .parsecache import ParseCache
 from .resultcache import ResultCache, digest, tool_digest
 from .schemas import SchemaStore, crd_cache_dir, read_yaml_documents
 
@@ -155,20 +156,23 @@ class Workspace:
             HelmStage(root, fetcher, settings.kubernetes_version, command),
         )
 
-    def render_one(self, name: str) -> Rendered:
-        """One cluster as Flux would apply it: its Kustomizations built, its HelmReleases rendered."""
-        result = ClusterBuilder(self.repo, name, self.settings.clusters_dir).run()
+    def render_one(self, name: str, pool: Executor | None = None) -> Rendered:
+        """One cluster as Flux would apply it: its Kustomizations built (their kustomize runs in ``pool``
+        when given), its HelmReleases rendered."""
+        result = ClusterBuilder(self.repo, name, self.settings.clusters_dir).run(pool)
         outcome = self.helm.run(result.cluster, self.repo.repo_sources)
         result.cluster.manifests += outcome.manifests
         return Rendered(result, outcome.findings, outcome.releases)
 
     def render(self, names: list[str]) -> list[Rendered]:
-        """Several clusters, in parallel threads (the work is kustomize subprocesses and Helm renders)."""
+        """Several clusters, in parallel threads; the kustomize runs of all of them share one pool sized to
+        the cores, so one cluster alone still builds its Kustomizations side by side."""
         if not names:
             return []
-        workers = max(2, min(len(names), (os.cpu_count() or 2) * 2))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(self.render_one, names))
+        cores = os.cpu_count() or 2
+        workers = max(2, min(len(names), cores * 2))
+        with ThreadPoolExecutor(max_workers=cores + 1) as builds, ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda n: self.render_one(n, builds), names))
 
 
 @dataclass
@@ -186,12 +190,13 @@ def validate(root: Path, settings: Settings) -> Result:
     started = time.perf_counter()
     root = root.resolve()
     timings: dict[str, float] = {}
+    cache = ResultCache.open(settings.cache)
     t = time.perf_counter()
-    loaded = load_repository(root, settings.ignore)
+    parses = ParseCache(cache, Limits()) if cache.directory is not None else None
+    loaded = load_repository(root, settings.ignore, parses=parses)
     timings["load"] = time.perf_counter() - t
     findings = list(loaded.findings)
     t = time.perf_counter()
-    cache = ResultCache.open(settings.cache)
     store = schema_store(root, settings, loaded.documents, cache)
     timings["crds"] = time.perf_counter() - t
 
@@ -252,7 +257,8 @@ def validate(root: Path, settings: Settings) -> Result:
     if scope.owner:
         t = time.perf_counter()
         images = [i for o in done for i in o.images]
-        findings += run_rules(rules.REPOSITORY, Context(root, loaded.documents, texts, [], images, cache))
+        ctx = Context(root, loaded.documents, texts, [], images, cache, scope.changed)
+        findings += run_rules(rules.REPOSITORY, ctx)
         timings["rules"] += time.perf_counter() - t
     cache.prune()
 

@@ -93,10 +93,21 @@ class Scan:
     files: set[str] = field(default_factory=set)  # every file a reached kustomization names
     patches: set[str] = field(default_factory=set)  # the patch files among them
     documents: dict[str, Document] = field(default_factory=dict)  # rel kustomization file → its document
+    cycle: bool = False  # a kustomization below reaches one of its ancestors (the scan stopped there)
 
     @property
     def blocked(self) -> bool:
         return any(f.rule in (B001.id, B002.id) for f in self.findings)
+
+    def merge(self, other: Scan) -> None:
+        """Add what ``other`` (the scan of a directory this one reaches) found; findings once each."""
+        self.reached |= other.reached
+        self.files |= other.files
+        self.patches |= other.patches
+        self.documents.update(other.documents)
+        known = set(self.findings)
+        self.findings += [f for f in other.findings if f not in known]
+        self.cycle = self.cycle or other.cycle
 
 
 class Scanner:
@@ -107,6 +118,7 @@ class Scanner:
         self.documents = documents
         self._cache: dict[str, tuple[Document | None, list[Finding]]] = {}
         self._resolved: dict[str, Path | None] = {}  # path → where its symlinks lead (None: a loop)
+        self._trees: dict[str, Scan] = {}  # directory → the scan of everything it reaches (shared bases)
 
     def _resolve(self, path: Path) -> Path | None:
         """``path.resolve()``, once per path and scanner (a fleet's clusters share their bases)."""
@@ -140,8 +152,17 @@ class Scanner:
         doc, findings = self._cache[key]
         return key, doc, findings
 
-    def scan(self, target: Path, scan: Scan | None = None, entry: tuple[str, int] | None = None) -> Scan:
-        """Check ``target`` (a directory or a manifest file) and everything its kustomizations reach."""
+    def scan(
+        self,
+        target: Path,
+        scan: Scan | None = None,
+        entry: tuple[str, int] | None = None,
+        ancestors: tuple[str, ...] = (),
+    ) -> Scan:
+        """Check ``target`` (a directory or a manifest file) and everything its kustomizations reach.
+
+        A resource directory's own scan is kept and merged wherever it is reached again (the clusters of
+        a fleet share their bases), except where it stopped at a cycle, which depends on the way in."""
         scan = scan or Scan()
         if not self._inside(target):
             where = entry or (rel(self.root, target), 0)
@@ -185,8 +206,22 @@ class Scanner:
                     scan.findings.append(Finding(key, line, B002.id, f"{field_name}: {value}: {problem}"))
                 continue
             if is_resource and path.is_dir():
-                self.scan(path, scan, (key, line))
+                self._reach(path, scan, (key, line), (*ancestors, directory))
         return scan
+
+    def _reach(self, path: Path, scan: Scan, entry: tuple[str, int], ancestors: tuple[str, ...]) -> None:
+        below = rel(self.root, path)
+        if below in scan.reached:
+            return
+        if below in ancestors:
+            scan.cycle = True
+            return
+        tree = self._trees.get(below)
+        if tree is None:
+            tree = self.scan(path, Scan(), entry, ancestors)
+            if not tree.cycle:
+                self._trees[below] = tree
+        scan.merge(tree)
 
 
 def references(k: dict[str, Any]) -> Iterator[tuple[str, int | None, str, bool]]:

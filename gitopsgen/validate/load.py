@@ -15,12 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .findings import Finding, Rule, Severity, register
 from .model import Document, JsonPath
+
+if TYPE_CHECKING:
+    from .parsecache import ParseCache
 
 Y001 = register(
     Rule(
@@ -155,20 +158,25 @@ def discover(root: Path, ignore: tuple[str, ...] = ()) -> tuple[list[str], list[
     return found, findings
 
 
-def load_repository(root: Path, ignore: tuple[str, ...] = (), limits: Limits = Limits()) -> Loaded:
-    """Every YAML file under ``root``, parsed; unparseable ones become findings."""
+def load_repository(
+    root: Path, ignore: tuple[str, ...] = (), limits: Limits = Limits(), parses: ParseCache | None = None
+) -> Loaded:
+    """Every YAML file under ``root``, parsed (``parses``: earlier parses by content); unparseable ones
+    become findings."""
     root = root.resolve()
     paths, findings = discover(root, ignore)
     out = Loaded(findings=findings)
     for rel in paths:
-        loaded, problems = load_file(root, rel, limits)
+        loaded, problems = load_file(root, rel, limits, parses)
         out.findings += problems
         if loaded is not None:
             out.files[rel] = loaded
     return out
 
 
-def load_file(root: Path, rel: str, limits: Limits = Limits()) -> tuple[LoadedFile | None, list[Finding]]:
+def load_file(
+    root: Path, rel: str, limits: Limits = Limits(), parses: ParseCache | None = None
+) -> tuple[LoadedFile | None, list[Finding]]:
     path = root / rel
     try:
         size = path.stat().st_size
@@ -181,7 +189,12 @@ def load_file(root: Path, rel: str, limits: Limits = Limits()) -> tuple[LoadedFi
     text, problem = decode(raw, rel)
     if problem is not None:
         return None, [problem]
+    cached = parses.get(raw, rel) if parses is not None else None
+    if cached is not None:
+        return LoadedFile(rel, text, cached[0]), cached[1]
     documents, findings = parse_documents(text, rel, limits)
+    if parses is not None:
+        parses.put(raw, documents, findings)
     return LoadedFile(rel, text, documents), findings
 
 

@@ -131,6 +131,8 @@ class Context:
     # image-automation objects of the clusters validated in this run (repository rules see no clusters)
     images: list[dict[str, Any]] = field(default_factory=list)
     cache: Any = None  # the run's ResultCache, for rules that cache their own work (None: no cache)
+    # --changed-since: the changed files, the only ones findings of no cluster are reported for (None: all)
+    changed: set[str] | None = None
 
     def manifests(self) -> Iterable[Manifest]:
         for c in self.clusters:

@@ -574,14 +574,18 @@ class _CelNode:
     items: _CelNode | None = None
 
 
-_CEL_ENV = celpy.Environment()
+@cache
+def _cel_env() -> Any:
+    """The CEL environment, built on first use (building its parser costs a noticeable part of a warm run)."""
+    return celpy.Environment()
 
 
 @cache
 def _cel_program(text: str) -> Any | None:
     """The compiled CEL program of a rule, or None when cel-python cannot compile it."""
     try:
-        program = _CEL_ENV.program(_CEL_ENV.compile(text))
+        env = _cel_env()
+        program = env.program(env.compile(text))
     except Exception:  # cel-python raises assorted errors for syntax it does not support
         STATS["cel_skipped"] += 1
         return None

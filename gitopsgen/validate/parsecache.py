@@ -1,0 +1,68 @@
+"""The loader's parse results, kept in the result cache by file content.
+
+Parsing a repository's YAML with line numbers is most of a warm run's time (every file, every run),
+while reading a JSON copy of the result is a tenth of it. :class:`ParseCache` stores, per distinct
+file content (SHA-256 of the bytes, with the loader's limits and the tool digest), the documents
+(position, first line, data, path→line map) and the findings of that content, without the file's
+name: the same content under another path is the same parse. Only results that JSON gives back
+exactly are stored (no timestamps, non-string keys or NaN), so a cached parse is the parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .findings import Finding, Severity
+from .model import Document
+from .resultcache import ResultCache, digest, tool_digest
+
+KIND = "parse"
+
+
+class ParseCache:
+    def __init__(self, cache: ResultCache, limits: Any) -> None:
+        self.cache = cache
+        self.salt = digest(KIND, tool_digest(), repr(limits))
+
+    def _key(self, raw: bytes) -> str:
+        return hashlib.sha256(self.salt.encode() + raw).hexdigest()
+
+    def get(self, raw: bytes, rel: str) -> tuple[list[Document], list[Finding]] | None:
+        """The parse of ``raw`` as file ``rel``, or None (not cached, or an entry of the wrong shape)."""
+        value = self.cache.get(KIND, self._key(raw))
+        try:
+            docs, findings = value  # type: ignore[misc]
+            documents = [_document(rel, *d) for d in docs]
+            problems = [_finding(rel, *f) for f in findings]
+        except (TypeError, ValueError):
+            return None
+        return documents, problems
+
+    def put(self, raw: bytes, documents: list[Document], findings: list[Finding]) -> None:
+        docs = [[d.index, d.line, d.data, [[list(p), at] for p, at in d.lines.items()]] for d in documents]
+        problems = [[f.line, f.rule, f.message, f.severity.value, f.column] for f in findings]
+        value = [docs, problems]
+        try:
+            exact = json.loads(json.dumps(value)) == value
+        except (TypeError, ValueError):
+            exact = False
+        if exact:
+            self.cache.put(KIND, self._key(raw), value)
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise ValueError("not an integer")
+    return value
+
+
+def _document(rel: str, index: Any, line: Any, data: Any, lines: Any) -> Document:
+    return Document(rel, _int(index), _int(line), data, {tuple(path): _int(at) for path, at in lines})
+
+
+def _finding(rel: str, line: Any, rule: Any, text: Any, severity: Any, column: Any) -> Finding:
+    if not isinstance(rule, str) or not isinstance(text, str):
+        raise ValueError("not a finding")
+    return Finding(rel, _int(line), rule, text, Severity(severity), _int(column))
