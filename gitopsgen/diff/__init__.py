@@ -18,9 +18,10 @@ from .. import git as gitops
 from ..errors import InputError
 from ..validate.build import cluster_names
 from ..validate.config import Settings
-from ..validate.engine import NOT_OBJECTS, Rendered, Workspace
+from ..validate.engine import Rendered, Workspace
 from ..validate.findings import Severity
 from ..validate.inputs import Inputs, cluster_inputs
+from ..validate.schemastage import NOT_OBJECTS
 from .compare import ClusterDiff, index, object_changes
 from .formats import FORMATS, DiffReport, render
 

@@ -1,9 +1,13 @@
 """The validator's pipeline: load → CRDs → per-cluster builds and Helm renders → schemas → rules → findings.
 
-Clusters are built in parallel threads (the work is kustomize subprocesses and Helm renders). Every
-object of every cluster goes through the schema stage once per distinct content. Findings are then
-filtered by the settings (disabled rules, severity overrides, ignored paths, inline
-``# gitopsgen: ignore=ID`` comments) and identical findings of several clusters are merged.
+Each selected cluster's outcome (build, Helm, schema and per-cluster rule findings) is looked up in the
+result cache under the digest of everything it reads (:mod:`.clustercache`); only the clusters not
+found there are built, in parallel threads (the work is kustomize subprocesses and Helm renders), and
+their outcomes stored. Every object goes through the schema stage once per distinct content
+(:mod:`.schemastage`). The repository-wide work follows: files no cluster reaches, and the rules that
+read the repository's files (drift, secrets, image markers). Findings are then filtered by the
+settings (disabled rules, severity overrides, ignored paths, inline ``# gitopsgen: ignore=ID``
+comments) and identical findings of several clusters are merged.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .model import Context, Manifest
 from .parsecache import ParseCache
 from .resultcache import ResultCache, digest, tool_digest
 from .schemas import SchemaStore, crd_cache_dir, read_yaml_documents
+from .schemastage import SchemaChecks
 
 R001 = register(
     Rule(
@@ -47,8 +52,6 @@ R001 = register(
         "stops with a traceback. Please report it as a bug of gitopsgen, with the repository if you can.",
     )
 )
-
-NOT_OBJECTS = {"kustomize.config.k8s.io", "config.kubernetes.io"}
 
 
 @dataclass
@@ -208,14 +211,15 @@ def validate(root: Path, settings: Settings) -> Result:
     if settings.shard is not None or settings.changed_since is not None or cache.directory is not None:
         inputs = {n: cluster_inputs(workspace.repo, n, settings.clusters_dir) for n in names}
     scope = narrow(workspace, names, inputs)
-    outcomes, keys = cached_outcomes(workspace, store, cache, scope.names, inputs)
+    schemas_digest = store.digest() if cache.directory is not None else ""
+    outcomes, keys = cached_outcomes(workspace, schemas_digest, cache, scope.names, inputs)
     misses = [n for n in scope.names if n not in outcomes]
     timings["cache"] = time.perf_counter() - t
 
     t = time.perf_counter()
     builds = workspace.render(misses)
     timings["builds"] = time.perf_counter() - t
-    schemas = SchemaChecks(store)
+    schemas = SchemaChecks(store, cache, schemas_digest)
     t = time.perf_counter()
     for r in builds:
         outcome = outcomes[r.build.cluster.name] = ClusterOutcome(
@@ -260,6 +264,7 @@ def validate(root: Path, settings: Settings) -> Result:
         ctx = Context(root, loaded.documents, texts, [], images, cache, scope.changed)
         findings += run_rules(rules.REPOSITORY, ctx)
         timings["rules"] += time.perf_counter() - t
+    schemas.save()
     cache.prune()
 
     findings = [f for f in findings if f.cluster or scope.keeps(f.file)]
@@ -282,13 +287,13 @@ def validate(root: Path, settings: Settings) -> Result:
 
 
 def cached_outcomes(
-    ws: Workspace, store: SchemaStore, cache: ResultCache, names: list[str], inputs: dict[str, Inputs]
+    ws: Workspace, schemas: str, cache: ResultCache, names: list[str], inputs: dict[str, Inputs]
 ) -> tuple[dict[str, ClusterOutcome], dict[str, str]]:
-    """The outcomes the cache holds for ``names``, and every cluster's key (none without a cache)."""
+    """The outcomes the cache holds for ``names`` (``schemas``: the schema store's digest), and every
+    cluster's key (none without a cache)."""
     if cache.directory is None:
         return {}, {}
     tool = tool_digest(ws.repo.command)
-    schemas = store.digest()
     prints = Fingerprints(ws.root)
     keys = {
         n: cluster_key(
@@ -302,31 +307,6 @@ def cached_outcomes(
         if outcome is not None:
             found[n] = outcome
     return found, keys
-
-
-class SchemaChecks:
-    """The schema stage: every object checked once per distinct content within a run."""
-
-    def __init__(self, store: SchemaStore) -> None:
-        self.store = store
-        self.seen: dict[str, list[Any]] = {}
-
-    def check(self, manifests: list[Manifest]) -> tuple[int, list[Finding]]:
-        """(objects checked, findings) of ``manifests``; build inputs (kustomize's own kinds) are not objects."""
-        checked = 0
-        out: list[Finding] = []
-        for m in manifests:
-            if m.api_group in NOT_OBJECTS:
-                continue
-            checked += 1
-            key = json.dumps(m.data, sort_keys=True, default=str)
-            issues = self.seen.get(key)
-            if issues is None:
-                issues = self.seen[key] = self.store.check(m.data)
-            for issue in issues:
-                file, line = m.where(*issue.path)
-                out.append(Finding(file, line, issue.rule, issue.message, object=m.ref, cluster=m.cluster))
-        return checked, out
 
 
 def run_rules(scope: str, ctx: Context) -> list[Finding]:

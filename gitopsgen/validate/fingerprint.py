@@ -5,9 +5,10 @@ kustomization directory, every file below a plain-manifest or chart directory, o
 be told statically — the whole repository). :class:`Fingerprints` turns that into one SHA-256 over the
 paths and contents of exactly those files, as they are on disk now, including files that are not YAML
 (``configMapGenerator`` inputs, ``.env`` files, chart templates). Each file is read and hashed once per
-run however many clusters share it. Nothing outside the repository is read: a symlink counts by its
-target's name, never by what it points at, and only regular files are read; a file above the loader's
-size bound (which the validator refuses to read, Y003) counts by its size and modification time.
+run however many clusters share it. Nothing outside the repository is read: a symlink to a file inside
+the repository counts by its name and that file's content, any other symlink by its target's name only;
+only regular files are read; a file above the loader's size bound (which the validator refuses to read,
+Y003) counts by its size and modification time.
 """
 
 from __future__ import annotations
@@ -38,16 +39,16 @@ class Fingerprints:
         if found is not None:
             return found
         path = self.root / rel
+        self._files[rel] = "cycle"  # what a symlink loop back to this file sees
         try:
             st = os.lstat(path)
             if stat.S_ISLNK(st.st_mode):
                 found = "link:" + os.readlink(path)
-            elif stat.S_ISREG(st.st_mode) and st.st_size > _MAX_READ:
-                found = f"large:{st.st_size}:{st.st_mtime_ns}"
-            elif stat.S_ISREG(st.st_mode):
-                found = hashlib.sha256(path.read_bytes()).hexdigest()
+                target = Path(os.path.realpath(path))
+                if target.is_relative_to(self.root):
+                    found += ":" + self.file(target.relative_to(self.root).as_posix())
             else:
-                found = f"mode:{stat.S_IFMT(st.st_mode)}"
+                found = _content(path, st)
         except OSError:
             found = "missing"
         self._files[rel] = found
@@ -95,6 +96,14 @@ class Fingerprints:
         for rel in sorted(paths):
             h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + self.file(rel).encode() + b"\n")
         return h.hexdigest()
+
+
+def _content(path: Path, st: os.stat_result) -> str:
+    if stat.S_ISREG(st.st_mode) and st.st_size > _MAX_READ:
+        return f"large:{st.st_size}:{st.st_mtime_ns}"
+    if stat.S_ISREG(st.st_mode):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"mode:{stat.S_IFMT(st.st_mode)}"
 
 
 def _join(directory: str, name: str) -> str:

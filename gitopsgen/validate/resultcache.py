@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -65,9 +67,10 @@ def tool_digest(command: Iterable[str] = ()) -> str:
             version = "-"
         h.update(f"{name}=={version}\n".encode())
     if command:
+        executable = shutil.which(command[0]) or command[0]
         try:
-            st = os.stat(command[0])
-            h.update(f"{command} {st.st_size} {st.st_mtime_ns}\n".encode())
+            st = os.stat(executable)
+            h.update(f"{command} {os.path.realpath(executable)} {st.st_size} {st.st_mtime_ns}\n".encode())
         except OSError:
             h.update(f"{command}\n".encode())
     found = _TOOL_DIGEST[command] = h.hexdigest()
@@ -103,7 +106,7 @@ class ResultCache:
         path = self._path(kind, key)
         try:
             entry = json.loads(path.read_bytes())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # missing, not JSON, or nested past the parser
             self.counts["misses"] += 1
             return None
         if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != key:
@@ -142,13 +145,19 @@ class ResultCache:
             return 0
         entries: list[tuple[float, int, Path]] = []
         total = 0
-        for path in self.directory.rglob("*.json"):
+        stale = time.time() - 3600
+        for path in self.directory.rglob("*"):
             try:
                 st = path.stat()
             except OSError:
                 continue
-            entries.append((st.st_mtime, st.st_size, path))
-            total += st.st_size
+            if path.name.startswith(".tmp-"):  # a write killed before its rename
+                if st.st_mtime < stale:
+                    path.unlink(missing_ok=True)
+                continue
+            if path.suffix == ".json":
+                entries.append((st.st_mtime, st.st_size, path))
+                total += st.st_size
         if total <= self.max_bytes:
             return 0
         removed = 0
