@@ -103,8 +103,8 @@ class ClusterBuild:
     findings: list[Finding] = field(default_factory=list)
     reached: set[str] = field(default_factory=set)  # kustomization directories this cluster's builds used
     files: set[str] = field(default_factory=set)  # files those kustomizations name (resources, patches, …)
-    applied_files: set[str] = field(default_factory=set)
     kustomizations: int = 0
+    volatile: bool = False  # a finding may not recur on the next run (a kustomize time-out): not cached
 
 
 class Repository:
@@ -293,6 +293,7 @@ class ClusterBuilder:
         """The objects ``ks`` applies, from kustomize's output: Flux's post-build steps and the lines."""
         if built.error:
             self._build_error(ks, pending.target, built.error)
+            self.result.volatile = self.result.volatile or built.transient
             return []
         manifests = self._post_build(ks, pending.spec, built.objects)
         if pending.patches:

@@ -10,7 +10,7 @@ change a build (Kubernetes version, clusters directory, ignored paths, chart mir
 schemas (:meth:`~.schemas.SchemaStore.digest`), which GitRepositories are this repository, the
 cluster's name and the content of every file it reads (:mod:`.fingerprint`). Outcomes that depend on
 something outside those — a chart that could not be fetched, a chart version that is a range, a rule
-that crashed — are not stored (:func:`cacheable`).
+that crashed, a kustomize that timed out or was killed — are not stored (:func:`cacheable`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class ClusterOutcome:
     manifest_files: set[str] = field(default_factory=set)  # files its objects came from
     images: list[dict[str, Any]] = field(default_factory=list)  # ImagePolicy/ImageRepository summaries
     cached: bool = False
+    volatile: bool = False  # something in it may not recur (see :func:`cacheable`)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,7 +110,9 @@ def image_summary(manifests: list[Manifest]) -> list[dict[str, Any]]:
 
 
 def cacheable(outcome: ClusterOutcome) -> bool:
-    return not any(f.rule in _VOLATILE for f in outcome.findings)
+    """Whether the outcome depends only on what its key covers (no download failure, unpinned chart, crash,
+    kustomize time-out)."""
+    return not outcome.volatile and not any(f.rule in _VOLATILE for f in outcome.findings)
 
 
 def cluster_key(

@@ -12,11 +12,11 @@ comments) and identical findings of several clusters are merged.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,12 @@ from .findings import Finding, Rule, Severity, register
 from .fingerprint import Fingerprints
 from .helmstage import HelmStage
 from .inputs import Inputs, cluster_inputs
-from .kustomize import B001, Scanner, build, kustomization_file, kustomize_command, rel
+from .kustomize import B001, build, kustomization_file, kustomize_command, rel
 from .load import Limits, Loaded, inline_ignores, is_ignored, load_repository
 from .model import Context, Manifest
-from .parsecache import ParseCache
-from .resultcache import ResultCache, digest, tool_digest
-from .schemas import SchemaStore, crd_cache_dir, read_yaml_documents
+from .parsecache import ParseCache, YamlFiles
+from .resultcache import ResultCache, tool_digest
+from .schemas import SchemaStore, crd_cache_dir
 from .schemastage import SchemaChecks
 
 R001 = register(
@@ -80,11 +80,15 @@ def schema_store(
     crd_dir = crd_cache_dir()
     if crd_dir.is_dir():
         store.add_cache(crd_dir)
-    results = cache if cache is not None and cache.directory is not None else None
-    read = (lambda p: cached_documents(results, p)) if results is not None else None
+    read = YamlFiles(cache).documents if cache is not None and cache.directory is not None else None
     for path in settings.crds:
         try:
-            store.add_crds_from(path, read)
+            try:
+                store.add_crds_from(path, read)
+            except ValueError:
+                if read is None:
+                    raise
+                store.add_crds_from(path)  # the cached parse may be what is broken: parse the file itself
         except ValueError as exc:
             raise InputError(f"--crds {path}: {exc}") from None
     if settings.crds:
@@ -96,26 +100,6 @@ def schema_store(
             except ValueError:
                 pass  # a broken CRD in the repository is reported by the schema stage (K001), not used
     return store
-
-
-def cached_documents(cache: ResultCache, path: Path) -> list[Any]:
-    """The YAML documents of ``path``, parsed once per content (JSON-exact documents only are kept)."""
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return read_yaml_documents(path)  # its error message
-    key = digest("yaml-documents", hashlib.sha256(raw).hexdigest())
-    found = cache.get("yaml", key)
-    if isinstance(found, list):
-        return found
-    documents = read_yaml_documents(path)
-    try:
-        exact = json.loads(json.dumps(documents)) == documents
-    except (TypeError, ValueError):
-        exact = False
-    if exact:
-        cache.put("yaml", key, documents)
-    return documents
 
 
 def select_clusters(root: Path, settings: Settings) -> list[str]:
@@ -189,86 +173,73 @@ class Rendered:
         return self.build.findings + self.helm_findings
 
 
+class Timings(dict[str, float]):
+    """Seconds per pipeline stage (the JSON report's ``stats.stages``)."""
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - started
+
+
 def validate(root: Path, settings: Settings) -> Result:
     started = time.perf_counter()
     root = root.resolve()
-    timings: dict[str, float] = {}
+    timings = Timings()
     cache = ResultCache.open(settings.cache)
-    t = time.perf_counter()
-    parses = ParseCache(cache, Limits()) if cache.directory is not None else None
-    loaded = load_repository(root, settings.ignore, parses=parses)
-    timings["load"] = time.perf_counter() - t
-    findings = list(loaded.findings)
-    t = time.perf_counter()
-    store = schema_store(root, settings, loaded.documents, cache)
-    timings["crds"] = time.perf_counter() - t
-
+    with timings.stage("load"):
+        parses = ParseCache(cache, Limits()) if cache.directory is not None else None
+        loaded = load_repository(root, settings.ignore, parses=parses)
+    with timings.stage("crds"):
+        store = schema_store(root, settings, loaded.documents, cache)
     workspace = Workspace.open(root, settings, loaded)
     texts = {f: lf.text for f, lf in loaded.files.items()}
-    t = time.perf_counter()
-    names = select_clusters(root, settings)
-    inputs: dict[str, Inputs] = {}
-    if settings.shard is not None or settings.changed_since is not None or cache.directory is not None:
-        inputs = {n: cluster_inputs(workspace.repo, n, settings.clusters_dir) for n in names}
-    scope = narrow(workspace, names, inputs)
-    schemas_digest = store.digest() if cache.directory is not None else ""
-    outcomes, keys = cached_outcomes(workspace, schemas_digest, cache, scope.names, inputs)
-    misses = [n for n in scope.names if n not in outcomes]
-    timings["cache"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    builds = workspace.render(misses)
-    timings["builds"] = time.perf_counter() - t
+    with timings.stage("cache"):
+        names = select_clusters(root, settings)
+        inputs: dict[str, Inputs] = {}
+        if settings.shard is not None or settings.changed_since is not None or cache.directory is not None:
+            inputs = {n: cluster_inputs(workspace.repo, n, settings.clusters_dir) for n in names}
+        scope = narrow(workspace, names, inputs)
+        schemas_digest = store.digest() if cache.directory is not None else ""
+        outcomes, keys = cached_outcomes(workspace, schemas_digest, cache, scope.names, inputs)
+    with timings.stage("builds"):
+        builds = workspace.render([n for n in scope.names if n not in outcomes])
     schemas = SchemaChecks(store, cache, schemas_digest)
-    t = time.perf_counter()
-    for r in builds:
-        outcome = outcomes[r.build.cluster.name] = ClusterOutcome(
-            r.build.cluster.name,
-            r.findings,
-            kustomizations=r.build.kustomizations,
-            releases=r.releases,
-            reached=r.build.reached,
-            files=r.build.files,
-            manifest_files={m.file for m in r.build.cluster.manifests},
-            images=image_summary(r.build.cluster.manifests),
-        )
-        outcome.objects, more = schemas.check(r.build.cluster.manifests)
-        outcome.findings += more
-    timings["schemas"] = time.perf_counter() - t
-    t = time.perf_counter()
-    for r in builds:
-        outcome = outcomes[r.build.cluster.name]
-        outcome.findings += run_rules(rules.CLUSTER, Context(root, loaded.documents, texts, [r.build.cluster]))
-        if outcome.name in keys and cacheable(outcome):
-            cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
-    timings["rules"] = time.perf_counter() - t
+    with timings.stage("schemas"):
+        for r in builds:
+            outcomes[r.build.cluster.name] = built_outcome(r, schemas)
+    with timings.stage("rules"):
+        for r in builds:
+            outcome = outcomes[r.build.cluster.name]
+            outcome.findings += run_rules(rules.CLUSTER, Context(root, [], {}, [r.build.cluster]), outcome.name)
+            if outcome.name in keys and cacheable(outcome):
+                cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
 
     done = [outcomes[n] for n in scope.names]
-    for o in done:
-        findings += o.findings
+    findings = [*loaded.findings, *(f for o in done for f in o.findings)]
     checked = sum(o.objects for o in done)
     if scope.repository:
-        t = time.perf_counter()
-        reached = set().union(scope.reached, *(o.reached for o in done))
-        referenced = set().union(scope.files, *(o.files for o in done))
-        applied = set().union(*(o.manifest_files for o in done))
-        extra, more = standalone(workspace.repo, applied, reached, referenced)
-        findings += more
-        count, more = schemas.check(extra)
-        checked += count
-        findings += more
-        timings["repository"] = time.perf_counter() - t
+        with timings.stage("repository"):
+            reached = set().union(scope.reached, *(o.reached for o in done))
+            referenced = set().union(scope.files, *(o.files for o in done))
+            applied = set().union(*(o.manifest_files for o in done))
+            extra, more = standalone(workspace.repo, applied, reached, referenced)
+            count, schema_findings = schemas.check(extra)
+            checked += count
+            findings += more + schema_findings
     if scope.owner:
-        t = time.perf_counter()
-        images = [i for o in done for i in o.images]
-        ctx = Context(root, loaded.documents, texts, [], images, cache, scope.changed)
-        findings += run_rules(rules.REPOSITORY, ctx)
-        timings["rules"] += time.perf_counter() - t
+        with timings.stage("rules"):
+            images = [i for o in done for i in o.images]
+            ctx = Context(root, loaded.documents, texts, [], images, cache, scope.changed)
+            findings += run_rules(rules.REPOSITORY, ctx)
     schemas.save()
     cache.prune()
 
     findings = [f for f in findings if f.cluster or scope.keeps(f.file)]
-    final = finish(findings, settings, texts)
     stats: dict[str, Any] = {
         "files": len(loaded.files),
         "documents": len(loaded.documents),
@@ -283,7 +254,26 @@ def validate(root: Path, settings: Settings) -> Result:
         stats["clusters_cached"] = sum(o.cached for o in done)
     if scope.narrowed:
         stats["clusters_selected_of"] = scope.total
-    return Result(final, [o.name for o in done], stats)
+    return Result(finish(findings, settings, texts), [o.name for o in done], stats)
+
+
+def built_outcome(r: Rendered, schemas: SchemaChecks) -> ClusterOutcome:
+    """The outcome of a cluster built in this run, with its objects through the schema stage."""
+    cluster = r.build.cluster
+    outcome = ClusterOutcome(
+        cluster.name,
+        r.findings,
+        kustomizations=r.build.kustomizations,
+        releases=r.releases,
+        reached=r.build.reached,
+        files=r.build.files,
+        manifest_files={m.file for m in cluster.manifests},
+        images=image_summary(cluster.manifests),
+        volatile=r.build.volatile,
+    )
+    outcome.objects, more = schemas.check(cluster.manifests)
+    outcome.findings += more
+    return outcome
 
 
 def cached_outcomes(
@@ -309,14 +299,16 @@ def cached_outcomes(
     return found, keys
 
 
-def run_rules(scope: str, ctx: Context) -> list[Finding]:
-    """The semantic rules of ``scope`` on ``ctx``; a crashing rule is a finding (R001), not the end of the run."""
+def run_rules(scope: str, ctx: Context, cluster: str = "") -> list[Finding]:
+    """The semantic rules of ``scope`` on ``ctx`` (``cluster``: the one it holds); a crashing rule is a
+    finding (R001), not the end of the run."""
     out: list[Finding] = []
     for rule, check in rules.checks(scope):
         try:
             out += list(check(ctx))
         except Exception as exc:  # a crashing rule is a bug to report, not a reason to stop the validation
-            out.append(Finding("", 0, R001.id, f"rule {rule.id} crashed: {type(exc).__name__}: {exc}"))
+            message = f"rule {rule.id} crashed: {type(exc).__name__}: {exc}"
+            out.append(Finding("", 0, R001.id, message, R001.severity, cluster=cluster))
     return out
 
 
@@ -378,7 +370,7 @@ def standalone(
     objects came from): built or checked on their own."""
     findings: list[Finding] = []
     manifests: list[Manifest] = []
-    scanner = Scanner(repo.root, repo.by_file)
+    scanner = repo.scanner
     dirs = sorted(
         {str(Path(f).parent) for f in repo.loaded.files if Path(f).name in ("kustomization.yaml", "kustomization.yml")}
     )

@@ -5,9 +5,10 @@ kustomization directory, every file below a plain-manifest or chart directory, o
 be told statically — the whole repository). :class:`Fingerprints` turns that into one SHA-256 over the
 paths and contents of exactly those files, as they are on disk now, including files that are not YAML
 (``configMapGenerator`` inputs, ``.env`` files, chart templates). Each file is read and hashed once per
-run however many clusters share it. Nothing outside the repository is read: a symlink to a file inside
-the repository counts by its name and that file's content, any other symlink by its target's name only;
-only regular files are read; a file above the loader's size bound (which the validator refuses to read,
+run however many clusters share it. Nothing outside the repository is read or listed: a symlink to a
+file inside the repository counts by its name and that file's content, a symlinked directory inside it
+by its files (Helm's chart loader follows those), any other symlink by its target's name only; only
+regular files are read; a file above the loader's size bound (which the validator refuses to read,
 Y003) counts by its size and modification time.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import stat
 from pathlib import Path
 
@@ -33,53 +35,81 @@ class Fingerprints:
         self._dirs: dict[str, list[str]] = {}
         self._trees: dict[str, list[str]] = {}
 
+    def _real(self, rel: str) -> str | None:
+        """The repository-relative real path of ``rel`` (symlinks resolved), or None when it leaves the
+        repository."""
+        real = Path(os.path.realpath(self.root / rel))
+        if not real.is_relative_to(self.root):
+            return None
+        return real.relative_to(self.root).as_posix() or "."
+
     def file(self, rel: str) -> str:
-        """Digest of one repository file: its content, a symlink's target name, or what it is not."""
+        """Digest of one repository file: its content, a symlink's target (name, and content when it is a
+        file of the repository), or what it is not; never anything outside the repository."""
         found = self._files.get(rel)
         if found is not None:
             return found
-        path = self.root / rel
         self._files[rel] = "cycle"  # what a symlink loop back to this file sees
+        parent = self._real(posixpath.dirname(rel) or ".")
+        path = self.root / rel
         try:
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                found = "link:" + os.readlink(path)
-                target = Path(os.path.realpath(path))
-                if target.is_relative_to(self.root):
-                    found += ":" + self.file(target.relative_to(self.root).as_posix())
+            if parent is None:
+                found = "outside"  # a directory on the way is a symlink out of the repository
             else:
-                found = _content(path, st)
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    found = "link:" + os.readlink(path)
+                    target = self._real(rel)
+                    if target is not None and target != rel:
+                        found += ":" + self.file(target)
+                else:
+                    found = _content(path, st)
         except OSError:
             found = "missing"
         self._files[rel] = found
         return found
 
     def directory(self, rel: str) -> list[str]:
-        """The entries directly in a directory (files and links; repository-relative), sorted."""
+        """The entries directly in a directory (files and links; repository-relative), sorted; nothing for a
+        directory outside the repository."""
         found = self._dirs.get(rel)
         if found is None:
-            base = self.root / rel if rel != "." else self.root
-            try:
-                with os.scandir(base) as it:
-                    found = sorted(_join(rel, e.name) for e in it if not e.is_dir(follow_symlinks=False))
-            except OSError:
-                found = []
+            found = []
+            real = self._real(rel)
+            if real is not None:
+                try:
+                    with os.scandir(self.root / real) as it:
+                        found = sorted(_join(real, e.name) for e in it if not e.is_dir(follow_symlinks=False))
+                except OSError:
+                    pass
             self._dirs[rel] = found
         return found
 
     def tree(self, rel: str) -> list[str]:
-        """Every file below a directory (links not followed; version-control and cache directories skipped)."""
+        """Every file below a directory, by real path; a symlinked directory inside the repository adds its
+        target's files, one leading out of it only its own name (version-control and cache directories
+        skipped)."""
         found = self._trees.get(rel)
-        if found is None:
-            base = self.root / rel if rel != "." else self.root
-            found = []
-            for current, dirs, files in os.walk(base, followlinks=False):
+        if found is not None:
+            return found
+        self._trees[rel] = []  # what a symlink cycle back to this directory sees
+        real = self._real(rel)
+        out: set[str] = set()
+        if real is not None and real != rel:
+            out.update(self.tree(real))
+        elif real is not None:
+            for current, dirs, files in os.walk(self.root / real, followlinks=False):
                 here = Path(current).relative_to(self.root).as_posix()
                 dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-                found += [_join(here, f) for f in files]
-                found += [_join(here, d) for d in dirs if (Path(current) / d).is_symlink()]
-            found.sort()
-            self._trees[rel] = found
+                out.update(_join(here, f) for f in files)
+                for d in dirs:
+                    if (Path(current) / d).is_symlink():
+                        link = _join(here, d)
+                        out.add(link)
+                        target = self._real(link)
+                        if target is not None:
+                            out.update(self.tree(target))
+        found = self._trees[rel] = sorted(out)
         return found
 
     def of_inputs(self, inputs: Inputs) -> str:

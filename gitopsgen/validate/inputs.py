@@ -101,12 +101,16 @@ def cluster_inputs(repo: Repository, name: str, clusters_dir: str) -> Inputs:
                     if not isinstance(c, str) or "$" in c:
                         return _everything(out, f"{d.file}:{d.line}: a component is not a plain path")
                     queue.append(posixpath.normpath(f"{follow}/{c}"))
-                _named_sources(repo, out, (spec.get("postBuild") or {}).get("substituteFrom"))
+                why = _named_sources(repo, out, (spec.get("postBuild") or {}).get("substituteFrom"))
+                if why:
+                    return _everything(out, f"{d.file}:{d.line}: {why}")
             elif d.data.get("kind") == "HelmRelease" and _group(d.data) == HELM_GROUP:
                 chart = _local_chart(d.data)
                 if chart:
                     out.trees.add(chart)
-                _named_sources(repo, out, _spec(d.data).get("valuesFrom"))
+                why = _named_sources(repo, out, _spec(d.data).get("valuesFrom"))
+                if why:
+                    return _everything(out, f"{d.file}:{d.line}: {why}")
     return out
 
 
@@ -115,12 +119,17 @@ def _everything(out: Inputs, why: str) -> Inputs:
     return out
 
 
-def _named_sources(repo: Repository, out: Inputs, refs: Any) -> None:
+def _named_sources(repo: Repository, out: Inputs, refs: Any) -> str:
     """ConfigMaps and Secrets named by substituteFrom/valuesFrom: every document of that kind and name counts
-    (the build looks them up among the cluster's objects first, then in the whole repository)."""
+    (the build looks them up among the cluster's objects first, then in the whole repository; a document
+    added anywhere later is a new input then). Returns why the names cannot be told (a variable), or ""."""
     for ref in refs if isinstance(refs, list) else []:
         if isinstance(ref, dict) and ref.get("kind") in ("ConfigMap", "Secret"):
-            out.files |= {d.file for d in repo.documents_named(str(ref["kind"]), str(ref.get("name", "")))}
+            name = str(ref.get("name", ""))
+            if "$" in name:
+                return f"{ref['kind']} name {name} is only known after substitution"
+            out.files |= {d.file for d in repo.documents_named(str(ref["kind"]), name)}
+    return ""
 
 
 @dataclass
@@ -154,11 +163,14 @@ def _reach(root: Path, scanner: Scanner, target: Path, out: Inputs) -> _Reach:
     return found
 
 
-# a patch that sets one of these decides what a Flux Kustomization builds or which chart a HelmRelease renders
+# a patch that sets one of these decides what a Flux Kustomization builds or which chart a HelmRelease renders,
+# or which ConfigMaps and Secrets they read
 _REDIRECTING = (
     ("spec", "path"),
     ("spec", "components"),
     ("spec", "sourceRef"),
+    ("spec", "postBuild", "substituteFrom"),
+    ("spec", "valuesFrom"),
     ("spec", "chart", "spec", "chart"),
     ("spec", "chart", "spec", "sourceRef"),
     ("spec", "chartRef"),
@@ -173,10 +185,10 @@ def _redirects(patch: Any) -> bool:
         if problems or not docs:
             return False
         patch = docs[0].data
-    if isinstance(patch, list):  # JSON 6902
-        return any(
-            isinstance(op, dict) and "/" + "/".join(p) in str(op.get("path", "")) for op in patch for p in _REDIRECTING
-        )
+    if isinstance(patch, list):  # JSON 6902: an operation on a redirecting path, inside it or above it
+        ops = [str(op.get("path", "")).rstrip("/") for op in patch if isinstance(op, dict)]
+        targets = ["/" + "/".join(p) for p in _REDIRECTING]
+        return any(t in op or t.startswith(op + "/") for op in ops if op for t in targets)
     if not isinstance(patch, dict) or patch.get("kind") not in ("Kustomization", "HelmRelease"):
         return False
     for path in _REDIRECTING:
@@ -213,12 +225,12 @@ def _redirected(repo: Repository, reach: _Reach) -> str:
 
 
 def _from_this_repository(repo: Repository, data: dict[str, Any]) -> bool:
+    """Whether a Flux Kustomization may build from this repository: a GitRepository of that name in any
+    namespace (the namespace the build sees can differ from the one written: kustomize's ``namespace:``)."""
     source = _spec(data).get("sourceRef")
     source = source if isinstance(source, dict) else {}
-    namespace = str(source.get("namespace") or (data.get("metadata") or {}).get("namespace") or "flux-system")
-    return source.get("kind", "GitRepository") == "GitRepository" and (
-        (namespace, str(source.get("name", ""))) in repo.repo_sources
-    )
+    name = str(source.get("name", ""))
+    return source.get("kind", "GitRepository") == "GitRepository" and any(n == name for _, n in repo.repo_sources)
 
 
 def _flux_path(data: dict[str, Any]) -> str | None:

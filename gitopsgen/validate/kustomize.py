@@ -146,7 +146,8 @@ class Scanner:
                 try:
                     docs, findings = parse_documents(file.read_text(encoding="utf-8"), key)
                 except (OSError, UnicodeDecodeError) as exc:
-                    docs, findings = [], [Finding(key, 0, B001.id, f"cannot read: {exc}")]
+                    reason = getattr(exc, "strerror", None) or exc  # not the absolute path: findings are cached
+                    docs, findings = [], [Finding(key, 0, B001.id, f"cannot read: {reason}")]
             doc = docs[0] if docs and isinstance(docs[0].data, dict) else None
             self._cache[key] = (doc, findings)
         doc, findings = self._cache[key]
@@ -166,7 +167,8 @@ class Scanner:
         scan = scan or Scan()
         if not self._inside(target):
             where = entry or (rel(self.root, target), 0)
-            scan.findings.append(Finding(where[0], where[1], B002.id, f"{target} is outside the repository"))
+            shown = os.path.relpath(target, self.root)  # not the checkout's absolute path: findings are cached
+            scan.findings.append(Finding(where[0], where[1], B002.id, f"{shown} is outside the repository"))
             return scan
         if target.is_file() or not target.is_dir():
             return scan
@@ -300,6 +302,7 @@ class Transforms:
 class Built:
     objects: list[tuple[dict[str, Any], str]]  # (object, repository-relative origin file or "")
     error: str = ""
+    transient: bool = False  # the error may not recur (a time-out, a kustomize killed by a signal)
 
 
 def wrapper(root: Path, workdir: Path, targets: list[Path], transforms: Transforms) -> dict[str, Any]:
@@ -342,9 +345,9 @@ def build(
                 env={**os.environ, "KUSTOMIZE_PLUGIN_HOME": str(workdir / "no-plugins")},
             )
         except subprocess.TimeoutExpired:
-            return Built([], f"kustomize did not finish within {_TIMEOUT}s")
+            return Built([], f"kustomize did not finish within {_TIMEOUT}s", transient=True)
         if proc.returncode != 0:
-            return Built([], clean_error(proc.stderr, workdir, root))
+            return Built([], clean_error(proc.stderr, workdir, root), transient=proc.returncode < 0)
         try:
             docs = [d for d in yaml.load_all(proc.stdout, Loader=yaml.CSafeLoader) if isinstance(d, dict)]
         except yaml.YAMLError as exc:

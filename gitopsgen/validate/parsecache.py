@@ -1,4 +1,5 @@
-"""The loader's parse results, kept in the result cache by file content.
+"""Parse results kept in the result cache by file content: the loader's (:class:`ParseCache`) and the
+plain YAML of ``--crds`` files (:class:`YamlFiles`).
 
 Parsing a repository's YAML with line numbers is most of a warm run's time (every file, every run),
 while reading a JSON copy of the result is a tenth of it. :class:`ParseCache` stores, per distinct
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from .findings import Finding, Severity
 from .model import Document
 from .resultcache import ResultCache, digest, tool_digest
+from .schemas import read_yaml_documents
 
 KIND = "parse"
 
@@ -50,6 +53,33 @@ class ParseCache:
             exact = False
         if exact:
             self.cache.put(KIND, self._key(raw), value)
+
+
+class YamlFiles:
+    """The documents of YAML files read with PyYAML alone (``--crds``: megabytes of CRDs on every run)."""
+
+    def __init__(self, cache: ResultCache) -> None:
+        self.cache = cache
+        self.salt = digest("yaml-documents", tool_digest())
+
+    def documents(self, path: Path) -> list[Any]:
+        """The documents of ``path``, parsed once per content (JSON-exact documents only are kept)."""
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return read_yaml_documents(path)  # its error message
+        key = hashlib.sha256(self.salt.encode() + raw).hexdigest()
+        found = self.cache.get("yaml", key)
+        if isinstance(found, list):
+            return found
+        documents = read_yaml_documents(path)
+        try:
+            exact = json.loads(json.dumps(documents)) == documents
+        except (TypeError, ValueError, RecursionError):
+            exact = False
+        if exact:
+            self.cache.put("yaml", key, documents)
+        return documents
 
 
 def _int(value: Any) -> int:

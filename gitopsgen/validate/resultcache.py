@@ -1,11 +1,12 @@
 """The validator's content-addressed result cache: JSON entries under ``<cache>/results/``.
 
-An entry's key is a SHA-256 over everything its value depends on (the contents of the files read, the
-settings that change the outcome, and :func:`tool_digest`: gitopsgen's own source and the versions of
-the libraries and the kustomize binary it runs), so an entry is never stale: a changed input is a new
-key. Values are plain JSON, never pickles: a cache restored by CI from another pipeline can at worst
-hold a wrong answer for a key, not run code — and entries are checked for their shape on read; a
-broken or foreign entry is a miss and is rewritten. Writes are atomic (temporary file + rename), so
+An entry's key is a SHA-256 over everything its value is known to depend on (the contents of the
+files read, the settings that change the outcome, and :func:`tool_digest`: gitopsgen's own source,
+Python and the libraries, and the kustomize executable), so a changed input is a new key rather than
+a stale entry. Values are plain JSON, never pickles: a cache restored by CI from another pipeline can
+at worst hold a wrong answer for a key, not run code. Entries are read only as regular files (no
+symlink is followed, no FIFO opened) of bounded size and are checked for their shape by their users;
+a broken or foreign entry is a miss and is rewritten. Writes are atomic (temporary file + rename), so
 parallel runs (GitLab ``parallel:`` jobs sharing a cache) never see half an entry.
 
 The directory is kept under a size bound (``GITOPSGEN_CACHE_MAX_MB``, default 512): after a run that
@@ -19,6 +20,8 @@ import hashlib
 import json
 import os
 import shutil
+import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -29,7 +32,16 @@ from typing import Any
 
 FORMAT = 1  # bump when the shape of any entry changes
 DEFAULT_MAX_MB = 512
-_LIBRARIES = ("helm-python-sdk", "kubernetes-validate", "jsonschema", "cel-python", "PyYAML", "ruamel.yaml")
+MAX_ENTRY_BYTES = 256 * 1024 * 1024
+_LIBRARIES = (
+    "helm-python-sdk",
+    "kubernetes-validate",
+    "jsonschema",
+    "referencing",
+    "cel-python",
+    "PyYAML",
+    "ruamel.yaml",
+)
 _TOOL_DIGEST: dict[tuple[str, ...], str] = {}
 
 
@@ -56,7 +68,7 @@ def tool_digest(command: Iterable[str] = ()) -> str:
     found = _TOOL_DIGEST.get(command)
     if found is not None:
         return found
-    h = hashlib.sha256(f"format {FORMAT}\n".encode())
+    h = hashlib.sha256(f"format {FORMAT}\npython {sys.version}\n".encode())
     package = Path(__file__).resolve().parent.parent
     for path in sorted(package.rglob("*.py")):
         h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
@@ -67,14 +79,25 @@ def tool_digest(command: Iterable[str] = ()) -> str:
             version = "-"
         h.update(f"{name}=={version}\n".encode())
     if command:
+        # by path and size, not modification time: CI caches restore files with new times
         executable = shutil.which(command[0]) or command[0]
         try:
             st = os.stat(executable)
-            h.update(f"{command} {os.path.realpath(executable)} {st.st_size} {st.st_mtime_ns}\n".encode())
+            h.update(f"{command} {os.path.realpath(executable)} {st.st_size}\n".encode())
         except OSError:
             h.update(f"{command}\n".encode())
     found = _TOOL_DIGEST[command] = h.hexdigest()
     return found
+
+
+def _read_entry(path: Path) -> bytes:
+    """An entry's bytes: a regular file, not through a symlink, not larger than ``MAX_ENTRY_BYTES``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+            raise OSError(f"{path}: not a cache entry")
+        return f.read(MAX_ENTRY_BYTES + 1)
 
 
 @dataclass
@@ -105,8 +128,8 @@ class ResultCache:
             return None
         path = self._path(kind, key)
         try:
-            entry = json.loads(path.read_bytes())
-        except (OSError, ValueError, RecursionError):  # missing, not JSON, or nested past the parser
+            entry = json.loads(_read_entry(path))
+        except (OSError, ValueError, RecursionError):  # missing, not a file, not JSON, nested past the parser
             self.counts["misses"] += 1
             return None
         if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != key:
@@ -124,7 +147,10 @@ class ResultCache:
         if self.directory is None:
             return
         path = self._path(kind, key)
-        body = json.dumps({"format": FORMAT, "key": key, "value": value}, separators=(",", ":"), sort_keys=True)
+        try:
+            body = json.dumps({"format": FORMAT, "key": key, "value": value}, separators=(",", ":"), sort_keys=True)
+        except (TypeError, ValueError, RecursionError):  # a value JSON cannot hold (a date in YAML): not kept
+            return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -146,18 +172,21 @@ class ResultCache:
         entries: list[tuple[float, int, Path]] = []
         total = 0
         stale = time.time() - 3600
-        for path in self.directory.rglob("*"):
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            if path.name.startswith(".tmp-"):  # a write killed before its rename
-                if st.st_mtime < stale:
-                    path.unlink(missing_ok=True)
-                continue
-            if path.suffix == ".json":
-                entries.append((st.st_mtime, st.st_size, path))
-                total += st.st_size
+        for current, _dirs, files in os.walk(self.directory, followlinks=False):
+            for name in files:
+                path = Path(current) / name
+                try:
+                    st = path.lstat()
+                except OSError:
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                if name.startswith(".tmp-"):  # a write killed before its rename
+                    if st.st_mtime < stale:
+                        path.unlink(missing_ok=True)
+                elif name.endswith(".json"):
+                    entries.append((st.st_mtime, st.st_size, path))
+                    total += st.st_size
         if total <= self.max_bytes:
             return 0
         removed = 0

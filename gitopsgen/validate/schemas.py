@@ -983,11 +983,12 @@ class SchemaStore:
     # -- lookups
 
     def digest(self) -> str:
-        """SHA-256 of the Kubernetes version and every CRD this store checks against (with where it came
-        from): what the schema stage's findings depend on besides the objects."""
+        """SHA-256 of the Kubernetes version and every CRD's spec this store checks against: what the schema
+        stage's findings depend on besides the objects (not where a CRD was read from, which differs from
+        one CI runner's checkout to another's)."""
         h = hashlib.sha256(self.kubernetes_version.encode())
         for key, crd in sorted(self._crds.items()):
-            h.update(json.dumps([key, crd.source, crd.origin, crd.raw], sort_keys=True, default=str).encode())
+            h.update(json.dumps([key, crd.raw.get("spec")], sort_keys=True, default=str).encode())
         return h.hexdigest()
 
     def has_schema(self, api_version: str, kind: str) -> bool:

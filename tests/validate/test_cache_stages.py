@@ -201,3 +201,61 @@ def test_prune_removes_writes_killed_before_their_rename(tmp_path: Path) -> None
     cache.prune()
     assert not old.exists() and new.exists()  # a recent one may be a write in progress
     assert cache.get("cluster", "ab" * 32) == {"x": 1}
+
+
+def test_entries_are_read_only_as_regular_files(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "cache")
+    assert cache.directory is not None
+    key_link, key_fifo, key_big = "aa" * 32, "ab" * 32, "ac" * 32
+    for key in (key_link, key_fifo, key_big):
+        (cache.directory / "k" / key[:2]).mkdir(parents=True, exist_ok=True)
+    os.symlink("/dev/zero", cache.directory / "k" / "aa" / f"{key_link}.json")  # would never end
+    os.mkfifo(cache.directory / "k" / "ab" / f"{key_fifo}.json")  # would block
+    with (cache.directory / "k" / "ac" / f"{key_big}.json").open("wb") as f:
+        f.truncate(300 * 1024 * 1024)  # sparse, above the bound
+    assert cache.get("k", key_link) is None and cache.get("k", key_fifo) is None and cache.get("k", key_big) is None
+    cache.put("k", key_link, [1])
+    assert cache.get("k", key_link) == [1]  # the entry replaced the link
+
+
+def test_a_value_json_cannot_hold_is_not_stored(tmp_path: Path) -> None:
+    import datetime
+
+    cache = ResultCache(tmp_path / "cache")
+    cache.put("k", "ad" * 32, {"namespace": datetime.date(2024, 1, 1)})  # an ImagePolicy namespace: 2024-01-01
+    assert cache.get("k", "ad" * 32) is None and cache.counts["writes"] == 0
+
+
+def test_every_rule_module_says_its_scope() -> None:
+    from gitopsgen.validate import rules
+
+    scopes = {m.__name__.rsplit(".", 1)[1][:4]: m.SCOPE for m in rules.modules()}
+    assert {k for k, v in scopes.items() if v == rules.REPOSITORY} == {"g001", "s001", "s002"}
+    assert set(scopes.values()) == {rules.CLUSTER, rules.REPOSITORY}
+    assert len(rules.checks(rules.CLUSTER)) + len(rules.checks(rules.REPOSITORY)) == len(rules.checks())
+
+
+def test_fingerprints_never_leave_the_repository(tmp_path: Path) -> None:
+    from gitopsgen.validate.fingerprint import Fingerprints
+    from gitopsgen.validate.inputs import Inputs
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("a: 1\n")
+    root = (tmp_path / "repo").resolve()
+    (root / "charts/app/templates").mkdir(parents=True)
+    (root / "common/templates").mkdir(parents=True)
+    (root / "common/templates/t.yaml").write_text("x: 1\n")
+    os.symlink("../../common", root / "charts/app/common")  # a chart's symlinked directory inside the repository
+    os.symlink(str(outside), root / "charts/escape")
+    prints = Fingerprints(root)
+    assert prints.tree("../outside") == [] and prints.tree("charts/escape") == []
+    assert prints.file("charts/escape/secret.yaml") == "outside"
+    assert "common/templates/t.yaml" in prints.tree("charts/app")
+    before = prints.of_inputs(Inputs(trees={"charts/app", "../outside", "charts/escape"}))
+    (outside / "secret.yaml").write_text("a: 2\n")
+    (root / "common/templates/t.yaml").write_text("x: 2\n")
+    after = Fingerprints(root).of_inputs(Inputs(trees={"charts/app", "../outside", "charts/escape"}))
+    assert before != after  # the target inside the repository counts ...
+    (root / "common/templates/t.yaml").write_text("x: 1\n")
+    assert Fingerprints(root).of_inputs(Inputs(trees={"charts/app", "../outside", "charts/escape"})) == before

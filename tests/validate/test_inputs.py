@@ -108,6 +108,20 @@ def test_which_changes_reach_which_cluster(fleet: Path, changed: str, a: bool, b
             "clusters/a/kustomization.yaml": {"resources": ["apps.yaml"], "patches": [{"path": "redirect.yaml"}]},
             "clusters/a/redirect.yaml": [{"op": "replace", "path": "/spec/path", "value": "./overlays/b"}],
         },
+        # a substituteFrom source whose name a variable decides
+        {"clusters/a/apps.yaml": flux_ks("apps", "./overlays/a", postBuild={
+            "substituteFrom": [{"kind": "ConfigMap", "name": "${CLUSTER}-vars"}]})},
+        # a patch adds a substituteFrom source (JSON 6902, inside the field and above it)
+        {
+            "clusters/a/kustomization.yaml": {"resources": ["apps.yaml"], "patches": [{"path": "vars.yaml"}]},
+            "clusters/a/vars.yaml": [{"op": "add", "path": "/spec/postBuild/substituteFrom/-",
+                                      "value": {"kind": "ConfigMap", "name": "other"}}],
+        },
+        {
+            "clusters/a/kustomization.yaml": {"resources": ["apps.yaml"], "patches": [{"path": "vars.yaml"}]},
+            "clusters/a/vars.yaml": [{"op": "replace", "path": "/spec/postBuild",
+                                      "value": {"substituteFrom": [{"kind": "ConfigMap", "name": "other"}]}}],
+        },
         # the Flux Kustomization patches a HelmRelease's chart source
         {"clusters/a/apps.yaml": flux_ks("apps", "./overlays/a", patches=[{"patch": yaml.safe_dump(
             {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "x"},

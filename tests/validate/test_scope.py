@@ -89,3 +89,16 @@ def test_bad_shard_is_an_input_error(fleet: Path, shard: str) -> None:
 def test_changed_since_an_unknown_revision_is_an_input_error(fleet: Path) -> None:
     proc = run_cli("validate", str(fleet), "--changed-since", "no-such-ref", "--offline")
     assert proc.returncode == 2 and "no-such-ref" in proc.stderr
+
+
+def test_changed_since_reports_an_intent_the_fleet_change_breaks(fleet: Path, helm_repo_url: str) -> None:
+    """The fleet intent changed: every cluster's intent is resolved again, and one that no longer resolves
+    is reported on gitopsgen.yaml, though no cluster's own files changed."""
+    intent = fleet / "gitopsgen.yaml"
+    text = intent.read_text()
+    assert "harbor.example.com" in text
+    intent.write_text(text.replace("harbor.example.com", "''", 1))
+    report = validate(fleet, helm_repo_url, "--changed-since", "HEAD")
+    g001 = [f for f in report["findings"] if f["rule"] == "G001"]
+    assert g001 and all(f["file"] == "gitopsgen.yaml" for f in g001), g001
+    assert any("does not load" in f["message"] for f in g001), g001

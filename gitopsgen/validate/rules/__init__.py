@@ -1,10 +1,11 @@
 """The semantic rules, one module per rule, found by name: each module defines ``RULE`` (registered
 in :data:`gitopsgen.validate.findings.RULES`) and ``check(ctx) -> Iterable[Finding]``.
 
-A rule's ``SCOPE`` says what it looks at. ``"cluster"`` (the default): only ``ctx.clusters``, each
-cluster on its own — the engine runs it once per cluster it builds, and its findings are cached with
-that cluster's. ``"repository"``: the repository's files (``ctx.documents``, ``ctx.texts``, and
-``ctx.images`` for the clusters' image-automation objects) — run once per validation, with no clusters.
+Every rule module says what it looks at in ``SCOPE`` (there is no default: a wrong guess would be a
+stale cache). ``"cluster"``: one cluster's objects (``ctx.clusters`` holds exactly one; no documents or
+texts are given) — the engine runs it once per cluster it builds, and its findings are cached with that
+cluster's. ``"repository"``: the repository's files (``ctx.documents``, ``ctx.texts``, and ``ctx.images``
+for the clusters' image-automation objects) — run once per validation, with no clusters.
 
 Rules emitted by a stage (YAML, schemas, builds, Helm) are declared next to the stage's code; the
 modules here look at whole clusters after everything is built.
@@ -44,7 +45,11 @@ REPOSITORY = "repository"
 
 def checks(scope: str | None = None) -> list[tuple[Rule, Check]]:
     """(rule, check) for every semantic rule module (of ``scope`` when given)."""
-    return [(m.RULE, m.check) for m in modules() if scope is None or getattr(m, "SCOPE", CLUSTER) == scope]
+    found = modules()
+    for m in found:
+        if getattr(m, "SCOPE", None) not in (CLUSTER, REPOSITORY):
+            raise ValueError(f"rule module {m.__name__} must set SCOPE to {CLUSTER!r} or {REPOSITORY!r}")
+    return [(m.RULE, m.check) for m in found if scope is None or m.SCOPE == scope]
 
 
 def finding_at(rule: Rule, manifest: Manifest, message: str, *path: str | int) -> Finding:

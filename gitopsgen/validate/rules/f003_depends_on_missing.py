@@ -8,6 +8,7 @@ from ..findings import Finding, Rule, Severity, register
 from ..model import Context, Manifest
 from . import finding_at
 
+SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
         "F003",

@@ -9,6 +9,7 @@ from ..model import Context, Manifest
 from . import finding_at
 from .f003_depends_on_missing import dependencies
 
+SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
         "F004",

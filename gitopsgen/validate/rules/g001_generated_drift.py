@@ -95,14 +95,16 @@ def _touched(changed: set[str] | None, files: list[str], dirs: list[str]) -> boo
 
 def drift_plan(ctx: Context, renders: Renders) -> Plan:
     """``plan_all`` of the repository; on a ``--changed-since`` run only the parts that own a changed file
-    (the findings of the others would be about unchanged files, which such a run does not report)."""
+    (the findings of the others would be about unchanged files, which such a run does not report) —
+    all of it when the fleet intent changed (a cluster intent it no longer resolves is its finding)."""
+    changed = None if ctx.changed is None or it.FLEET_FILE in ctx.changed else ctx.changed
     fleet = it.load_fleet(ctx.root)
     plans = []
-    if _touched(ctx.changed, [it.FLEET_FILE], fleet_owned_dirs()):
+    if _touched(changed, [it.FLEET_FILE], fleet_owned_dirs()):
         plans.append(plan_fleet(ctx.root, fleet, renders))
     for name in it.cluster_names(ctx.root):
         intent_file = it.intent_path(ctx.root, name).relative_to(ctx.root).as_posix()
-        if _touched(ctx.changed, [intent_file], cluster_owned_dirs(name)):
+        if _touched(changed, [intent_file], cluster_owned_dirs(name)):
             plans.append(plan_cluster(ctx.root, fleet, it.load_cluster(ctx.root, name), renders=renders))
     return merge(plans)
 

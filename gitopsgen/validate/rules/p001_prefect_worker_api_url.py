@@ -13,6 +13,7 @@ from ..findings import Finding, Rule, Severity, register
 from ..model import Context
 from ._prefect import APIURL, is_unsubstituted, resolve_api_url, self_hosted_workers, servers
 
+SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
         id="P001",

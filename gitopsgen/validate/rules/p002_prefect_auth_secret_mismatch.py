@@ -26,6 +26,7 @@ from ._prefect import (
     servers,
 )
 
+SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
         id="P002",

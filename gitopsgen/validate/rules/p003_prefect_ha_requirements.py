@@ -15,6 +15,7 @@ from ..findings import Finding, Rule, Severity, register
 from ..model import Context
 from ._prefect import SERVER_CHART, KeyPath, Release, releases
 
+SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
         id="P003",

@@ -25,6 +25,7 @@ from ._prefect import (
     tls_hosts,
 )
 
+SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
         id="P004",

@@ -15,6 +15,7 @@ from ..model import Cluster, Context, JsonPath, Manifest
 from . import finding_at
 from ._workloads import as_list, containers, namespace_of, pod_specs, value_at
 
+SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
         id="S003",

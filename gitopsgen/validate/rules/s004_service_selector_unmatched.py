@@ -9,6 +9,7 @@ from ..model import Context
 from . import finding_at
 from ._workloads import namespace_of, pod_template_labels
 
+SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
         id="S004",

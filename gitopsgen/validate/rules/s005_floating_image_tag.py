@@ -10,6 +10,7 @@ from ..model import Context
 from . import finding_at
 from ._workloads import containers, pod_specs
 
+SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
         id="S005",
