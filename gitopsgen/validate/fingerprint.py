@@ -34,14 +34,22 @@ class Fingerprints:
         self._files: dict[str, str] = {}
         self._dirs: dict[str, list[str]] = {}
         self._trees: dict[str, list[str]] = {}
+        self._reals: dict[str, str | None] = {}
 
     def _real(self, rel: str) -> str | None:
         """The repository-relative real path of ``rel`` (symlinks resolved), or None when it leaves the
         repository."""
-        real = Path(os.path.realpath(self.root / rel))
-        if not real.is_relative_to(self.root):
-            return None
-        return real.relative_to(self.root).as_posix() or "."
+        if rel in self._reals:
+            return self._reals[rel]
+        real = os.path.realpath(os.path.join(self.root, rel))
+        top = str(self.root)
+        found: str | None = None
+        if real == top:
+            found = "."
+        elif real.startswith(top.rstrip(os.sep) + os.sep):
+            found = real[len(top.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+        self._reals[rel] = found
+        return found
 
     def file(self, rel: str) -> str:
         """Digest of one repository file: its content, a symlink's target (name, and content when it is a

@@ -235,6 +235,42 @@ def test_a_non_yaml_kustomize_input_is_part_of_the_key(fleet: Path, helm_repo_ur
 
 
 @needs_kustomize
+def test_a_missing_resource_created_later_is_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path) -> None:
+    """A resource in a directory nothing else reaches: its absence is an input too (B001 until it exists)."""
+    edit(
+        fleet,
+        "overlays/cluster-1/prefect-worker/kustomization.yaml",
+        "resources:\n",
+        "resources:\n  - ../../../extra/settings.yaml\n",
+    )
+    created = fleet / "extra/settings.yaml"
+
+    def create() -> None:
+        created.parent.mkdir()
+        created.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: prefect\n")
+
+    before, warm = rebuilt_after(fleet, helm_repo_url, cache, create, {"cluster-1"})
+    assert any(f["rule"] == "B001" and "does not exist" in f["message"] for f in before["findings"])
+    assert not any(f["rule"] == "B001" for f in warm["findings"])
+
+
+@needs_kustomize
+def test_a_missing_flux_path_created_later_is_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path) -> None:
+    prefect = fleet / PREFECT_2
+    text = prefect.read_text()
+    path = next(line for line in text.splitlines() if line.strip().startswith("path: ./overlays/cluster-2/"))
+    target = path.split("path: ./", 1)[1].strip()
+    prefect.write_text(text.replace(path, path.replace(target, target + "-later"), 1))
+
+    def create() -> None:
+        shutil.copytree(fleet / target, fleet / (target + "-later"))
+
+    before, warm = rebuilt_after(fleet, helm_repo_url, cache, create, {"cluster-2"})
+    assert any(f["rule"] == "F001" and f["cluster"] == "cluster-2" for f in before["findings"])
+    assert not any(f["rule"] == "F001" for f in warm["findings"])
+
+
+@needs_kustomize
 def test_a_substitute_from_config_map_outside_the_cluster_is_part_of_the_key(
     fleet: Path, helm_repo_url: str, cache: Path
 ) -> None:

@@ -194,7 +194,9 @@ def resolve(setter: Setter, policies: list[_Policy], repositories: set[tuple[str
 
 def check(ctx: Context) -> Iterator[Finding]:
     policies, repositories = _index(_objects(ctx))
-    for file in sorted(ctx.texts):
+    # a --changed-since run reports findings of no cluster only for changed files: read only their markers
+    files = sorted(ctx.texts) if ctx.changed is None else sorted(set(ctx.texts) & ctx.changed)
+    for file in files:
         for marker in markers(file, ctx.texts[file]):
             parsed = parse_marker(marker.comment)
             problem = parsed if isinstance(parsed, str) else resolve(parsed, policies, repositories)
