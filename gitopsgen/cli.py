@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import git
 
 from . import checks, generator
 from . import intent as it
@@ -32,6 +31,8 @@ def _repo_root(repo: str | None) -> Path:
         if not path.is_dir():
             raise InputError(f"--repo {repo}: not a directory")
         return path.resolve()
+    import git  # GitPython: imported where needed (a validate run with a PATH does without it)
+
     try:
         top = git.Repo(Path.cwd(), search_parent_directories=True).working_tree_dir
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):

@@ -32,7 +32,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import celpy
 import jsonschema
 import kubernetes_validate
 import yaml
@@ -577,6 +576,8 @@ class _CelNode:
 @cache
 def _cel_env() -> Any:
     """The CEL environment, built on first use (building its parser costs a noticeable part of a warm run)."""
+    import celpy  # its import and parser build cost a warm run that checks no CEL rule
+
     return celpy.Environment()
 
 
@@ -691,6 +692,8 @@ def _cel_issues(node: _CelNode, value: Any, path: JsonPath, sops: bool, out: lis
     if value is None:
         return
     if node.rules and not (sops and _has_encrypted(value)):
+        import celpy  # imported by _cel_env() already, when the rules were compiled
+
         try:
             activation = {"self": celpy.json_to_cel(value)}
         except Exception:
