@@ -191,7 +191,10 @@ class Scanner:
             if _REMOTE.search(value) and not (target / value).exists():
                 scan.findings.append(Finding(key, line, B002.id, f"{field_name}: remote {value} is not fetched"))
                 continue
-            path = self._resolve(target / value) or target / value if not os.path.isabs(value) else Path(value)
+            if os.path.isabs(value):
+                path = Path(value)
+            else:
+                path = self._resolve(target / value) or target / value
             if not self._inside(target / value):
                 scan.findings.append(Finding(key, line, B002.id, f"{field_name}: {value} is outside the repository"))
                 continue

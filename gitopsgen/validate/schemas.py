@@ -448,7 +448,7 @@ def _read_json_document(path: Path) -> list[Any]:
     """A cache file written by :meth:`SchemaStore.save_to_cache`; ValueError when it does not read."""
     try:
         return [json.loads(path.read_bytes())]
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ValueError(f"{path}: {exc}") from None
 
 

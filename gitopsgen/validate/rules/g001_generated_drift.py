@@ -80,7 +80,9 @@ def _files_from(value: Any) -> dict[str, Any] | None:
     for path, v in value.items():
         if isinstance(v, str):
             out[path] = v
-        elif isinstance(v, dict) and set(v) == {"namespace", "host", "recipients"}:
+        elif (
+            isinstance(v, dict) and set(v) == {"namespace", "host", "recipients"} and isinstance(v["recipients"], list)
+        ):
             out[path] = EncryptedPullSecret(str(v["namespace"]), str(v["host"]), tuple(map(str, v["recipients"])))
         else:
             return None
