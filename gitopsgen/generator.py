@@ -108,10 +108,27 @@ def merge(plans: list[Plan]) -> Plan:
     return out
 
 
-def plan_all(root: Path, login: RegistryLogin | None = None, renders: Renders = RENDER) -> Plan:
-    """Everything the intent generates: the fleet base and every cluster (``login``: re-encrypt SOPS pull secrets)."""
+def plan_all(
+    root: Path, login: RegistryLogin | None = None, renders: Renders = RENDER, touching: set[str] | None = None
+) -> Plan:
+    """Everything the intent generates: the fleet base and every cluster (``login``: re-encrypt SOPS pull secrets).
+
+    ``touching``: only the parts that own one of these repository paths or are generated from it (a
+    cluster's intent file; the fleet intent touches every part)."""
+    if touching is not None and it.FLEET_FILE in touching:
+        touching = None
     fleet = it.load_fleet(root)
-    plans = [plan_fleet(root, fleet, renders)]
+    plans = []
+    if _touches(touching, it.FLEET_FILE, fleet_owned_dirs()):
+        plans.append(plan_fleet(root, fleet, renders))
     for name in it.cluster_names(root):
-        plans.append(plan_cluster(root, fleet, it.load_cluster(root, name), login=login, renders=renders))
+        intent_file = it.intent_path(root, name).relative_to(root).as_posix()
+        if _touches(touching, intent_file, cluster_owned_dirs(name)):
+            plans.append(plan_cluster(root, fleet, it.load_cluster(root, name), login=login, renders=renders))
     return merge(plans)
+
+
+def _touches(paths: set[str] | None, source: str, owned_dirs: list[str]) -> bool:
+    if paths is None:
+        return True
+    return any(p == source or any(p.startswith(d + "/") for d in owned_dirs) for p in paths)

@@ -185,7 +185,7 @@ class ClusterBuilder:
 
     # -------------------------------------------------------------- entry
 
-    def run(self, pool: Executor | None = None) -> ClusterBuild:
+    def run(self, pool: Executor) -> ClusterBuild:
         """Build the Flux Kustomizations level by level from the root (the order kustomize-controller's
         dependency-free reconciliation reaches them); the kustomize runs of one level go to ``pool`` in
         parallel, while everything order-dependent (postBuild lookups among the objects applied so far,
@@ -200,21 +200,14 @@ class ClusterBuilder:
                     seen.add(key)
                     todo.append(ks)
             self.result.kustomizations += len(todo)
-            pending = [self._prepare(ks) for ks in todo]
-            builds = [
-                (pool.submit(build, self.repo.root, p.targets, p.transforms, self.repo.command) if pool else None)
-                if p is not None
-                else None
-                for p in pending
+            started = [
+                (ks, p, pool.submit(build, self.repo.root, p.targets, p.transforms, self.repo.command))
+                for ks in todo
+                if (p := self._prepare(ks)) is not None
             ]
             level = []
-            for ks, p, future in zip(todo, pending, builds, strict=True):
-                if p is None:
-                    continue
-                built = future.result() if future is not None else build(
-                    self.repo.root, p.targets, p.transforms, self.repo.command
-                )
-                for manifest in self._complete(ks, p, built):
+            for ks, p, future in started:
+                for manifest in self._complete(ks, p, future.result()):
                     self.result.cluster.manifests.append(manifest)
                     if is_flux_kustomization(manifest.data):
                         level.append(manifest)

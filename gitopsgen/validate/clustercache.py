@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Settings
-from .findings import Finding, Severity
+from .findings import Finding
 from .model import Manifest
 from .resultcache import digest
 
@@ -47,7 +47,7 @@ class ClusterOutcome:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "findings": [_finding_json(f) for f in self.findings],
+            "findings": [f.to_json() for f in self.findings],
             "objects": self.objects,
             "kustomizations": self.kustomizations,
             "releases": self.releases,
@@ -63,7 +63,7 @@ class ClusterOutcome:
         try:
             if not isinstance(value, dict) or value["name"] != name:
                 return None
-            findings = [_finding_from(f) for f in value["findings"]]
+            findings = [Finding.from_json(f) for f in value["findings"]]
             counts = [value["objects"], value["kustomizations"], value["releases"]]
             sets = [value["reached"], value["files"], value["manifest_files"]]
             images = value["images"]
@@ -76,19 +76,6 @@ class ClusterOutcome:
         except (KeyError, TypeError, ValueError):
             return None
         return cls(name, findings, *counts, *(set(s) for s in sets), images, cached=True)
-
-
-def _finding_json(f: Finding) -> list[Any]:
-    return [f.file, f.line, f.rule, f.message, f.severity.value, f.column, f.object, f.cluster]
-
-
-def _finding_from(value: Any) -> Finding:
-    file, line, rule, message, severity, column, obj, cluster = value
-    if not all(isinstance(s, str) for s in (file, rule, message, obj, cluster)):
-        raise ValueError("finding fields")
-    if type(line) is not int or type(column) is not int:
-        raise ValueError("finding lines")
-    return Finding(file, line, rule, message, Severity(severity), column, obj, cluster)
 
 
 def image_summary(manifests: list[Manifest]) -> list[dict[str, Any]]:

@@ -80,7 +80,7 @@ def schema_store(
     crd_dir = crd_cache_dir()
     if crd_dir.is_dir():
         store.add_cache(crd_dir)
-    read = YamlFiles(cache).documents if cache is not None and cache.directory is not None else None
+    read = YamlFiles(cache).documents if cache is not None and cache.enabled else None
     for path in settings.crds:
         try:
             try:
@@ -143,9 +143,9 @@ class Workspace:
             HelmStage(root, fetcher, settings.kubernetes_version, command),
         )
 
-    def render_one(self, name: str, pool: Executor | None = None) -> Rendered:
-        """One cluster as Flux would apply it: its Kustomizations built (their kustomize runs in ``pool``
-        when given), its HelmReleases rendered."""
+    def render_one(self, name: str, pool: Executor) -> Rendered:
+        """One cluster as Flux would apply it: its Kustomizations built (their kustomize runs in ``pool``),
+        its HelmReleases rendered."""
         result = ClusterBuilder(self.repo, name, self.settings.clusters_dir).run(pool)
         outcome = self.helm.run(result.cluster, self.repo.repo_sources)
         result.cluster.manifests += outcome.manifests
@@ -191,7 +191,7 @@ def validate(root: Path, settings: Settings) -> Result:
     timings = Timings()
     cache = ResultCache.open(settings.cache)
     with timings.stage("load"):
-        parses = ParseCache(cache, Limits()) if cache.directory is not None else None
+        parses = ParseCache(cache, Limits()) if cache.enabled else None
         loaded = load_repository(root, settings.ignore, parses=parses)
     with timings.stage("crds"):
         store = schema_store(root, settings, loaded.documents, cache)
@@ -201,10 +201,10 @@ def validate(root: Path, settings: Settings) -> Result:
     with timings.stage("cache"):
         names = select_clusters(root, settings)
         inputs: dict[str, Inputs] = {}
-        if settings.shard is not None or settings.changed_since is not None or cache.directory is not None:
+        if settings.shard is not None or settings.changed_since is not None or cache.enabled:
             inputs = {n: cluster_inputs(workspace.repo, n, settings.clusters_dir) for n in names}
         scope = narrow(workspace, names, inputs)
-        schemas_digest = store.digest() if cache.directory is not None else ""
+        schemas_digest = store.digest() if cache.enabled else ""
         outcomes, keys = cached_outcomes(workspace, schemas_digest, cache, scope.names, inputs)
     with timings.stage("builds"):
         builds = workspace.render([n for n in scope.names if n not in outcomes])
@@ -250,7 +250,7 @@ def validate(root: Path, settings: Settings) -> Result:
         "seconds": round(time.perf_counter() - started, 3),
         "stages": {k: round(v, 3) for k, v in timings.items()},
     }
-    if cache.directory is not None:
+    if cache.enabled:
         stats["clusters_cached"] = sum(o.cached for o in done)
     if scope.narrowed:
         stats["clusters_selected_of"] = scope.total
@@ -281,7 +281,7 @@ def cached_outcomes(
 ) -> tuple[dict[str, ClusterOutcome], dict[str, str]]:
     """The outcomes the cache holds for ``names`` (``schemas``: the schema store's digest), and every
     cluster's key (none without a cache)."""
-    if cache.directory is None:
+    if not cache.enabled:
         return {}, {}
     tool = tool_digest(ws.repo.command)
     prints = Fingerprints(ws.root)

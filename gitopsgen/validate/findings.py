@@ -45,6 +45,29 @@ class Finding:
     cluster: str = ""
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
+    def to_json(self) -> list[object]:
+        """The finding as the result cache stores it (``extra`` is not kept)."""
+        return [
+            self.file,
+            self.line,
+            self.rule,
+            self.message,
+            self.severity.value,
+            self.column,
+            self.object,
+            self.cluster,
+        ]
+
+    @classmethod
+    def from_json(cls, value: object) -> Finding:
+        """The finding a :meth:`to_json` list holds; ValueError or TypeError when it does not have that shape."""
+        file, line, rule, message, severity, column, obj, cluster = value  # type: ignore[misc]
+        if not all(isinstance(s, str) for s in (file, rule, message, obj, cluster)):
+            raise ValueError("finding fields")
+        if type(line) is not int or type(column) is not int:
+            raise ValueError("finding lines")
+        return cls(file, line, rule, message, Severity(severity), column, obj, cluster)
+
     def as_dict(self) -> dict[str, object]:
         return {
             "rule": self.rule,

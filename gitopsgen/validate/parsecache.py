@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .findings import Finding, Severity
+from .findings import Finding
+from .load import Limits
 from .model import Document
 from .resultcache import ResultCache, digest, tool_digest
 from .schemas import read_yaml_documents
@@ -25,7 +27,7 @@ KIND = "parse"
 
 
 class ParseCache:
-    def __init__(self, cache: ResultCache, limits: Any) -> None:
+    def __init__(self, cache: ResultCache, limits: Limits) -> None:
         self.cache = cache
         self.salt = digest(KIND, tool_digest(), repr(limits))
 
@@ -38,20 +40,16 @@ class ParseCache:
         try:
             docs, findings = value  # type: ignore[misc]
             documents = [_document(rel, *d) for d in docs]
-            problems = [_finding(rel, *f) for f in findings]
+            problems = [replace(Finding.from_json(f), file=rel) for f in findings]
         except (TypeError, ValueError):
             return None
         return documents, problems
 
     def put(self, raw: bytes, documents: list[Document], findings: list[Finding]) -> None:
         docs = [[d.index, d.line, d.data, [[list(p), at] for p, at in d.lines.items()]] for d in documents]
-        problems = [[f.line, f.rule, f.message, f.severity.value, f.column] for f in findings]
+        problems = [f.to_json() for f in findings]
         value = [docs, problems]
-        try:
-            exact = json.loads(json.dumps(value)) == value
-        except (TypeError, ValueError):
-            exact = False
-        if exact:
+        if _json_exact(value):
             self.cache.put(KIND, self._key(raw), value)
 
 
@@ -73,13 +71,17 @@ class YamlFiles:
         if isinstance(found, list):
             return found
         documents = read_yaml_documents(path)
-        try:
-            exact = json.loads(json.dumps(documents)) == documents
-        except (TypeError, ValueError, RecursionError):
-            exact = False
-        if exact:
+        if _json_exact(documents):
             self.cache.put("yaml", key, documents)
         return documents
+
+
+def _json_exact(value: Any) -> bool:
+    """Whether JSON gives ``value`` back as it is (no dates, non-string keys, NaN, tuples)."""
+    try:
+        return bool(json.loads(json.dumps(value)) == value)
+    except (TypeError, ValueError, RecursionError):
+        return False
 
 
 def _int(value: Any) -> int:
@@ -90,9 +92,3 @@ def _int(value: Any) -> int:
 
 def _document(rel: str, index: Any, line: Any, data: Any, lines: Any) -> Document:
     return Document(rel, _int(index), _int(line), data, {tuple(path): _int(at) for path, at in lines})
-
-
-def _finding(rel: str, line: Any, rule: Any, text: Any, severity: Any, column: Any) -> Finding:
-    if not isinstance(rule, str) or not isinstance(text, str):
-        raise ValueError("not a finding")
-    return Finding(rel, _int(line), rule, text, Severity(severity), _int(column))

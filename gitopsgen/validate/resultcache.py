@@ -11,7 +11,7 @@ parallel runs (GitLab ``parallel:`` jobs sharing a cache) never see half an entr
 
 The directory is kept under a size bound (``GITOPSGEN_CACHE_MAX_MB``, default 512): after a run that
 wrote entries, the least recently used ones are removed until it is under 80% of the bound. A hit
-refreshes the entry's modification time.
+refreshes the entry's modification time when it is more than an hour old.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from typing import Any
 FORMAT = 1  # bump when the shape of any entry changes
 DEFAULT_MAX_MB = 512
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
+_TOUCH_AFTER = 3600  # seconds: a hit refreshes an entry's modification time when it is older than this
 _LIBRARIES = (
     "helm-python-sdk",
     "kubernetes-validate",
@@ -42,7 +44,6 @@ _LIBRARIES = (
     "PyYAML",
     "ruamel.yaml",
 )
-_TOOL_DIGEST: dict[tuple[str, ...], str] = {}
 
 
 def cache_root() -> Path:
@@ -62,12 +63,15 @@ def digest(*parts: Any) -> str:
 
 
 def tool_digest(command: Iterable[str] = ()) -> str:
-    """What every entry depends on besides its inputs: this package's source files, the versions of the
-    libraries that check and render, and the kustomize executable (path, size, modification time)."""
-    command = tuple(command)
-    found = _TOOL_DIGEST.get(command)
-    if found is not None:
-        return found
+    """What every entry depends on besides its inputs: this package's source files, Python and the versions
+    of the libraries that check and render (:func:`_code_digest`) and, when given, the kustomize
+    executable ``command`` runs (its path and size)."""
+    return _tool_digest(tuple(command))
+
+
+@cache
+def _code_digest() -> str:
+    """gitopsgen's source, Python and the libraries: read once per process however many digests use it."""
     h = hashlib.sha256(f"format {FORMAT}\npython {sys.version}\n".encode())
     package = Path(__file__).resolve().parent.parent
     for path in sorted(package.rglob("*.py")):
@@ -78,26 +82,32 @@ def tool_digest(command: Iterable[str] = ()) -> str:
         except metadata.PackageNotFoundError:
             version = "-"
         h.update(f"{name}=={version}\n".encode())
-    if command:
-        # by path and size, not modification time: CI caches restore files with new times
-        executable = shutil.which(command[0]) or command[0]
-        try:
-            st = os.stat(executable)
-            h.update(f"{command} {os.path.realpath(executable)} {st.st_size}\n".encode())
-        except OSError:
-            h.update(f"{command}\n".encode())
-    found = _TOOL_DIGEST[command] = h.hexdigest()
-    return found
+    return h.hexdigest()
 
 
-def _read_entry(path: Path) -> bytes:
-    """An entry's bytes: a regular file, not through a symlink, not larger than ``MAX_ENTRY_BYTES``."""
+@cache
+def _tool_digest(command: tuple[str, ...]) -> str:
+    if not command:
+        return _code_digest()
+    # by path and size, not modification time: CI caches restore files with new times
+    executable = shutil.which(command[0]) or command[0]
+    try:
+        st = os.stat(executable)
+        identity = f"{command} {os.path.realpath(executable)} {st.st_size}"
+    except OSError:
+        identity = f"{command}"
+    return hashlib.sha256(f"{_code_digest()}\n{identity}\n".encode()).hexdigest()
+
+
+def _read_entry(path: Path) -> tuple[bytes, float]:
+    """An entry's bytes and modification time: a regular file, not through a symlink, not larger than
+    ``MAX_ENTRY_BYTES``."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
             raise OSError(f"{path}: not a cache entry")
-        return f.read(MAX_ENTRY_BYTES + 1)
+        return f.read(MAX_ENTRY_BYTES + 1), st.st_mtime
 
 
 @dataclass
@@ -118,6 +128,10 @@ class ResultCache:
             max_mb = DEFAULT_MAX_MB
         return cls(cache_root() / "results", max(max_mb, 1) * 1024 * 1024)
 
+    @property
+    def enabled(self) -> bool:
+        return self.directory is not None
+
     def _path(self, kind: str, key: str) -> Path:
         assert self.directory is not None
         return self.directory / kind / key[:2] / f"{key}.json"
@@ -128,17 +142,19 @@ class ResultCache:
             return None
         path = self._path(kind, key)
         try:
-            entry = json.loads(_read_entry(path))
+            raw, used = _read_entry(path)
+            entry = json.loads(raw)
         except (OSError, ValueError, RecursionError):  # missing, not a file, not JSON, nested past the parser
             self.counts["misses"] += 1
             return None
         if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != key:
             self.counts["misses"] += 1
             return None
-        try:
-            os.utime(path)
-        except OSError:
-            pass
+        if used < time.time() - _TOUCH_AFTER:  # least-recently-used order at an hour's grain, not a write per hit
+            try:
+                os.utime(path)
+            except OSError:
+                pass
         self.counts["hits"] += 1
         return entry.get("value")
 

@@ -27,7 +27,7 @@ NOT_OBJECTS = {"kustomize.config.k8s.io", "config.kubernetes.io"}  # build input
 class SchemaChecks:
     def __init__(self, store: SchemaStore, cache: ResultCache | None = None, schemas: str = "") -> None:
         self.store = store
-        self.cache = cache if cache is not None and cache.directory is not None else None
+        self.cache = cache if cache is not None and cache.enabled else None
         self.key = digest(KIND, tool_digest(), schemas or store.digest()) if self.cache else ""
         self.seen: dict[str, list[SchemaIssue]] = {}
         self.known: dict[str, Any] | None = None  # the cached map, once read

@@ -8,9 +8,8 @@ from typing import Any
 
 from ... import intent as it
 from ...errors import InputError
-from ...generator import RENDER, Renders, cluster_owned_dirs, fleet_owned_dirs, merge, plan_cluster, plan_fleet
+from ...generator import RENDER, Renders, plan_all
 from ...render.registry import EncryptedPullSecret
-from ...tree import Plan
 from ..findings import Finding, Rule, Severity, register
 from ..model import Context
 from ..resultcache import ResultCache, digest, tool_digest
@@ -89,34 +88,13 @@ def _files_from(value: Any) -> dict[str, Any] | None:
     return out
 
 
-def _touched(changed: set[str] | None, files: list[str], dirs: list[str]) -> bool:
-    if changed is None:
-        return True
-    return any(path in files or any(path.startswith(d + "/") for d in dirs) for path in changed)
-
-
-def drift_plan(ctx: Context, renders: Renders) -> Plan:
-    """``plan_all`` of the repository; on a ``--changed-since`` run only the parts that own a changed file
-    (the findings of the others would be about unchanged files, which such a run does not report) —
-    all of it when the fleet intent changed (a cluster intent it no longer resolves is its finding)."""
-    changed = None if ctx.changed is None or it.FLEET_FILE in ctx.changed else ctx.changed
-    fleet = it.load_fleet(ctx.root)
-    plans = []
-    if _touched(changed, [it.FLEET_FILE], fleet_owned_dirs()):
-        plans.append(plan_fleet(ctx.root, fleet, renders))
-    for name in it.cluster_names(ctx.root):
-        intent_file = it.intent_path(ctx.root, name).relative_to(ctx.root).as_posix()
-        if _touched(changed, [intent_file], cluster_owned_dirs(name)):
-            plans.append(plan_cluster(ctx.root, fleet, it.load_cluster(ctx.root, name), renders=renders))
-    return merge(plans)
-
-
 def check(ctx: Context) -> Iterator[Finding]:
     if not (ctx.root / "gitopsgen.yaml").is_file() or not (ctx.root / "intent").is_dir():
         return
     renders: Renders = CachedRenders(ctx.cache) if ctx.cache is not None else RENDER
     try:
-        plan = drift_plan(ctx, renders)
+        # a --changed-since run reports findings of no cluster only for changed files: plan the parts they touch
+        plan = plan_all(ctx.root, renders=renders, touching=ctx.changed)
     except InputError as exc:
         yield Finding("gitopsgen.yaml", 0, RULE.id, f"the intent does not load: {exc}", RULE.severity)
         return
