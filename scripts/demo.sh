@@ -31,6 +31,6 @@ else
   "$gg" validate . || echo "(validate needs the Prefect chart repository; offline here)"
 fi
 set -x
-kubectl kustomize overlays/demo-ha/prefect-worker | head -n 40
+"$project/.venv/bin/kubectl" kustomize overlays/demo-ha/prefect-worker | head -n 40
 set +x
 echo "demo fleet repository: $demo"

