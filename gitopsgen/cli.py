@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from . import checks, generator
+from . import __version__, checks, generator, generatorversion
 from . import intent as it
 from .errors import InputError
 from .render.common import overlay_dir
@@ -160,7 +160,7 @@ def init(repo: str | None, force: bool, **opts: Any) -> None:
     fleet_path = root / it.FLEET_FILE
     if fleet_path.exists() and not force:
         raise InputError(f"{it.FLEET_FILE} exists: this repository is already initialised (use --force to replace)")
-    fleet = it.Fleet()
+    fleet = it.Fleet(generator_version=__version__)
     git_changes: dict[str, Any] = {}
     if opts["git_url"]:
         git_changes["url"] = opts["git_url"]
@@ -566,8 +566,19 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, **o: Any) -
     root = _repo_root(repo)
     if not check:
         _hold_lock(root)
-    generator.require_scaffold(root)
+    recorded = generator.require_scaffold(root).generator_version
+    if check:
+        mismatch = generatorversion.check_mismatch(recorded)
+        if mismatch is not None:
+            click.echo(mismatch, err=True)
+            sys.exit(1)
+    else:
+        generatorversion.refuse_older_writer(recorded)
     p = generator.plan_all(root, login=login)
+    if not check and recorded != __version__:
+        from . import fleetops
+
+        fleetops.record_generator_version(root, p)
     if check:
         if p.empty:
             click.echo("generated files match the intent", err=True)

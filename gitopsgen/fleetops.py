@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from . import checks, generator
+from . import __version__, checks, generator, generatorversion
 from . import intent as it
 from .errors import InputError
 from .tree import Plan, plan
@@ -120,6 +120,13 @@ def set_key(text: str, keys: Sequence[str], value: str | None, where: str) -> st
     buf = io.StringIO()
     y.dump(data, buf)
     return buf.getvalue()
+
+
+def record_generator_version(root: Path, p: Plan) -> None:
+    """Add to ``p`` the edit of gitopsgen.yaml that records this release as the fleet's generator (comments kept)."""
+    text = p.write.get(it.FLEET_FILE) or _read(root, it.FLEET_FILE)
+    p.current.setdefault(it.FLEET_FILE, _read(root, it.FLEET_FILE))
+    p.write[it.FLEET_FILE] = set_key(text, [generatorversion.FIELD], __version__, it.FLEET_FILE)
 
 
 def _read(root: Path, rel: str) -> str:

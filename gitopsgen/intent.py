@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from . import checks
+from . import checks, generatorversion
 from .errors import InputError
 
 FLEET_FILE = "gitopsgen.yaml"
@@ -132,6 +132,9 @@ class AutomationSettings:
 
 @dataclass(frozen=True)
 class Fleet:
+    # the gitopsgen release that generated the tree: the fleet's CI installs exactly this one, and
+    # 'generate --check' names a different one instead of showing a diff
+    generator_version: str | None = None
     git: GitSettings = field(default_factory=GitSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     prefect: PrefectSettings = field(default_factory=PrefectSettings)
@@ -341,6 +344,7 @@ def check_registry_credentials(registry: RegistrySettings, where: str) -> None:
 
 
 def check_fleet(fleet: Fleet) -> Fleet:
+    generatorversion.check(fleet.generator_version, FLEET_FILE)
     checks.version(fleet.prefect.version, "Prefect version")
     checks.version(fleet.chart.version, "chart version")
     checks.image_repository(fleet.prefect.image, "Prefect image")

