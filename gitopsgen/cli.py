@@ -56,6 +56,17 @@ def _report(p: Plan, wrote: str = "wrote", deleted: str = "deleted", err: bool =
 
 
 repo_option = click.option("--repo", metavar="DIR", help="Repository root (default: the git top level).")
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Print the unified diff of what would change; write nothing."
+)
+
+
+def _preview(p: Plan, pub: Any = None) -> None:
+    """--dry-run: the unified diff on stdout, the paths on stderr; nothing is written, committed or pushed."""
+    if pub is not None and pub.active:
+        raise InputError("--dry-run writes nothing: it cannot take --branch, --commit, --push or --merge-request")
+    click.echo(p.diff(), nl=False)
+    _report(p, "would write", "would delete", err=True)
 
 
 def login_options(f: Any) -> Any:
@@ -153,7 +164,8 @@ def cli() -> None:
 @click.option("--chart-repository", metavar="URL")
 @click.option("--gitlab-project", metavar="URL", help="https URL of the GitLab project (commit statuses).")
 @click.option("--force", is_flag=True, help="Replace an existing gitopsgen.yaml.")
-def init(repo: str | None, force: bool, **opts: Any) -> None:
+@dry_run_option
+def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     """Scaffold base/, overlays/, clusters/, fleet defaults, .gitlab-ci.yml and a README."""
     root = _repo_root(repo)
     _hold_lock(root)
@@ -186,6 +198,9 @@ def init(repo: str | None, force: bool, **opts: Any) -> None:
         if not (root / Path(keep).parent).is_dir():
             files[keep] = ""
     p = plan(root, files, generator.fleet_owned_dirs())
+    if dry_run:
+        _preview(p)
+        return
     apply(root, p)
     _report(p)
 
@@ -422,7 +437,10 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
 @click.option("--chart-version", metavar="VERSION")
 @login_options
 @publish_options
-def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bool, **o: Any) -> None:
+@dry_run_option
+def add_cluster(
+    name: str, repo: str | None, from_cluster: str | None, force: bool, dry_run: bool, **o: Any
+) -> None:
     """Write the intent of cluster NAME and everything generated from it."""
     pub = _publish(o)
     login = _login(o)
@@ -437,6 +455,9 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
     cluster = build_cluster(name, template, o)
     it.resolve(fleet, cluster)  # registry and secret store must be known
     p = generator.plan_cluster(root, fleet, cluster, with_intent=True, login=login)
+    if dry_run:
+        _preview(p, pub)
+        return
     _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub)
 
 
@@ -492,8 +513,7 @@ def upgrade(
     for note in op.notes:
         click.echo(note, err=True)
     if dry_run:
-        click.echo(op.plan.diff(), nl=False)
-        _dry_run(op.plan, err=True)
+        _preview(op.plan, pub)
     else:
         _write(root, op.plan, op.message or "Upgrade", pub)
     for line in op.summary:
@@ -539,7 +559,8 @@ def remove_cluster(name: str, repo: str | None, dry_run: bool, **o: Any) -> None
 )
 @login_options
 @publish_options
-def generate(repo: str | None, check: bool, rotate_host: str | None, **o: Any) -> None:
+@dry_run_option
+def generate(repo: str | None, check: bool, rotate_host: str | None, dry_run: bool, **o: Any) -> None:
     """Regenerate base/ and every cluster from the intent.
 
     SOPS pull secrets are kept as they are; --rotate-registry-credentials HOST encrypts those of one registry
@@ -563,6 +584,8 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, **o: Any) -
         login = None
     if check and pub.active:
         raise InputError("--check writes nothing: it cannot take --branch, --commit or --push")
+    if check and dry_run:
+        raise InputError("--check and --dry-run: choose one (--check exits 1 on drift, --dry-run shows the writes)")
     root = _repo_root(repo)
     if not check:
         _hold_lock(root)
@@ -587,6 +610,9 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, **o: Any) -
         n = len(p.write) + len(p.delete)
         click.echo(f"{n} generated file(s) differ from the intent: run 'gitopsgen generate'", err=True)
         sys.exit(1)
+    if dry_run:
+        _preview(p, pub)
+        return
     intent_files = (it.FLEET_FILE, *(f"{it.INTENT_DIR}/{n}.yaml" for n in it.cluster_names(root)))
     _write(root, p, "Regenerate from intent", pub, also=intent_files)
 
@@ -696,6 +722,7 @@ def _settings(
 
 @cli.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False))
+@repo_option
 @click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Validate only this cluster (repeatable).")
 @click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes schemas to validate against (default 1.33).")
 @click.option(
@@ -725,9 +752,20 @@ def _settings(
     metavar="FORMAT=FILE",
     help="Also write a report in FORMAT to FILE (repeatable), e.g. codequality=gl-code-quality-report.json.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding of this severity or worse is reported.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Text format: only errors and the summary line.")
 @source_options
 def validate(
     path: str | None,
+    repo: str | None,
+    fail_on: str,
+    quiet: bool,
     clusters: tuple[str, ...],
     kubernetes_version: str | None,
     shard: str | None,
@@ -741,13 +779,16 @@ def validate(
     crds: tuple[str, ...],
     mirrors: tuple[str, ...],
 ) -> None:
-    """Find what Flux, kustomize, Helm and Kubernetes would reject, at file:line.
+    """Find what Flux, kustomize, Helm and Kubernetes would reject, at file:line (PATH or --repo: the repository).
 
-    Exit 0: no error findings; 1: error findings; 2: the validation could not run.
+    Exit 0: no finding at --fail-on severity or worse; 1: such findings; 2: the validation could not run.
     """
     from .validate import engine, report
     from .validate.findings import RULES, Severity
 
+    if path and repo and Path(path).resolve() != Path(repo).resolve():
+        raise InputError(f"PATH {path} and --repo {repo} name different repositories: give one")
+    path = path or repo
     root = Path(path).resolve() if path else _repo_root(None)
     if not root.is_dir():
         raise InputError(f"{path}: not a directory")
@@ -766,7 +807,13 @@ def validate(
     result = engine.validate(root, settings)
     flat = {k: v for k, v in result.stats.items() if not isinstance(v, dict)}  # per-stage timings: JSON only
     kwargs: dict[str, Any] = {"root_name": root.name, "clusters": result.clusters, "rules": RULES}
-    text = report.render(result.findings, fmt, stats=result.stats if fmt == "json" else flat, **kwargs)
+    shown = [f for f in result.findings if f.severity == Severity.ERROR] if quiet and fmt == "text" else None
+    text = report.render(
+        result.findings if shown is None else shown, fmt, stats=result.stats if fmt == "json" else flat, **kwargs
+    )
+    if shown is not None:  # the summary line still counts every finding
+        summary = report.render(result.findings, "text", stats=flat, **kwargs).rstrip("\n").splitlines()[-1]
+        text = "\n".join([*text.rstrip("\n").splitlines()[:-1], summary])
     for name, file in extra:
         file.parent.mkdir(parents=True, exist_ok=True)
         body = report.render(result.findings, name, stats=result.stats if name == "json" else flat, **kwargs)
@@ -779,18 +826,29 @@ def validate(
         click.echo(f"{summary}; {fmt} report in {output}", err=True)
     else:
         click.echo(text.rstrip("\n"))
-    if result.count(Severity.ERROR):
+    failing = result.count(Severity.ERROR) + (result.count(Severity.WARNING) if fail_on == "warning" else 0)
+    if failing:
         raise click.exceptions.Exit(1)
 
 
 # ---------------------------------------------------------------- diff
 
 
+def default_diff_format(output: str | None) -> str:
+    """A person at a terminal reads a unified diff; CI, a file and a pipe get Markdown (the merge-request note)."""
+    return "diff" if not output and not os.environ.get("CI") and sys.stdout.isatty() else "markdown"
+
+
 @cli.command("diff")
 @repo_option
 @click.option("--base", "base", required=True, metavar="REF", help="Revision to compare with (branch, tag, commit).")
 @click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Only this cluster (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "diff", "json"]), default="markdown", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "diff", "json"]),
+    help="Default: diff on a terminal; markdown in CI ($CI set), into --output or a pipe.",
+)
 @click.option("--output", metavar="FILE", help="Write the diff to FILE instead of stdout.")
 @click.option("--max-lines", default=400, show_default=True, metavar="N", help="Lines shown per object (0: all).")
 @click.option("--context", "context", default=3, show_default=True, metavar="N", help="Unified-diff context lines.")
@@ -807,7 +865,7 @@ def diff_command(
     repo: str | None,
     base: str,
     clusters: tuple[str, ...],
-    fmt: str,
+    fmt: str | None,
     output: str | None,
     max_lines: int,
     context: int,
@@ -829,6 +887,7 @@ def diff_command(
     root = _repo_root(repo)
     settings = _settings(root, clusters, kubernetes_version, offline, chart_cache, crds, mirrors)
     result = rendered.rendered_diff(root, base, settings, context=context)
+    fmt = fmt or default_diff_format(output)
     text = rendered.render(result, fmt, max_lines=max_lines)
     if output:
         out = Path(output)
@@ -884,9 +943,104 @@ def list_rules(fmt: str, rule_id: str | None) -> None:
             click.echo(textwrap.fill(r.doc, width=100, initial_indent="      ", subsequent_indent="      "))
 
 
+# ---------------------------------------------------------------- completion / build / doctor
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    \b
+    bash:  gitopsgen completion bash > ~/.local/share/bash-completion/completions/gitopsgen
+    zsh:   gitopsgen completion zsh > "${fpath[1]}/_gitopsgen"
+    fish:  gitopsgen completion fish > ~/.config/fish/completions/gitopsgen.fish
+    """
+    from .completion import script
+
+    click.echo(script(cli, shell))
+
+
+@cli.command()
+@click.argument("cluster")
+@repo_option
+@click.option(
+    "--kustomization", metavar="[NAMESPACE/]NAME", help="Only what this Flux Kustomization applies (and Helm renders)."
+)
+@click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes version Helm renders for.")
+@source_options
+def build(
+    cluster: str,
+    repo: str | None,
+    kustomization: str | None,
+    kubernetes_version: str | None,
+    offline: bool | None,
+    chart_cache: str | None,
+    crds: tuple[str, ...],
+    mirrors: tuple[str, ...],
+) -> None:
+    """Print what Flux would apply in CLUSTER, as YAML (like 'flux build kustomization', with Helm renders).
+
+    The validator's build: kustomize with Flux's transforms and postBuild substitution, every HelmRelease rendered.
+    Each object is preceded by a comment naming its file:line and what applied or rendered it. Problems of the
+    build go to stderr; exit 1 when the build had errors.
+    """
+    from .validate.engine import Workspace, select_clusters
+    from .validate.export import applied_by, header, kustomization_names
+    from .validate.findings import Severity
+    from .yamlout import dump_documents
+
+    root = _repo_root(repo)
+    settings = _settings(root, (cluster,), kubernetes_version, offline, chart_cache, crds, mirrors)
+    names = select_clusters(root, settings)
+    rendered = Workspace.open(root, settings).render(names)[0]
+    manifests = rendered.build.cluster.manifests
+    if kustomization:
+        known = kustomization_names(manifests)
+        manifests = applied_by(manifests, kustomization)
+        if not manifests:
+            raise InputError(f"--kustomization {kustomization}: not applied in {cluster} (known: {', '.join(known)})")
+    for m in manifests:
+        click.echo("---\n" + header(m))
+        click.echo(dump_documents([m.data]), nl=False)
+    errors = [f for f in rendered.findings if f.severity == Severity.ERROR]
+    for f in rendered.findings:
+        click.echo(f"{f.file}:{f.line}: {f.severity.value} {f.rule} {f.message}", err=True)
+    if errors:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@repo_option
+@click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes schemas to check for.")
+@source_options
+def doctor(
+    repo: str | None,
+    kubernetes_version: str | None,
+    offline: bool | None,
+    chart_cache: str | None,
+    crds: tuple[str, ...],
+    mirrors: tuple[str, ...],
+) -> None:
+    """Check that this machine and repository are ready: kustomize, schemas, chart access, git identity and remote.
+
+    One line per check (ok, warn, fail); exit 1 when a check fails.
+    """
+    from .doctor import FAIL, run_all
+
+    root = _repo_root(repo)
+    checks_run = run_all(root, _settings(root, (), kubernetes_version, offline, chart_cache, crds, mirrors))
+    for c in checks_run:
+        click.echo(c.line())
+    if any(c.status == FAIL for c in checks_run):
+        raise click.exceptions.Exit(1)
+
+
 def main() -> None:
     try:
-        code = cli.main(standalone_mode=False)  # click returns (not raises) the code of an Exit here
+        # click returns (not raises) the code of an Exit here; the name and variable of shell completion are fixed,
+        # so the installed script works however gitopsgen was started (console script, python -m)
+        code = cli.main(standalone_mode=False, prog_name="gitopsgen", complete_var="_GITOPSGEN_COMPLETE")
         if isinstance(code, int) and code:
             sys.exit(code)
     except click.exceptions.Abort:

@@ -43,16 +43,31 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+# the JSON report's stats keys, as a person reads them in the summary line
+STAT_LABELS = {
+    "files": "files",
+    "documents": "documents",
+    "kustomizations": "Flux Kustomizations built",
+    "helm_releases": "HelmReleases rendered",
+    "objects": "objects checked",
+    "clusters_cached": "cached",
+}
+
+
 def format_stats(stats: Mapping[str, object] | None) -> str:
-    """``40 files, 500 objects, 1.2s`` from a stats dict (``clusters`` is left to the summary)."""
+    """``40 files, 500 objects checked, 1.2s`` from a stats dict (``clusters`` is left to the summary; a narrowed
+    run says ``2 of 5 clusters selected``)."""
+    stats = stats or {}
     parts: list[str] = []
-    for key, value in (stats or {}).items():
+    for key, value in stats.items():
         if key == "clusters":
             continue
         if key == "seconds" and isinstance(value, int | float):
             parts.append(f"{value:.1f}s")
+        elif key == "clusters_selected_of":
+            parts.append(f"{stats.get('clusters', '?')} of {value} clusters selected")
         else:
-            parts.append(f"{value} {key}")
+            parts.append(f"{value} {STAT_LABELS.get(key, key.replace('_', ' '))}")
     return ", ".join(parts)
 
 
