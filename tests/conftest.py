@@ -74,6 +74,18 @@ CLUSTER_2 = (
 )
 
 
+def copy_working_tree(target: Path) -> None:
+    """This checkout's tracked and untracked-not-ignored files, as they are now."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout
+    for name in sorted(set(filter(None, listed.split("\0")))):
+        source, dest = ROOT / name, target / name
+        if not source.is_symlink() and not source.is_file():
+            continue  # deleted but still tracked
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, dest, follow_symlinks=False)
+
+
 def make_repo(path: Path) -> git.Repo:
     repo = git.Repo.init(path, initial_branch="main")
     with repo.config_writer() as cw:

@@ -27,7 +27,7 @@ import git
 import jsonschema
 import pytest
 import yaml
-from conftest import CLUSTER_1, CLUSTER_2, INIT_ARGS, ROOT, make_repo, run_cli, shared
+from conftest import CLUSTER_1, CLUSTER_2, INIT_ARGS, ROOT, copy_working_tree, make_repo, run_cli, shared
 
 INSTALL = "npm install --prefix .ci/tools 'gitlab-ci-local@4.65.x' (what .ci/run does)"
 REPORTS = {"codequality": "gl-code-quality-report.json", "junit": "gitopsgen-junit.xml"}
@@ -222,18 +222,6 @@ def run_pipeline(repo: Path, jobs: Sequence[str], variables: dict[str, str]) -> 
     run = PipelineRun(repo, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
     print(f"gitlab-ci-local {' '.join(jobs)} in {repo.name}: exit {run.returncode}, {run.seconds:.1f} s")
     return run
-
-
-def copy_working_tree(target: Path) -> None:
-    """This checkout's tracked and untracked-not-ignored files, as they are now."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout
-    for name in sorted(set(filter(None, listed.split("\0")))):
-        source, dest = ROOT / name, target / name
-        if not source.is_symlink() and not source.is_file():
-            continue  # deleted but still tracked
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, dest, follow_symlinks=False)
 
 
 def commit_all(repo: Path, message: str) -> str:
