@@ -1,0 +1,374 @@
+"""Issue 17: an untrusted merge request can neither pass the gate, nor hide from review, nor hurt the runner.
+
+One regression test per finding of the review: each reproduces the attack on a small repository and
+asserts the secure outcome (the gate still fails the broken change, review still shows it, nothing
+outside the repository or the cache is touched, the report is written). The input-map property test
+records the files the real kustomize reads (under strace) and checks that a random edit of any of them
+changes the cluster's cache key. Only 127.0.0.1 is ever targeted.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import shared
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gitopsgen.validate import engine
+from gitopsgen.validate.build import Repository
+from gitopsgen.validate.config import Settings
+from gitopsgen.validate.fingerprint import Fingerprints
+from gitopsgen.validate.inputs import cluster_inputs
+from gitopsgen.validate.kustomize import kustomize_command
+from gitopsgen.validate.load import load_repository
+
+needs_kustomize = pytest.mark.skipif(
+    not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl on PATH"
+)
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own GITOPSGEN_CACHE_DIR."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("GITOPSGEN_CACHE_DIR", str(path))
+    monkeypatch.delenv("GITOPSGEN_CACHE_SECRET", raising=False)
+    return path
+
+
+def make(root: Path, files: dict[str, object]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content)
+        elif isinstance(content, list):
+            path.write_text(yaml.safe_dump_all(content, sort_keys=False))
+        else:
+            path.write_text(yaml.safe_dump(content, sort_keys=False))
+    return root
+
+
+def found(result: engine.Result, rule: str) -> set[tuple[str, int]]:
+    return {(f.file, f.line) for f in result.findings if f.rule == rule}
+
+
+def deployment(name: str = "app", **container: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": name, "image": "nginx:1.27.0", **container}]},
+            },
+        },
+    }
+
+
+def crd(group: str, kind: str, plural: str) -> dict[str, Any]:
+    """A CRD that accepts anything: what an attacker commits to switch a kind's checks off."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "plural": plural},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
+
+
+# ---------------------------------------------------------------- 1: schema precedence
+
+
+def test_1_a_repository_crd_cannot_redefine_a_builtin_kind(tmp_path: Path) -> None:
+    broken = deployment()
+    broken["spec"]["replicass"] = 3  # a misspelt field: K001 for the built-in Deployment
+    root = make(
+        tmp_path, {"clusters/c1/app.yaml": broken, "clusters/c1/crd.yaml": crd("apps", "Deployment", "deployments")}
+    )
+    result = engine.validate(root, Settings(cache=False))
+    assert any(f.rule == "K001" and "replicass" in f.message for f in result.findings), result.findings
+    assert found(result, "K006") == {("clusters/c1/crd.yaml", 6)}
+    assert result.exit_code == 1
+
+
+def test_1_a_repository_crd_cannot_replace_one_given_with_crds(tmp_path: Path) -> None:
+    repo = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmRepository",
+        "metadata": {"name": "charts", "namespace": "default"},
+        "spec": {"interval": "1h", "url": "https://charts.example.com", "timout": "1m"},
+    }
+    root = make(
+        tmp_path,
+        {
+            "clusters/c1/repo.yaml": repo,
+            "clusters/c1/crd.yaml": crd("source.toolkit.fluxcd.io", "HelmRepository", "helmrepositories"),
+        },
+    )
+    result = engine.validate(root, Settings(crds=(shared("flux-crds"),), cache=False))
+    assert any(f.rule == "K002" and "timout" in f.message for f in result.findings), result.findings
+    assert found(result, "K007") == {("clusters/c1/crd.yaml", 6)}
+    assert result.exit_code == 1
+
+
+# ---------------------------------------------------------------- 2: builtin plugin config inputs
+
+PLUGIN_FLEET: dict[str, object] = {
+    "clusters/c1/apps.yaml": {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "apps", "namespace": "flux-system"},
+        "spec": {
+            "interval": "10m",
+            "path": "./apps",
+            "prune": True,
+            "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+        },
+    },
+    "apps/kustomization.yaml": {"resources": ["app.yaml"], "transformers": ["patcher.yaml"]},
+    "apps/app.yaml": deployment(),
+    "apps/patcher.yaml": {
+        "apiVersion": "builtin",
+        "kind": "PatchTransformer",
+        "metadata": {"name": "harden"},
+        "path": "../patches/security.yaml",
+        "target": {"kind": "Deployment"},
+    },
+    "patches/security.yaml": {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "app"},
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "securityContext": {"privileged": False}}]}}},
+    },
+}
+
+
+@needs_kustomize
+@pytest.mark.slow
+def test_2_a_file_named_only_by_a_builtin_plugin_config_is_an_input(tmp_path: Path) -> None:
+    root = make(tmp_path / "repo", PLUGIN_FLEET)
+    settings = Settings()
+    cold = engine.validate(root, settings)
+    assert not [f for f in cold.findings if f.severity == "error"], cold.findings
+    patch = root / "patches/security.yaml"
+    patch.write_text(patch.read_text().replace("privileged: false", "privileged: 'yes'"))
+    # the static input map (diff, --changed-since) sees the change
+    repo = Repository(root.resolve(), load_repository(root.resolve()), kustomize_command())
+    assert cluster_inputs(repo, "c1", "clusters").touched_by(["patches/security.yaml"]) == ["patches/security.yaml"]
+    # the warm run is not answered from the cache of the clean tree: kustomize applies the patch
+    warm = engine.validate(root, settings)
+    assert warm.stats["clusters_cached"] == 0
+    assert any(f.rule == "K001" and f.object == "Deployment default/app" for f in warm.findings), warm.findings
+    assert warm.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "read"),
+    [
+        ({"kind": "PatchJson6902Transformer", "path": "../p/ops.yaml"}, "p/ops.yaml"),
+        ({"kind": "PatchStrategicMergeTransformer", "paths": ["../p/smp.yaml"]}, "p/smp.yaml"),
+        ({"kind": "ConfigMapGenerator", "files": ["key=../p/file.txt"]}, "p/file.txt"),
+        ({"kind": "SecretGenerator", "envs": ["../p/secret.env"]}, "p/secret.env"),
+        ({"kind": "ReplacementTransformer", "replacements": [{"path": "../p/repl.yaml"}]}, "p/repl.yaml"),
+    ],
+)
+def test_2_every_builtin_plugin_config_path_is_an_input(tmp_path: Path, config: dict[str, Any], read: str) -> None:
+    files = {**PLUGIN_FLEET, "apps/patcher.yaml": {"apiVersion": "builtin", "metadata": {"name": "x"}, **config}}
+    files[read] = "a: 1\n"
+    root = make(tmp_path, files).resolve()
+    repo = Repository(root, load_repository(root), kustomize_command())
+    inputs = cluster_inputs(repo, "c1", "clusters")
+    assert not inputs.everything, inputs.why
+    assert inputs.touched_by([read]) == [read]
+    # the same config given inline in the kustomization
+    inline = {
+        "resources": ["app.yaml"],
+        "transformers": [yaml.safe_dump(yaml.safe_load((root / "apps/patcher.yaml").read_text()))],
+    }
+    (root / "apps/kustomization.yaml").write_text(yaml.safe_dump(inline))
+    (root / "apps/patcher.yaml").unlink()
+    repo = Repository(root, load_repository(root), kustomize_command())
+    assert cluster_inputs(repo, "c1", "clusters").touched_by([read]) == [read]
+
+
+def test_2_a_plugin_config_reading_outside_the_repository_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("host secret\n")
+    files = {**PLUGIN_FLEET}
+    files["apps/patcher.yaml"] = {
+        "apiVersion": "builtin",
+        "kind": "ConfigMapGenerator",
+        "metadata": {"name": "leak", "namespace": "default"},
+        "files": [f"leak={outside}"],
+    }
+    root = make(tmp_path / "repo", files)
+    result = engine.validate(root, Settings(cache=False))
+    assert any(f.rule == "B002" and "outside the repository" in f.message for f in result.findings), result.findings
+    assert not any("host secret" in f.message for f in result.findings)
+
+
+def test_2_a_directory_of_plugin_configs_makes_every_file_an_input(tmp_path: Path) -> None:
+    files = {**PLUGIN_FLEET, "apps/kustomization.yaml": {"resources": ["app.yaml"], "transformers": ["../gen"]}}
+    files["gen/kustomization.yaml"] = {"resources": ["patcher.yaml"]}
+    files["gen/patcher.yaml"] = PLUGIN_FLEET["apps/patcher.yaml"]
+    root = make(tmp_path, files).resolve()
+    repo = Repository(root, load_repository(root), kustomize_command())
+    inputs = cluster_inputs(repo, "c1", "clusters")
+    assert inputs.everything and "plugin configs" in inputs.why
+
+
+# ---------------------------------------------------------------- the input-map property
+
+INPUT_FLEET: dict[str, object] = {
+    **PLUGIN_FLEET,
+    "apps/kustomization.yaml": {
+        "resources": ["app.yaml", "../shared-base"],
+        "components": ["../components/extra"],
+        "transformers": ["patcher.yaml", "smp.yaml"],
+        "generators": ["gen.yaml"],
+        "patches": [{"path": "patch-inline-listed.yaml"}],
+        "configMapGenerator": [{"name": "listed", "namespace": "default", "files": ["listed.txt"]}],
+        "replacements": [{"path": "replacement.yaml"}],
+    },
+    "apps/smp.yaml": {
+        "apiVersion": "builtin",
+        "kind": "PatchStrategicMergeTransformer",
+        "metadata": {"name": "smp"},
+        "paths": ["../patches/smp.yaml"],
+    },
+    "apps/gen.yaml": {
+        "apiVersion": "builtin",
+        "kind": "ConfigMapGenerator",
+        "metadata": {"name": "generated", "namespace": "default"},
+        "files": ["conf=../data/conf.txt"],
+        "envs": ["../data/vars.env"],
+    },
+    "apps/patch-inline-listed.yaml": {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "app"},
+        "spec": {"replicas": 2},
+    },
+    "apps/listed.txt": "listed\n",
+    "apps/replacement.yaml": [
+        {
+            "source": {"kind": "ConfigMap", "name": "listed", "fieldPath": "metadata.name"},
+            "targets": [
+                {
+                    "select": {"kind": "Deployment"},
+                    "fieldPaths": ["metadata.annotations.from"],
+                    "options": {"create": True},
+                }
+            ],
+        }
+    ],
+    "patches/smp.yaml": {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "app"},
+        "spec": {"template": {"metadata": {"annotations": {"smp": "yes"}}}},
+    },
+    "data/conf.txt": "conf\n",
+    "data/vars.env": "A=1\n",
+    "shared-base/kustomization.yaml": {"resources": ["cm.yaml"]},
+    "shared-base/cm.yaml": {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "base", "namespace": "default"},
+    },
+    "components/extra/kustomization.yaml": {
+        "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+        "kind": "Component",
+        "patches": [{"path": "patch.yaml"}],
+    },
+    "components/extra/patch.yaml": {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "base", "namespace": "default"},
+        "data": {"extra": "1"},
+    },
+    "unrelated/notes.yaml": {"a": 1},
+}
+
+
+def kustomize_reads(root: Path, target: Path) -> set[str]:
+    """Repository files the real kustomize opens while building ``target``, recorded with strace."""
+    log = root.parent / "strace.log"
+    command = [*kustomize_command(), str(target)]
+    proc = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=openat,open", "-o", str(log), *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    reads = set()
+    for m in re.finditer(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]+)", [^)]*\) = \d+', log.read_text()):
+        path = Path(m.group(1))
+        if path.is_file() and path.resolve().is_relative_to(root):
+            reads.add(path.resolve().relative_to(root).as_posix())
+    return reads
+
+
+def cluster_key(root: Path) -> str:
+    repo = Repository(root, load_repository(root), kustomize_command())
+    return Fingerprints(root).of_inputs(cluster_inputs(repo, "c1", "clusters"))
+
+
+@pytest.fixture(scope="module")
+def traced_fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    if not shutil.which("strace"):
+        pytest.skip("needs strace to record which files kustomize reads")
+    root = make(tmp_path_factory.mktemp("traced") / "repo", INPUT_FLEET).resolve()
+    reads = sorted(kustomize_reads(root, root / "apps"))
+    # the recording sees what only builtin plugin configs name: the test would be vacuous otherwise
+    assert {"patches/security.yaml", "patches/smp.yaml", "data/conf.txt", "data/vars.env"} <= set(reads), reads
+    return root, reads
+
+
+@needs_kustomize
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_edit_of_a_file_kustomize_read_changes_the_cache_key(
+    traced_fleet: tuple[Path, list[str]], data: st.DataObject
+) -> None:
+    root, reads = traced_fleet
+    file = data.draw(st.sampled_from(reads), label="file")
+    path = root / file
+    original = path.read_bytes()
+    edited = data.draw(
+        st.one_of(
+            st.binary(min_size=1, max_size=40).map(lambda b: original + b),
+            st.integers(0, max(len(original) - 1, 0)).map(lambda i: original[:i] + original[i + 1 :]),
+            st.binary(min_size=0, max_size=80),
+        ).filter(lambda b: b != original),
+        label="content",
+    )
+    before = cluster_key(root)
+    try:
+        path.write_bytes(edited)
+        assert cluster_key(root) != before, f"an edit of {file} (read by kustomize) left the cache key unchanged"
+    finally:
+        path.write_bytes(original)
