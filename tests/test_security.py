@@ -372,3 +372,76 @@ def test_any_edit_of_a_file_kustomize_read_changes_the_cache_key(
         assert cluster_key(root) != before, f"an edit of {file} (read by kustomize) left the cache key unchanged"
     finally:
         path.write_bytes(original)
+
+
+# ---------------------------------------------------------------- 3: quick actions in the MR note
+
+HOSTILE = st.text(alphabet=st.sampled_from(list("/\n\r\u2028\u0085\x0b`|<>ab ~@#!-+")), min_size=0, max_size=24)
+
+
+def quick_action_lines(note: str) -> list[str]:
+    """Lines GitLab could run as quick actions: those starting with ``/`` (leading blanks ignored)."""
+    return [ln for ln in re.split("\r\n|\r|\n", note) if ln.lstrip(" \t").startswith("/")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=HOSTILE,
+    path=HOSTILE,
+    obj=HOSTILE,
+    error=HOSTILE,
+    line=HOSTILE,
+    outside=HOSTILE,
+    base=HOSTILE,
+)
+def test_3_no_line_of_the_diff_note_can_start_with_a_slash(
+    name: str, path: str, obj: str, error: str, line: str, outside: str, base: str
+) -> None:
+    from gitopsgen.diff.compare import ClusterDiff, ObjectChange
+    from gitopsgen.diff.formats import DiffReport, render_markdown
+    from gitopsgen.diff.objects import ObjectKey
+    from gitopsgen.gitlab import note_body
+
+    change = ObjectChange(ObjectKey("apps", "Deployment", obj, obj), "changed", [f"--- a/{obj}", f"+{line}"], 1, 0)
+    cluster = ClusterDiff(name, "changed", "", [path], [change], {"head": [error]})
+    report = DiffReport(base, "0" * 40, "working tree", [cluster, ClusterDiff(obj, "skipped", "no input changed")])
+    report.outside = [outside, path]
+    for limit in (900_000, 600):  # with and without room for the object: its name is listed instead
+        note, _ = note_body(render_markdown(report, max_lines=5, limit=limit))
+        assert not quick_action_lines(note), note
+
+
+@given(message=HOSTILE, file=HOSTILE, obj=HOSTILE, cluster=HOSTILE)
+@settings(max_examples=200, deadline=None)
+def test_3_no_line_of_the_validate_note_can_start_with_a_slash(message: str, file: str, obj: str, cluster: str) -> None:
+    from gitopsgen.validate.findings import RULES, Finding
+    from gitopsgen.validate.report import markdown
+
+    findings = [Finding(file, 1, "K001", message, object=obj, cluster=cluster)]
+    note = markdown.render(findings, root_name=file, clusters=[cluster], rules=RULES)
+    assert not quick_action_lines(note), note
+
+
+@needs_kustomize
+@pytest.mark.slow
+def test_3_a_file_path_with_newlines_does_not_inject_quick_actions(tmp_path: Path) -> None:
+    import git
+
+    from gitopsgen.diff import rendered_diff
+    from gitopsgen.diff.formats import render_markdown
+
+    root = make(
+        tmp_path / "repo",
+        {"clusters/c1/cm.yaml": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "d"}}},
+    )
+    repo = git.Repo.init(root)
+    repo.index.add(["clusters/c1/cm.yaml"])
+    repo.index.commit("base", author=git.Actor("t", "t@example.invalid"), committer=git.Actor("t", "t@example.invalid"))
+    hostile = "clusters/c1/x\n/approve\n/label ~merged\n/merge\n.yaml"
+    make(
+        root, {hostile: {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b\n/merge", "namespace": "d"}}}
+    )
+    report = rendered_diff(root, "HEAD", Settings(cache=False))
+    note = render_markdown(report, max_lines=50)
+    assert "/approve" in note  # the path is shown for review ...
+    assert not quick_action_lines(note), note  # ... but never at the start of a line
