@@ -445,3 +445,96 @@ def test_3_a_file_path_with_newlines_does_not_inject_quick_actions(tmp_path: Pat
     note = render_markdown(report, max_lines=50)
     assert "/approve" in note  # the path is shown for review ...
     assert not quick_action_lines(note), note  # ... but never at the start of a line
+
+
+# ---------------------------------------------------------------- 4: masking by construction
+
+CLEAR = "hunter2-clear-text"
+
+
+def _secret(data: Any, api: str = "v1", field: str = "data") -> dict[str, Any]:
+    return {"apiVersion": api, "kind": "Secret", "metadata": {"name": "s", "namespace": "n"}, field: data}
+
+
+def _last_applied(obj: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    out = dict(obj)
+    out["metadata"] = {
+        **obj["metadata"],
+        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(obj)},
+    }
+    return out
+
+
+HIDING_PLACES: list[tuple[str, Any]] = [
+    ("list-items", {"apiVersion": "v1", "kind": "List", "items": [_secret({"password": CLEAR})]}),
+    (
+        "nested-list",
+        {
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"name": "l"},
+            "items": [{"kind": "List", "items": [_secret({"k": CLEAR}, field="stringData")]}],
+        },
+    ),
+    ("data-is-a-string", _secret(CLEAR)),
+    ("data-is-a-list", _secret([CLEAR, {"x": CLEAR}], field="stringData")),
+    ("numeric-value", _secret({"pin": 73317}, field="stringData")),
+    ("other-field", {**_secret({}), "extra": {"token": CLEAR}}),
+    ("odd-api-version", _secret({"password": CLEAR}, api="v1beta0")),
+    (  # any object's annotation may hold a Secret as applied (kubectl apply of a List, a hand edit)
+        "last-applied",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "c",
+                "namespace": "n",
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": f'{{"kind":"Secret","data":{{"a":"{CLEAR}"}}}}'
+                },
+            },
+        },
+    ),
+    ("last-applied-of-secret", _last_applied(_secret({"password": CLEAR}, field="stringData"))),
+    (
+        "external-secret-template",
+        {
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "ExternalSecret",
+            "metadata": {"name": "e", "namespace": "n"},
+            "spec": {"target": {"template": {"data": {"config.yaml": f"password: {CLEAR}"}}}},
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("where", "obj"), HIDING_PLACES, ids=[w for w, _ in HIDING_PLACES])
+def test_4_a_secret_anywhere_is_masked_in_every_format(where: str, obj: dict[str, Any]) -> None:
+    import copy
+    import json
+
+    from gitopsgen.diff.compare import ClusterDiff, index, object_changes
+    from gitopsgen.diff.formats import DiffReport, render
+
+    def without_secret(value: Any) -> Any:  # the same object with the clear text swapped: a changed value
+        return json.loads(json.dumps(value).replace(CLEAR, "other-clear").replace("73317", "11"))
+
+    for before, after in ((None, obj), (without_secret(obj), obj), (obj, None)):
+        changes = object_changes(
+            "c1", index([copy.deepcopy(before)] if before else []), index([copy.deepcopy(after)] if after else [])
+        )
+        assert changes, where  # the change is still visible ...
+        report = DiffReport("main", "0" * 40, "working tree", [ClusterDiff("c1", "changed", objects=changes)])
+        for fmt in ("markdown", "diff", "json"):
+            text = render(report, fmt)
+            for clear in (CLEAR, "other-clear", "73317"):  # ... but no value of it, on either side
+                assert clear not in text, (where, fmt, text)
+
+
+def test_4_and_10_a_non_mapping_secret_at_the_base_does_not_crash_the_diff() -> None:
+    from gitopsgen.diff.compare import index, object_changes
+
+    [change] = object_changes("c1", index([_secret("not-a-mapping")]), index([_secret({"a": "b"})]))
+    assert "<masked: changed>" in "\n".join(change.diff) and "not-a-mapping" not in "\n".join(change.diff)
