@@ -538,3 +538,179 @@ def test_4_and_10_a_non_mapping_secret_at_the_base_does_not_crash_the_diff() -> 
 
     [change] = object_changes("c1", index([_secret("not-a-mapping")]), index([_secret({"a": "b"})]))
     assert "<masked: changed>" in "\n".join(change.diff) and "not-a-mapping" not in "\n".join(change.diff)
+
+
+# ---------------------------------------------------------------- 5 + 6: Helm render bounds
+
+CHART_URL = "https://prefecthq.github.io/prefect-helm"
+
+
+def worker_release(name: str, annotations: dict[str, str]) -> list[dict[str, Any]]:
+    """A prefect-worker HelmRelease whose commonAnnotations (passed through ``tpl`` by the real chart) carry
+    ``annotations``."""
+    return [
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "HelmRepository",
+            "metadata": {"name": "prefect", "namespace": "prefect"},
+            "spec": {"interval": "12h", "url": CHART_URL},
+        },
+        {
+            "apiVersion": "helm.toolkit.fluxcd.io/v2",
+            "kind": "HelmRelease",
+            "metadata": {"name": name, "namespace": "prefect"},
+            "spec": {
+                "interval": "30m",
+                "chart": {
+                    "spec": {
+                        "chart": "prefect-worker",
+                        "version": "2026.8.18172642",
+                        "sourceRef": {"kind": "HelmRepository", "name": "prefect"},
+                    }
+                },
+                "values": {
+                    "worker": {
+                        "config": {"workPool": "default"},
+                        "apiConfig": "selfHostedServer",
+                        "selfHostedServerApiConfig": {"apiUrl": "http://prefect-server.prefect:4200/api"},
+                    },
+                    "commonAnnotations": annotations,
+                },
+            },
+        },
+    ]
+
+
+ATTACKS = {
+    # finding 5: tpl recursion (the chart's common.tplvalues.render of a value that renders itself)
+    "tpl-recursion": {"a": "{{ tpl .Values.commonAnnotations.a . }}"},
+    # finding 6: a nested range that runs for minutes, and a 100 MB rendered string
+    "nested-range": {"a": "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}"},
+    "huge-string": {"a": '{{ repeat 100000000 "x" }}'},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_5_6_a_render_past_its_bounds_is_a_finding_and_the_run_goes_on(
+    attack: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("GITOPSGEN_HELM_TIMEOUT", "8")
+    monkeypatch.setenv("GITOPSGEN_HELM_MAX_MB", "1024")
+    monkeypatch.setenv("GITOPSGEN_HELM_MAX_OUTPUT_MB", "4")
+    docs = worker_release("hostile", ATTACKS[attack])
+    root = make(
+        tmp_path / "repo",
+        {
+            "clusters/c1/prefect.yaml": [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prefect"}},
+                *docs,
+            ]
+        },
+    )
+    broken = deployment()
+    broken["spec"]["replicass"] = 1
+    make(root, {"clusters/c1/app.yaml": broken})  # the rest of the cluster is still checked
+    settings_ = Settings(
+        helm_mirrors=((CHART_URL, str(shared("helm-repo"))),), chart_cache=tmp_path / "charts", cache=True
+    )
+    started = time.monotonic()
+    result = engine.validate(root, settings_)
+    assert time.monotonic() - started < 60
+    h006 = [f for f in result.findings if f.rule == "H006"]
+    assert len(h006) == 1 and h006[0].object == "HelmRelease prefect/hostile", result.findings
+    assert any(f.rule == "K001" and "replicass" in f.message for f in result.findings)
+    assert result.exit_code == 1
+    if attack == "nested-range":  # a bound exceeded is never cached: the next run renders again
+        assert engine.validate(root, settings_).stats["clusters_cached"] == 0
+
+
+@pytest.mark.slow
+def test_5_6_the_report_is_written_when_a_render_exceeds_its_bounds(tmp_path: Path) -> None:
+    import json
+    import os
+    import sys
+
+    root = make(tmp_path / "repo", {"clusters/c1/prefect.yaml": worker_release("hostile", ATTACKS["tpl-recursion"])})
+    report = tmp_path / "report.json"
+    env = {**os.environ, "GITOPSGEN_HELM_TIMEOUT": "15", "GITOPSGEN_HELM_MAX_MB": "1024"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gitopsgen.cli",
+            "validate",
+            str(root),
+            "--no-cache",
+            "--helm-mirror",
+            f"{CHART_URL}={shared('helm-repo')}",
+            "--chart-cache",
+            str(tmp_path / "charts"),
+            "--format",
+            "json",
+            "--output",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 1, proc.stderr
+    findings = json.loads(report.read_text())["findings"]
+    assert "H006" in {f["rule"] for f in findings}, [f["message"] for f in findings]
+
+
+def test_6_the_output_bound_stops_a_render(tmp_path: Path) -> None:
+    from gitopsgen.validate.helmworker import BoundExceeded, Bounds, render_bounded
+
+    archive = shared("helm-repo", "prefect-worker-2026.8.18172642.tgz")
+    values = worker_release("w", {})[1]["spec"]["values"]
+    rendered = render_bounded(archive, values, "w", "prefect", bounds=Bounds(60, 1024, 1))
+    assert {o["kind"] for _, o in rendered.objects} >= {"Deployment", "ServiceAccount"}
+    with pytest.raises(BoundExceeded, match="rendered output exceeds"):
+        render_bounded(archive, values, "w", "prefect", bounds=Bounds(60, 1024, 0.001))
+    # the worker killed for it is replaced: the next render works
+    assert render_bounded(archive, values, "w", "prefect", bounds=Bounds(60, 1024, 1)).objects == rendered.objects
+
+
+@needs_kustomize
+@pytest.mark.slow
+def test_6_kustomize_output_past_its_bound_is_a_build_finding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB", "1")
+    files = {
+        "clusters/c1/kustomization.yaml": {
+            "resources": ["app.yaml"],
+            "configMapGenerator": [{"name": "big", "namespace": "default", "files": ["big.txt"]}],
+        },
+        "clusters/c1/app.yaml": deployment(),
+        "clusters/c1/big.txt": "x" * (3 << 20),
+    }
+    root = make(tmp_path / "repo", files)
+    result = engine.validate(root, Settings(cache=False))
+    assert any(f.rule == "B001" and "output exceeds 1 MB" in f.message for f in result.findings), result.findings
+    monkeypatch.setenv("GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB", "8")
+    assert not [f for f in engine.validate(root, Settings(cache=False)).findings if f.rule == "B001"]
+
+
+# ---------------------------------------------------------------- 10: child processes get no credentials
+
+SECRET_VARIABLES = ("GITOPSGEN_REGISTRY_PASSWORD", "GITOPSGEN_GITLAB_TOKEN", "GITOPSGEN_CACHE_SECRET", "CI_JOB_TOKEN")
+
+
+def test_10_kustomize_runs_with_a_scrubbed_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import sys
+
+    from gitopsgen.validate.kustomize import build
+
+    for name in SECRET_VARIABLES:
+        monkeypatch.setenv(name, "s3cret-value")
+    spy = [sys.executable, "-c", "import json, os; print(json.dumps({'kind': 'Env', 'env': dict(os.environ)}))"]
+    built = build(tmp_path, [tmp_path], command=spy)
+    [(env, _)] = built.objects
+    assert "PATH" in env["env"] and "KUSTOMIZE_PLUGIN_HOME" in env["env"]
+    assert not set(SECRET_VARIABLES) & set(env["env"]), env
+    assert "s3cret-value" not in json.dumps(env)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ import yaml
 from .findings import Finding, Rule, Severity, register
 from .load import parse_documents
 from .model import Document
+from .sandbox import child_environment, env_number, limited
 
 B001 = register(
     Rule(
@@ -61,7 +63,9 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 ORIGIN = "config.kubernetes.io/origin"
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|//", re.I)
 _BUILTIN_PLUGIN_API = "builtin"
-_TIMEOUT = 300
+_TIMEOUT = 300  # seconds per build (GITOPSGEN_KUSTOMIZE_TIMEOUT)
+_MAX_MB = 2048  # writable memory of a build (GITOPSGEN_KUSTOMIZE_MAX_MB)
+_MAX_OUTPUT_MB = 256  # output of a build (GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB)
 
 
 def kustomization_file(directory: Path) -> Path | None:
@@ -415,24 +419,34 @@ def build(
 ) -> Built:
     """Build ``targets`` (kustomization directories or manifest files) with the real kustomize."""
     command = command or kustomize_command()
+    seconds = env_number("GITOPSGEN_KUSTOMIZE_TIMEOUT", _TIMEOUT)
+    memory = env_number("GITOPSGEN_KUSTOMIZE_MAX_MB", _MAX_MB)
+    output = env_number("GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB", _MAX_OUTPUT_MB)
     with tempfile.TemporaryDirectory(prefix="gitopsgen-kustomize-") as tmp:
         workdir = Path(tmp).resolve()
         (workdir / "kustomization.yaml").write_text(yaml.safe_dump(wrapper(root, workdir, targets, transforms)))
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            try:  # output to a file: RLIMIT_FSIZE bounds it (past the bound a write fails, or SIGXFSZ)
+                proc = subprocess.run(
+                    limited([*command, str(workdir)], memory, output),
+                    stdout=out,
+                    stderr=err,
+                    timeout=seconds,
+                    cwd=workdir,
+                    env=child_environment({"KUSTOMIZE_PLUGIN_HOME": str(workdir / "no-plugins")}),
+                )
+            except subprocess.TimeoutExpired:
+                return Built([], f"kustomize did not finish within {seconds:g}s", transient=True)
+            err.seek(0)
+            stderr = err.read(1 << 20).decode("utf-8", "replace")
+            if proc.returncode == -signal.SIGXFSZ or (proc.returncode and "file too large" in stderr):
+                return Built([], f"kustomize's output exceeds {output:g} MB (GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB)")
+            if proc.returncode != 0:
+                return Built([], clean_error(stderr, workdir, root), transient=proc.returncode < 0)
+            out.seek(0)
+            stdout = out.read().decode("utf-8", "replace")
         try:
-            proc = subprocess.run(
-                [*command, str(workdir)],
-                capture_output=True,
-                text=True,
-                timeout=_TIMEOUT,
-                cwd=workdir,
-                env={**os.environ, "KUSTOMIZE_PLUGIN_HOME": str(workdir / "no-plugins")},
-            )
-        except subprocess.TimeoutExpired:
-            return Built([], f"kustomize did not finish within {_TIMEOUT}s", transient=True)
-        if proc.returncode != 0:
-            return Built([], clean_error(proc.stderr, workdir, root), transient=proc.returncode < 0)
-        try:
-            docs = [d for d in yaml.load_all(proc.stdout, Loader=yaml.CSafeLoader) if isinstance(d, dict)]
+            docs = [d for d in yaml.load_all(stdout, Loader=yaml.CSafeLoader) if isinstance(d, dict)]
         except yaml.YAMLError as exc:
             return Built([], f"kustomize produced unparseable output: {str(exc).splitlines()[0]}")
         return Built([(d, origin_of(d, workdir, root)) for d in docs])
