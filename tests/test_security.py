@@ -714,3 +714,34 @@ def test_10_kustomize_runs_with_a_scrubbed_environment(tmp_path: Path, monkeypat
     assert "PATH" in env["env"] and "KUSTOMIZE_PLUGIN_HOME" in env["env"]
     assert not set(SECRET_VARIABLES) & set(env["env"]), env
     assert "s3cret-value" not in json.dumps(env)
+
+
+# ---------------------------------------------------------------- 7: a hostile journal
+
+
+@pytest.mark.parametrize("field", ["write", "delete", "dirs"])
+def test_7_a_journal_naming_a_path_through_a_symlink_out_of_the_repository_is_refused(
+    tmp_path: Path, field: str
+) -> None:
+    import json
+
+    from gitopsgen import tree
+    from gitopsgen.errors import InputError
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_text("not the repository's\n")
+    (outside / ".gitopsgen-bak-victim.txt").write_text("backup\n")
+    (outside / "empty").mkdir()
+    fleet = tmp_path / "fleet"  # no .git: the journal is repository content a merge request can commit
+    fleet.mkdir()
+    (fleet / "link").symlink_to(outside)
+    entry = {"write": [["link/victim.txt", False]], "delete": ["link/victim.txt"], "dirs": ["link/empty"]}
+    doc = {"root": ".", "phase": "commit", "write": [], "delete": [], "dirs": [], field: entry[field]}
+    (fleet / ".gitopsgen.journal").write_text(json.dumps(doc))
+    before = sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir())
+    with pytest.raises(InputError, match=r"gitopsgen\.journal \(link(/empty)? leads outside the repository"):
+        tree.apply(fleet, tree.plan(fleet, {"owned/a.yaml": "a: 1\n"}, ["owned"]))
+    assert sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir()) == before
+    assert not (fleet / "owned").exists()  # nothing written either
