@@ -245,6 +245,17 @@ class _Journal:
         if any(not isinstance(r, str) or r.startswith("/") or ".." in Path(r).parts for r in rels):
             raise ValueError("a path leaves the repository")
         journal = cls(top / doc["root"], [(w[0], bool(w[1])) for w in doc["write"]], doc["delete"], doc["dirs"])
+        # a journal may be repository content (no .git: a hostile merge request can commit one): recovery
+        # touches only paths whose resolved parent (a directory's resolved self) is inside the repository
+        inside = top.resolve()
+        places = [
+            *((journal.root / rel).parent for rel in [*(w for w, _ in journal.write), *journal.delete]),
+            *(journal.root / d for d in journal.dirs),
+            journal.root,
+        ]
+        for place in places:
+            if not place.resolve().is_relative_to(inside):
+                raise ValueError(f"{place.relative_to(top).as_posix()} leads outside the repository (a symlink)")
         return journal, doc["phase"]
 
 

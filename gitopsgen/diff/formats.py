@@ -3,6 +3,13 @@
 Sizes are bounded: each object's diff is cut after ``max_lines`` lines (with a line saying how many
 were left out), and the Markdown stays under GitLab's note limit, listing the objects it had no room
 for. Secret values never reach this module (see :mod:`.objects`).
+
+Everything shown comes from the merge request (paths, object names, kustomize's errors) and the note is
+posted with a project token, so no untrusted string may start a line of its own: GitLab runs a line
+that starts with ``/approve`` or ``/merge`` outside a code block as a quick action. Each untrusted
+string is made one line (line breaks and other control characters become ``␤``) and shown as a
+code span (delimited by a backtick run longer than any inside it, ``|`` escaped for tables);
+each line of an object's diff starts with the diff's own ``+``/``-``/space/``@`` prefix.
 """
 
 from __future__ import annotations
@@ -103,13 +110,27 @@ def _fence(lines: list[str]) -> str:
     return "`" * max(3, longest + 1)
 
 
+_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break and control character replaced by ``␤``: it cannot start a line."""
+    return _BREAKS.sub("\u2424", text)
+
+
 def _code(text: str) -> str:
-    return f"`{text}`" if "`" not in text else f"`` {text} ``"
+    """An untrusted string as one inline code span: one line, delimited by a backtick run longer than any
+    inside it, ``|`` escaped (GitLab tables split cells on it even inside code spans)."""
+    text = one_line(text).replace("|", "\\|")
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _status(c: ClusterDiff) -> str:
     if c.status == "skipped":
-        return f"not rendered: {c.reason}"
+        return f"not rendered: {one_line(c.reason)}"
     if c.status == "unchanged":
         return "rendered, no object changes"
     text = ", ".join(f"{c.count(k)} {k}" for k in (ADDED, CHANGED, REMOVED) if c.count(k))
@@ -118,7 +139,7 @@ def _status(c: ClusterDiff) -> str:
 
 
 def _object_block(o: ObjectChange, max_lines: int) -> list[str]:
-    body = _cut(o.diff, max_lines)
+    body = [one_line(ln) for ln in _cut(o.diff, max_lines)]
     fence = _fence(body)
     stats = f"+{o.added} -{o.removed}"
     return [
@@ -138,7 +159,7 @@ def render_markdown(report: DiffReport, max_lines: int, limit: int = MARKDOWN_LI
     head = [
         "### gitopsgen: rendered changes per cluster",
         "",
-        f"{_code(report.base)} (`{report.base_commit[:12]}`) → {report.head}. "
+        f"{_code(report.base)} ({_code(report.base_commit[:12])}) → {one_line(report.head)}. "
         f"{len(rendered)} of {len(report.clusters)} cluster(s) rendered at both revisions "
         "(kustomize, Flux postBuild, Helm)"
         + ("; the others read no changed file." if len(rendered) < len(report.clusters) else "."),
@@ -163,7 +184,7 @@ def render_markdown(report: DiffReport, max_lines: int, limit: int = MARKDOWN_LI
             section += [f"Changed inputs: {names}{more}.", ""]
         for side, errors in sorted(c.errors.items()):
             label = "base" if side == "base" else "this merge request"
-            section += [f"> **{label} does not build:** {e}" for e in errors] + [""]
+            section += [f"> **{label} does not build:** {_code(e)}" for e in errors] + [""]
         if not c.objects and not c.errors:
             section += ["No rendered object changes.", ""]
         out += "\n".join(section) + "\n"

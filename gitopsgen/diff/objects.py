@@ -3,8 +3,8 @@
 Pure functions. What counts as noise is what changes on every render or every chart release without
 changing what runs: Helm's ``helm.sh/chart`` label, ``checksum/*`` annotations (they follow a
 ConfigMap or Secret whose own change is shown anyway), and the origin annotations the validator's
-kustomize builds add. Secret ``data``/``stringData`` values are never shown: each is replaced by a
-mask that only says whether it changed.
+kustomize builds add. Secret values are never shown, wherever a Secret is in the object and whatever
+its shape (see :func:`mask`): each is replaced by a mask that only says whether it changed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ NOISE_ANNOTATION_PREFIXES = (
 MASKED = "<masked>"
 MASKED_CHANGED = "<masked: changed>"
 TOP_ORDER = ("apiVersion", "kind", "metadata")
-SECRET_FIELDS = ("data", "stringData")
 
 
 @dataclass(frozen=True, order=True)
@@ -124,33 +123,78 @@ def normalize(obj: dict[str, Any]) -> dict[str, Any]:
     return _canonical(out, top=True)
 
 
-def is_secret(obj: dict[str, Any] | None) -> bool:
-    return isinstance(obj, dict) and obj.get("kind") == "Secret" and str(obj.get("apiVersion")) == "v1"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# what a Secret shows in clear: who it is and its type; every other field's values are masked
+SECRET_CLEAR = frozenset({"apiVersion", "kind", "metadata", "type", "immutable"})
+
+
+def is_secret(obj: Any) -> bool:
+    """A Secret (``kind: Secret``, whatever its apiVersion: a hostile render may spell it oddly)."""
+    return isinstance(obj, dict) and obj.get("kind") == "Secret"
 
 
 def mask(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[dict[str, Any] | None, ...]:
-    """Both sides of one object with Secret values replaced: ``<masked>``, or ``<masked: changed>`` on the
-    new side where the value differs from the old one (or is new)."""
-    if not is_secret(before) and not is_secret(after):
-        return before, after
-    old_values = {f: dict(before.get(f) or {}) for f in SECRET_FIELDS} if is_secret(before) else {}
-    masked_before = _masked(before, None) if is_secret(before) else before
-    masked_after = _masked(after, old_values) if is_secret(after) else after
-    return masked_before, masked_after
+    """Both sides of one object with every secret value replaced, wherever it is: ``<masked>``, or
+    ``<masked: changed>`` on the new side where the value differs from the old one (or is new).
+
+    Masked by construction, not by shape: every Secret anywhere in the object (a ``List``'s items, any
+    nesting), all its fields but identity and type whatever their shape (a ``data`` that is not a
+    mapping is one masked value), every ``last-applied-configuration`` annotation (it holds the whole
+    object as applied), and the ``data`` of an ExternalSecret's ``spec.target.template``."""
+    return _mask(before, None, False), _mask(after, before, True)
 
 
-def _masked(obj: dict[str, Any] | None, old: dict[str, dict[str, Any]] | None) -> dict[str, Any] | None:
-    assert obj is not None
-    out = dict(obj)
-    for f in SECRET_FIELDS:
-        values = obj.get(f)
-        if not isinstance(values, dict):
-            continue
-        masked: dict[str, str] = {}
-        for key, value in values.items():
-            changed = old is not None and (key not in old.get(f, {}) or old[f][key] != value)
-            masked[key] = MASKED_CHANGED if changed else MASKED
-        out[f] = masked
+def _masked_value(value: Any, old: Any, compare: bool) -> Any:
+    """One secret value (any shape) masked; a mapping keeps its keys, each value masked."""
+    if isinstance(value, dict):
+        olds = old if isinstance(old, dict) else {}
+        return {k: _masked_value(v, olds.get(k), compare) for k, v in value.items()}
+    return MASKED_CHANGED if compare and old != value else MASKED
+
+
+def _child(old: Any, key: Any) -> Any:
+    if isinstance(old, dict) and isinstance(key, str):
+        return old.get(key)
+    if isinstance(old, list) and isinstance(key, int) and key < len(old):
+        return old[key]
+    return None
+
+
+def _mask(value: Any, old: Any, compare: bool) -> Any:
+    """``value`` with its secrets masked (``old``: the same place on the base side; ``compare``: whether
+    there is a base side at all, so that new values show as changed)."""
+    if isinstance(value, list):
+        return [_mask(v, _child(old, i), compare) for i, v in enumerate(value)]
+    if not isinstance(value, dict):
+        return value
+    secret = is_secret(value)
+    external = value.get("kind") == "ExternalSecret"
+    out: dict[str, Any] = {}
+    for key, child in value.items():
+        before = _child(old, key)
+        if secret and key not in SECRET_CLEAR:
+            out[key] = _masked_value(child, before, compare)
+        elif key == "annotations" and isinstance(child, dict) and LAST_APPLIED in child:
+            olds = before if isinstance(before, dict) else {}
+            out[key] = {
+                k: _masked_value(v, olds.get(k), compare) if k == LAST_APPLIED else _mask(v, olds.get(k), compare)
+                for k, v in child.items()
+            }
+        elif external and key == "spec" and isinstance(child, dict):
+            out[key] = _mask_external_spec(child, before, compare)
+        else:
+            out[key] = _mask(child, before, compare)
+    return out
+
+
+def _mask_external_spec(spec: dict[str, Any], old: Any, compare: bool) -> dict[str, Any]:
+    """An ExternalSecret's spec with its target template's ``data`` masked (it may inline secret text)."""
+    out = _mask(spec, old, compare)
+    target = out.get("target")
+    template = target.get("template") if isinstance(target, dict) else None
+    if isinstance(template, dict) and "data" in template:
+        old_template = _child(_child(old, "target"), "template")
+        template["data"] = _masked_value(spec["target"]["template"]["data"], _child(old_template, "data"), compare)
     return out
 
 

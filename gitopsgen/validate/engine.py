@@ -28,7 +28,7 @@ from .charts import ChartFetcher, default_cache_dir
 from .clustercache import KIND as CLUSTER_KIND
 from .clustercache import ClusterOutcome, cacheable, cluster_key, image_summary
 from .config import Settings
-from .findings import Finding, Rule, Severity, register
+from .findings import Finding, Rule, Severity, object_name, register
 from .fingerprint import Fingerprints
 from .helmstage import HelmStage
 from .inputs import Inputs, cluster_inputs
@@ -69,10 +69,16 @@ class Result:
 
 
 def schema_store(
-    root: Path, settings: Settings, documents: list[Any], cache: ResultCache | None = None
+    root: Path,
+    settings: Settings,
+    documents: list[Any],
+    cache: ResultCache | None = None,
+    refused: list[Finding] | None = None,
 ) -> SchemaStore:
     """Kubernetes schemas of the chosen version + CRDs from the cache, the given paths and the repository
-    (``cache``: where the parsed --crds files are kept by content, so a run does not parse them again)."""
+    (``cache``: where the parsed --crds files are kept by content, so a run does not parse them again).
+    A repository CRD that redefines a built-in kind or conflicts with a --crds one is not used; its
+    finding (K006, K007, at its spec.group) is appended to ``refused``."""
     try:
         store = SchemaStore(settings.kubernetes_version)
     except ValueError as exc:
@@ -96,9 +102,12 @@ def schema_store(
     for d in documents:
         if d.is_object and d.data.get("kind") == "CustomResourceDefinition":
             try:
-                store.add_crd(d.data, d.file)
+                conflict = store.add_crd(d.data, d.file)
             except ValueError:
-                pass  # a broken CRD in the repository is reported by the schema stage (K001), not used
+                continue  # a broken CRD in the repository is reported by the schema stage (K001), not used
+            if conflict is not None and refused is not None:
+                rule, message = conflict
+                refused.append(Finding(d.file, d.line_of("spec", "group"), rule, message, object=object_name(d.data)))
     return store
 
 
@@ -194,7 +203,8 @@ def validate(root: Path, settings: Settings) -> Result:
         parses = ParseCache(cache, Limits()) if cache.enabled else None
         loaded = load_repository(root, settings.ignore, parses=parses)
     with timings.stage("crds"):
-        store = schema_store(root, settings, loaded.documents, cache)
+        refused: list[Finding] = []
+        store = schema_store(root, settings, loaded.documents, cache, refused)
     workspace = Workspace.open(root, settings, loaded)
     texts = {f: lf.text for f, lf in loaded.files.items()}
 
@@ -220,7 +230,7 @@ def validate(root: Path, settings: Settings) -> Result:
                 cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
 
     done = [outcomes[n] for n in scope.names]
-    findings = [*loaded.findings, *(f for o in done for f in o.findings)]
+    findings = [*loaded.findings, *refused, *(f for o in done for f in o.findings)]
     checked = sum(o.objects for o in done)
     if scope.repository:
         with timings.stage("repository"):

@@ -23,7 +23,8 @@ import yaml
 from .build import config_data
 from .charts import ChartError, ChartFetcher, ChartRequest, is_exact_version
 from .findings import RULES, Finding, Rule, Severity, register
-from .helmrender import RenderError, ValuesSchemaError, render_chart
+from .helmrender import RenderError, ValuesSchemaError
+from .helmworker import H006, BoundExceeded, render_bounded
 from .kustomize import Transforms, build
 from .load import inside, parse_documents
 from .model import Cluster, Manifest
@@ -148,7 +149,10 @@ class HelmStage:
         namespace = str(spec.get("targetNamespace") or hr.namespace or "default")
         name = release_name(hr)
         try:
-            rendered = render_chart(archive, values, name, namespace, kube_version=self.kubernetes_version)
+            rendered = render_bounded(archive, values, name, namespace, kube_version=self.kubernetes_version)
+        except BoundExceeded as exc:
+            self._finding(out, H006, hr, f"chart not rendered: {exc}", *chart_path(spec))
+            return
         except ValuesSchemaError as exc:
             for error in exc.errors:
                 self._finding(out, _rule("H002"), hr, f"values: {error}", *values_path(error))

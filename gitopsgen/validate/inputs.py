@@ -138,6 +138,8 @@ class _Reach:
     files: set[str] = field(default_factory=set)
     patches: set[str] = field(default_factory=set)  # patch files among ``files``
     kustomizations: list[Any] = field(default_factory=list)  # the kustomization documents' data
+    inline_patches: list[Any] = field(default_factory=list)  # patches builtin plugin configs carry inline
+    unknown: str = ""  # why a read cannot be told statically
 
 
 def _reach(root: Path, scanner: Scanner, target: Path, out: Inputs) -> _Reach:
@@ -160,6 +162,8 @@ def _reach(root: Path, scanner: Scanner, target: Path, out: Inputs) -> _Reach:
         found.files |= scan.files | set(scan.documents)
         found.patches |= scan.patches
         found.kustomizations += [d.data for d in scan.documents.values()]
+        found.inline_patches += scan.inline_patches
+        found.unknown = found.unknown or scan.unknown
     return found
 
 
@@ -201,7 +205,12 @@ def _redirects(patch: Any) -> bool:
 
 
 def _redirected(repo: Repository, reach: _Reach) -> str:
-    """Why the static answer cannot be trusted (a patch or replacement redirects a path or chart), or ""."""
+    """Why the static answer cannot be trusted (a patch or replacement redirects a path or chart, a plugin
+    config's reads are only known when built), or ""."""
+    if reach.unknown:
+        return reach.unknown
+    if any(_redirects(p) for p in reach.inline_patches):
+        return "an inline patch of a kustomize plugin config changes a Flux path or a chart source"
     for file in sorted(reach.patches):
         for d in repo.by_file.get(file, []):
             if _redirects(d.data):

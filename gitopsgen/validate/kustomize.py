@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ import yaml
 from .findings import Finding, Rule, Severity, register
 from .load import parse_documents
 from .model import Document
+from .sandbox import child_environment, env_number, limited
 
 B001 = register(
     Rule(
@@ -61,7 +63,9 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 ORIGIN = "config.kubernetes.io/origin"
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|//", re.I)
 _BUILTIN_PLUGIN_API = "builtin"
-_TIMEOUT = 300
+_TIMEOUT = 300  # seconds per build (GITOPSGEN_KUSTOMIZE_TIMEOUT)
+_MAX_MB = 2048  # writable memory of a build (GITOPSGEN_KUSTOMIZE_MAX_MB)
+_MAX_OUTPUT_MB = 256  # output of a build (GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB)
 KUSTOMIZE_ENV = "GITOPSGEN_KUSTOMIZE"  # an executable: a kustomize binary, or a kubectl (by its name)
 
 
@@ -129,6 +133,8 @@ class Scan:
     patches: set[str] = field(default_factory=set)  # the patch files among them
     documents: dict[str, Document] = field(default_factory=dict)  # rel kustomization file → its document
     cycle: bool = False  # a kustomization below reaches one of its ancestors (the scan stopped there)
+    inline_patches: list[Any] = field(default_factory=list)  # patches builtin plugin configs carry inline
+    unknown: str = ""  # why what the build reads cannot be told statically ("" when it can)
 
     @property
     def blocked(self) -> bool:
@@ -140,6 +146,8 @@ class Scan:
         self.files |= other.files
         self.patches |= other.patches
         self.documents.update(other.documents)
+        self.inline_patches += other.inline_patches
+        self.unknown = self.unknown or other.unknown
         known = set(self.findings)
         self.findings += [f for f in other.findings if f not in known]
         self.cycle = self.cycle or other.cycle
@@ -240,14 +248,45 @@ class Scanner:
                 scan.files.add(rel(self.root, path))
                 if field_name in ("patches", "patchesStrategicMerge", "patchesJson6902"):
                     scan.patches.add(rel(self.root, path))
-            if field_name in ("generators", "transformers", "validators") and path.is_file():
-                problem = plugin_problem(path)
-                if problem:
-                    scan.findings.append(Finding(key, line, B002.id, f"{field_name}: {value}: {problem}"))
+            if field_name in ("generators", "transformers", "validators"):
+                if path.is_file():
+                    problem = plugin_problem(path)
+                    if problem:
+                        scan.findings.append(Finding(key, line, B002.id, f"{field_name}: {value}: {problem}"))
+                    else:
+                        self._plugin_reads(target, key, line, field_name, plugin_configs(path), scan)
+                elif not scan.unknown:  # a kustomization whose output is plugin configs: read only when built
+                    scan.unknown = f"{key}:{line}: {field_name}: {value} is a directory of plugin configs"
                 continue
             if is_resource and path.is_dir():
                 self._reach(path, scan, (key, line), (*ancestors, directory))
+        for field_name in ("generators", "transformers", "validators"):
+            for i, value in enumerate(_list(doc.data.get(field_name))):
+                if isinstance(value, str) and "\n" in value:  # an inline plugin config
+                    configs = _parsed(value, field_name)
+                    self._plugin_reads(target, key, doc.line_of(field_name, i), field_name, configs, scan)
         return scan
+
+    def _plugin_reads(
+        self, target: Path, key: str, line: int, field_name: str, configs: list[Any], scan: Scan
+    ) -> None:
+        """Add the files builtin plugin ``configs`` of the kustomization in ``target`` read (relative to
+        that kustomization, like kustomize's loader) to ``scan``: a changed patch or env file named only
+        there changes the build as much as one the kustomization names."""
+        for config in configs:
+            paths, inline = plugin_reads(config)
+            scan.inline_patches += inline
+            for value in paths:
+                resolved = self._resolve(target / value)
+                if os.path.isabs(value) or not self._inside(target / value) or resolved is None:
+                    message = f"{field_name}: a plugin config reads {value}, outside the repository"
+                    scan.findings.append(Finding(key, line, B002.id, message))
+                    continue
+                if resolved.is_file():
+                    scan.files.add(rel(self.root, resolved))
+                    scan.patches.add(rel(self.root, resolved))
+                elif not scan.unknown:
+                    scan.unknown = f"{key}:{line}: {field_name}: a plugin config reads {value}, not a file"
 
     def _reach(self, path: Path, scan: Scan, entry: tuple[str, int], ancestors: tuple[str, ...]) -> None:
         below = rel(self.root, path)
@@ -299,6 +338,51 @@ def references(k: dict[str, Any]) -> Iterator[tuple[str, int | None, str, bool]]
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _parsed(text: str, where: str) -> list[Any]:
+    """The mappings of a YAML text, parsed within the validator's bounds ([] when it is not YAML)."""
+    docs, problems = parse_documents(text, where)
+    if problems:
+        return []
+    return [d.data for d in docs if isinstance(d.data, dict)]
+
+
+def plugin_configs(path: Path) -> list[Any]:
+    """The plugin configs (mappings) of a generators/transformers file ([] when unreadable)."""
+    try:
+        return _parsed(path.read_text(encoding="utf-8"), path.name)
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def plugin_reads(config: Any) -> tuple[list[str], list[Any]]:
+    """What one builtin plugin config makes kustomize read: (files, relative to the kustomization that
+    lists the config; inline patches). PatchTransformer and PatchJson6902Transformer ``path``/``patch``/
+    ``jsonOp``, PatchStrategicMergeTransformer ``paths``/``patches``, ConfigMap/SecretGenerator ``files``
+    (``key=path``), ``envs`` and ``env``, ReplacementTransformer ``replacements[].path``."""
+    if not isinstance(config, dict):
+        return [], []
+    files: list[str] = []
+    inline: list[Any] = []
+    kind = config.get("kind")
+    if kind in ("PatchTransformer", "PatchJson6902Transformer"):
+        files += [config["path"]] if isinstance(config.get("path"), str) else []
+        inline += [config[k] for k in ("patch", "jsonOp") if config.get(k)]
+    elif kind == "PatchStrategicMergeTransformer":
+        files += [p for p in _list(config.get("paths")) if isinstance(p, str)]
+        patches = config.get("patches")
+        if isinstance(patches, str):
+            inline += [d for d in _parsed(patches, "patches")]
+        elif patches:
+            inline += _list(patches)
+    elif kind in ("ConfigMapGenerator", "SecretGenerator"):
+        files += [f.split("=", 1)[-1] for f in _list(config.get("files")) if isinstance(f, str)]
+        files += [e for e in [*_list(config.get("envs")), config.get("env")] if isinstance(e, str) and e]
+    elif kind == "ReplacementTransformer":
+        replacements = [r for r in _list(config.get("replacements")) if isinstance(r, dict)]
+        files += [r["path"] for r in replacements if isinstance(r.get("path"), str)]
+    return files, inline
 
 
 def plugin_problem(path: Path) -> str:
@@ -370,24 +454,34 @@ def build(
 ) -> Built:
     """Build ``targets`` (kustomization directories or manifest files) with the real kustomize."""
     command = command or kustomize_command()
+    seconds = env_number("GITOPSGEN_KUSTOMIZE_TIMEOUT", _TIMEOUT)
+    memory = env_number("GITOPSGEN_KUSTOMIZE_MAX_MB", _MAX_MB)
+    output = env_number("GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB", _MAX_OUTPUT_MB)
     with tempfile.TemporaryDirectory(prefix="gitopsgen-kustomize-") as tmp:
         workdir = Path(tmp).resolve()
         (workdir / "kustomization.yaml").write_text(yaml.safe_dump(wrapper(root, workdir, targets, transforms)))
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            try:  # output to a file: RLIMIT_FSIZE bounds it (past the bound a write fails, or SIGXFSZ)
+                proc = subprocess.run(
+                    limited([*command, str(workdir)], memory, output),
+                    stdout=out,
+                    stderr=err,
+                    timeout=seconds,
+                    cwd=workdir,
+                    env=child_environment({"KUSTOMIZE_PLUGIN_HOME": str(workdir / "no-plugins")}),
+                )
+            except subprocess.TimeoutExpired:
+                return Built([], f"kustomize did not finish within {seconds:g}s", transient=True)
+            err.seek(0)
+            stderr = err.read(1 << 20).decode("utf-8", "replace")
+            if proc.returncode == -signal.SIGXFSZ or (proc.returncode and "file too large" in stderr):
+                return Built([], f"kustomize's output exceeds {output:g} MB (GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB)")
+            if proc.returncode != 0:
+                return Built([], clean_error(stderr, workdir, root), transient=proc.returncode < 0)
+            out.seek(0)
+            stdout = out.read().decode("utf-8", "replace")
         try:
-            proc = subprocess.run(
-                [*command, str(workdir)],
-                capture_output=True,
-                text=True,
-                timeout=_TIMEOUT,
-                cwd=workdir,
-                env={**os.environ, "KUSTOMIZE_PLUGIN_HOME": str(workdir / "no-plugins")},
-            )
-        except subprocess.TimeoutExpired:
-            return Built([], f"kustomize did not finish within {_TIMEOUT}s", transient=True)
-        if proc.returncode != 0:
-            return Built([], clean_error(proc.stderr, workdir, root), transient=proc.returncode < 0)
-        try:
-            docs = [d for d in yaml.load_all(proc.stdout, Loader=yaml.CSafeLoader) if isinstance(d, dict)]
+            docs = [d for d in yaml.load_all(stdout, Loader=yaml.CSafeLoader) if isinstance(d, dict)]
         except yaml.YAMLError as exc:
             return Built([], f"kustomize produced unparseable output: {str(exc).splitlines()[0]}")
         return Built([(d, origin_of(d, workdir, root)) for d in docs])

@@ -1,11 +1,14 @@
 """The schema stage: every object against the schema of its kind, and the CRD cache.
 
-Owns rules K001-K005. Kubernetes built-in kinds are checked strictly (unknown fields are errors)
+Owns rules K001-K007. Kubernetes built-in kinds are checked strictly (unknown fields are errors)
 against the schemas bundled in ``kubernetes-validate`` for the chosen Kubernetes version; custom
 kinds against the ``openAPIV3Schema`` of every served version of their CustomResourceDefinition,
 made strict the way the API server treats it, plus the CRD's CEL ``x-kubernetes-validations``.
 API versions that Kubernetes or Flux no longer serve are named as removed, with their replacement;
-kinds without any schema are reported once.
+kinds without any schema are reported once. CRDs take precedence the way an API server gives it:
+a built-in kind is never redefined, and a CRD given by the user (``--crds``) wins over a repository's
+CRD of the same group and kind (the repository is untrusted in a merge request); a refused
+repository CRD is a finding (K006, K007), never a schema.
 
 Everything expensive happens once per process: each Kubernetes version's ``_definitions.json`` is
 read once, one jsonschema validator is compiled per (version, apiVersion, kind) and per distinct CRD
@@ -137,6 +140,43 @@ NO_SCHEMA = register(
     )
 )
 
+CRD_REDEFINES_BUILTIN = register(
+    Rule(
+        id="K006",
+        name="crd-redefines-builtin",
+        stage="schemas",
+        severity=Severity.ERROR,
+        summary="A CustomResourceDefinition in the repository defines a Kubernetes built-in kind; it is ignored.",
+        doc=(
+            "An API server never lets a CustomResourceDefinition replace a built-in kind: a CRD in a built-in "
+            "API group such as apps or the core group is rejected (a CRD's group must contain a dot), and "
+            "built-in kinds are always served by the server itself. A repository CRD that names a built-in kind "
+            "(e.g. deployments.apps with x-kubernetes-preserve-unknown-fields) would otherwise switch off the "
+            "strict checking of every object of that kind, which is how a merge request could hide broken "
+            "Deployments from the gate. Such a CRD is not used: objects of the kind are checked against the "
+            "built-in schema, and the CRD itself is reported at its spec.group. Remove the CRD."
+        ),
+    )
+)
+CRD_CONFLICTS_WITH_GIVEN = register(
+    Rule(
+        id="K007",
+        name="crd-conflicts-with-given",
+        stage="schemas",
+        severity=Severity.WARNING,
+        summary="A repository CRD differs from the CRD given with --crds for the same group and kind; --crds wins.",
+        doc=(
+            "CRDs given on the command line (--crds, or the crds setting) are the trusted definition of the "
+            "kinds the cluster serves, e.g. the Flux and External Secrets release CRDs. A CustomResourceDefinition "
+            "committed to the repository for the same group and kind, with a different spec, is not used: the "
+            "objects are checked against the given one, so a merge request cannot loosen the schema of a Flux "
+            "or ESO kind by committing its own CRD. The conflict is reported as a warning at the repository "
+            "CRD's spec.group (a bootstrap's gotk-components.yaml of another Flux version is the usual benign "
+            "case: align --crds with the Flux version the cluster runs)."
+        ),
+    )
+)
+
 STATS: Counter[str] = Counter()
 """How often expensive things happened in this process: ``definitions_loaded`` (a Kubernetes version's
 schema file read), ``builtin_validators`` / ``crd_validators`` (validators compiled), ``cel_compiled``,
@@ -149,7 +189,7 @@ _MAX_MESSAGE = 200
 class SchemaIssue:
     """One problem of one object: rule ID, JSON path inside the object (for the line), one-line message."""
 
-    rule: str  # "K001".."K005"
+    rule: str  # "K001".."K007"
     path: JsonPath  # JSON path inside the object ((), for the whole object)
     message: str
 
@@ -908,11 +948,40 @@ class SchemaStore:
                 del self._compiled[version]
         return True
 
-    def add_crd(self, crd: dict[str, Any], origin: str = "") -> None:
-        """Add a CustomResourceDefinition (apiextensions.k8s.io/v1) found in the repository.
+    def add_crd(self, crd: dict[str, Any], origin: str = "") -> tuple[str, str] | None:
+        """Add a CustomResourceDefinition (apiextensions.k8s.io/v1) found in the repository, unless it
+        redefines a built-in kind or conflicts with a CRD given with --crds (those win, as on an API
+        server): then it is not added and (rule ID, one-line reason) is returned; None when added or
+        identical to the given one.
 
         Raises ValueError (one line, naming ``origin``) when it is not a usable v1 CRD."""
-        self._add(_parse_crd(_plain(crd), origin, "repository"))
+        parsed = _parse_crd(_plain(crd), origin, "repository")
+        builtin = self._builtin_kind(parsed.group, parsed.kind)
+        if builtin:
+            return CRD_REDEFINES_BUILTIN.id, (
+                f"CustomResourceDefinition of {parsed.group or 'core'} {parsed.kind} ignored: {builtin}; "
+                f"objects of this kind are checked against the Kubernetes {self.kubernetes_version} schema"
+            )
+        given = self._crds.get((parsed.group, parsed.kind))
+        if given is not None and given.source == "explicit":
+            if _plain(given.raw.get("spec")) == parsed.raw.get("spec"):
+                return None
+            return CRD_CONFLICTS_WITH_GIVEN.id, _one_line(
+                f"CustomResourceDefinition of {parsed.group} {parsed.kind} ignored: it differs from the one "
+                f"given with --crds ({given.origin}), which is used"
+            )
+        self._add(parsed)
+        return None
+
+    def _builtin_kind(self, group: str, kind: str) -> str:
+        """Why (group, kind) cannot be defined by a CRD ("" when it can): a built-in kind of this
+        Kubernetes version, or a group without a dot (the API server refuses such a CRD)."""
+        builtins = _builtins(self.kubernetes_version)
+        if any(k == kind and _split_api(api)[0] == group for api, k in builtins.index):
+            return "a CRD cannot redefine a Kubernetes built-in kind"
+        if "." not in group:
+            return f"a CRD's group must contain a dot (API group {group or 'core'!r} is built in)"
+        return ""
 
     def add_crds_from(self, path: Path, read: Callable[[Path], list[Any]] | None = None) -> int:
         """Add every CRD of a YAML file, or of every ``*.yaml``/``*.yml`` below a directory (hidden

@@ -95,6 +95,8 @@ def test_rules_are_registered_with_docs() -> None:
         "K003": ("cel-rule-violated", Severity.ERROR),
         "K004": ("removed-api-version", Severity.ERROR),
         "K005": ("no-schema", Severity.WARNING),
+        "K006": ("crd-redefines-builtin", Severity.ERROR),
+        "K007": ("crd-conflicts-with-given", Severity.WARNING),
     }
     for rule_id, (name, severity) in expected.items():
         rule = RULES[rule_id]
