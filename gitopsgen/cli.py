@@ -256,6 +256,15 @@ def parse_pool(spec: str, defaults: dict[str, Any]) -> it.WorkPoolIntent:
                         "memory-limit": "memory_limit",
                     }[key]
                 ] = value
+    memory, default_limit = values.get("memory_request"), it.WorkPoolIntent.memory_limit
+    if (
+        memory
+        and "memory_limit" not in values
+        and default_limit
+        and checks.quantity_value(checks.quantity(memory, f"--worker-pool {spec!r}: memory"))
+        > checks.quantity_value(default_limit)
+    ):
+        values["memory_limit"] = memory  # the default limit follows a larger request; a limit given is kept
     ref = values.pop("flow_image_ref", None)
     if ref:
         repo, tag = _split_image(ref, "flow image")
@@ -435,9 +444,21 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
         raise InputError(f"cluster {name!r} exists (use --force to replace it)")
     template = it.load_cluster(root, from_cluster) if from_cluster else None
     cluster = build_cluster(name, template, o)
-    it.resolve(fleet, cluster)  # registry and secret store must be known
+    resolved = it.resolve(fleet, cluster)  # registry and secret store must be known
     p = generator.plan_cluster(root, fleet, cluster, with_intent=True, login=login)
     _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub)
+    _secret_checklist(resolved)
+
+
+def _secret_checklist(r: it.Resolved) -> None:
+    """Without a ClusterSecretStore nothing delivers the server's Secrets: say which to create (stderr)."""
+    from .render.secrets import checklist
+
+    todo = checklist(r)
+    if todo:
+        click.echo(f"{r.name} has no ClusterSecretStore: create these Secrets before the server starts:", err=True)
+        for line in todo:
+            click.echo(f"  - {line}", err=True)
 
 
 # ---------------------------------------------------------------- upgrade / remove-cluster

@@ -428,6 +428,16 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
         ):
             if value is not None:
                 checks.quantity(value, f"{what} of pool {p.name}")
+        for what, request, limit, key in (
+            ("CPU", p.cpu_request, p.cpu_limit, "cpu-limit"),
+            ("memory", p.memory_request, p.memory_limit, "memory-limit"),
+        ):
+            if request and limit and checks.quantity_value(request) > checks.quantity_value(limit):
+                raise InputError(
+                    f"pool {p.name}: {what} request {request} is above its {what} limit {limit} (the API server "
+                    f"rejects every flow-run Job of the pool): raise the limit ({key}={request} or more) or lower "
+                    "the request"
+                )
         if p.flow_image:
             checks.image_repository(p.flow_image, f"flow image of pool {p.name}")
             if not p.flow_image_tag:

@@ -312,3 +312,71 @@ def test_ha_with_external_redis(tmp_path: Path, crds, helm_repo_url) -> None:
     assert env["PREFECT_REDIS_MESSAGING_PASSWORD"] == {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}
     assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == {"secretKeyRef": {"name": "pg", "key": "url"}}
     assert _find(server, "Deployment", "prefect-server")["spec"]["replicas"] == 2
+
+
+def _provided(objs: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """(namespace, Secret name) → keys, for every Secret an ExternalSecret or a plain Secret provides."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for o in objs:
+        ns = o["metadata"].get("namespace", "")
+        if o["kind"] == "ExternalSecret":
+            keys = {d["secretKey"] for d in o["spec"].get("data", [])}
+            keys |= set(o["spec"]["target"].get("template", {}).get("data", {}))
+            out.setdefault((ns, o["spec"]["target"]["name"]), set()).update(keys)
+        elif o["kind"] == "Secret":
+            keys = set(o.get("data") or {}) | set(o.get("stringData") or {})
+            out.setdefault((ns, o["metadata"]["name"]), set()).update(keys)
+    return out
+
+
+def _secret_refs(o: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (Secret name, key) a workload's containers read through secretKeyRef."""
+    spec = o["spec"]["template"]["spec"] if o["kind"] in ("Deployment", "StatefulSet", "Job") else {}
+    refs = []
+    for c in spec.get("containers", []) + spec.get("initContainers", []):
+        for e in c.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                refs.append((ref["name"], ref["key"]))
+    return refs
+
+
+@pytest.mark.slow
+def test_every_secret_the_server_and_flow_runs_read_is_delivered_in_their_namespace(applied, releases) -> None:
+    """cluster-2 (a ClusterSecretStore, basic auth, PostgreSQL, bundled Redis, TLS): each secretKeyRef of the
+    rendered charts, and the auth Secret prefect-kubernetes puts into every flow-run Job (named by the worker's
+    PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME/_KEY), exists with that key in the
+    namespace that reads it."""
+    applied_objs = [o for objs in applied["cluster-2"].values() for o in objs]
+    rendered = [o for objs in releases["cluster-2"].values() for o in objs]
+    provided = _provided(applied_objs + rendered)
+    missing = [
+        (o["kind"], o["metadata"]["name"], ref)
+        for o in rendered
+        for ref in _secret_refs(o)
+        if ref[1] not in provided.get((o["metadata"]["namespace"], ref[0]), set())
+    ]
+    assert not missing, missing
+    for pool in ("etl", "ml"):
+        objs = releases["cluster-2"][f"prefect-worker-{pool}"]
+        env = _env(_find(objs, "Deployment", f"prefect-worker-{pool}")["spec"]["template"]["spec"]["containers"][0])
+        name = env["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME"]
+        key = env["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_KEY"]
+        template = json.loads(_find(objs, "ConfigMap")["data"]["baseJobTemplate.json"])
+        job_namespace = template["variables"]["properties"]["namespace"]["default"]
+        assert key in provided.get((job_namespace, name), set()), (pool, job_namespace, name, key)
+    # the server Secrets come from the store under prefect/<cluster>/<what>, never pruned by Flux
+    server_es = [o for o in applied_objs if o["kind"] == "ExternalSecret" and o["spec"]["target"]["name"] != (
+        "registry-credentials") and o["metadata"]["name"] != "gitlab-token"]
+    assert {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in server_es} == {
+        ("prefect", "prefect-db"), ("prefect", "prefect-redis"), ("prefect", "prefect-tls"),
+        ("prefect", "prefect-basic-auth"), ("prefect-etl", "prefect-basic-auth"), ("prefect-ml", "prefect-basic-auth"),
+    }
+    for o in server_es:
+        assert o["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+        assert {d["remoteRef"]["key"] for d in o["spec"]["data"]} <= {
+            f"prefect/cluster-2/{w}" for w in ("database", "redis", "basic-auth", "tls")
+        }
+    tls = next(o for o in server_es if o["metadata"]["name"] == "prefect-tls")
+    assert tls["spec"]["target"]["template"]["type"] == "kubernetes.io/tls"
+    assert {d["secretKey"] for d in tls["spec"]["data"]} == {"tls.crt", "tls.key"}
