@@ -525,14 +525,22 @@ def upgrade(
 @click.argument("name")
 @repo_option
 @click.option("--dry-run", is_flag=True, help="Print the files that would be deleted; delete nothing.")
+@click.option("--yes", is_flag=True, help="Confirm: without it, the command says what it deletes and stops.")
 @publish_options
-def remove_cluster(name: str, repo: str | None, dry_run: bool, **o: Any) -> None:
-    """Delete cluster NAME's intent, overlays/NAME/ and clusters/NAME/prefect/ (never flux-system/)."""
+def remove_cluster(name: str, repo: str | None, dry_run: bool, yes: bool, **o: Any) -> None:
+    """Delete cluster NAME's intent, overlays/NAME/ and clusters/NAME/prefect/ (never flux-system/); Flux then
+    deletes the cluster's Prefect workloads (namespaces, volumes and server Secrets are kept). Needs --yes."""
     from . import fleetops
 
     pub = _publish(o)
 
     root = _repo_root(repo)
+    if not dry_run and not yes:
+        op = fleetops.plan_remove_cluster(root, name)
+        click.echo(f"remove-cluster {name} deletes {len(op.plan.delete)} file(s): {_owned_summary(op.plan)}", err=True)
+        for note in op.notes:
+            click.echo(f"  {note}", err=True)
+        raise InputError(f"removing cluster {name} deletes what is listed above: pass --yes to do it")
     if not dry_run:
         _hold_lock(root)
     op = fleetops.plan_remove_cluster(root, name)
@@ -544,6 +552,16 @@ def remove_cluster(name: str, repo: str | None, dry_run: bool, **o: Any) -> None
         click.echo(f"gitopsgen: warning: {note}", err=True)
     for line in op.summary:
         click.echo(line, err=dry_run)
+
+
+def _owned_summary(p: Plan) -> str:
+    """The deleted paths, a cluster's directories as one entry each, e.g. ``overlays/c1/ (9 files)``."""
+    groups: dict[str, int] = {}
+    for rel in sorted(p.delete):
+        parts = rel.split("/")
+        key = {"overlays": "/".join(parts[:2]) + "/", "clusters": "/".join(parts[:3]) + "/"}.get(parts[0], rel)
+        groups[key] = groups.get(key, 0) + 1
+    return ", ".join(f"{k} ({n} files)" if k.endswith("/") else k for k, n in groups.items())
 
 
 # ---------------------------------------------------------------- generate / list

@@ -380,3 +380,34 @@ def test_every_secret_the_server_and_flow_runs_read_is_delivered_in_their_namesp
     tls = next(o for o in server_es if o["metadata"]["name"] == "prefect-tls")
     assert tls["spec"]["target"]["template"]["type"] == "kubernetes.io/tls"
     assert {d["secretKey"] for d in tls["spec"]["data"]} == {"tls.crt", "tls.key"}
+
+
+@pytest.mark.slow
+def test_stateful_objects_survive_a_prune_as_flux_applies_them(built_fleet: Path, tmp_path: Path) -> None:
+    """Rendered the way Flux applies them (the validator's build: real kustomize, Helm and the HelmRelease
+    post-renderers): every Namespace and the SQLite claim carry prune: disabled, the claim also Helm's keep
+    policy, and the bundled Redis StatefulSet retains its claims."""
+    from gitopsgen.validate.config import Settings
+    from gitopsgen.validate.engine import Workspace
+    from gitopsgen.validate.schemastage import NOT_OBJECTS
+
+    settings = Settings(helm_mirrors=((CHART_URL, str(shared("helm-repo"))),), chart_cache=tmp_path / "charts")
+    names = ["cluster-1", "cluster-2"]
+    rendered = dict(zip(names, Workspace.open(built_fleet, settings).render(names), strict=True))
+    objs = {
+        name: [m.data for m in r.build.cluster.manifests if m.api_group not in NOT_OBJECTS]
+        for name, r in rendered.items()
+    }
+    prune_disabled = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+    for name in names:
+        namespaces = [o for o in objs[name] if o["kind"] == "Namespace"]
+        assert len(namespaces) == (2 if name == "cluster-1" else 3)
+        for ns in namespaces:
+            assert ns["metadata"]["annotations"] == prune_disabled
+    claim = _find(objs["cluster-1"], "PersistentVolumeClaim", "prefect-server-sqlite")
+    assert claim["metadata"]["annotations"] == {**prune_disabled, "helm.sh/resource-policy": "keep"}
+    redis = _find(objs["cluster-2"], "StatefulSet", "prefect-redis-master")
+    assert redis["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    template = redis["spec"]["volumeClaimTemplates"][0]
+    assert template["metadata"]["name"] == "redis-data"
+    assert template["metadata"]["annotations"] == prune_disabled

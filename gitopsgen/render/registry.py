@@ -21,6 +21,7 @@ from ..intent import Fleet, Resolved
 from . import secrets
 from .common import (
     COMPONENT_CREDENTIALS,
+    ESO_API,
     FLUX_NAMESPACE,
     PREFECT_NAMESPACE,
     PULL_SECRET,
@@ -33,7 +34,6 @@ from .common import (
     overlay_dir,
 )
 
-ESO_API = "external-secrets.io/v1"
 ENCRYPTED_REGEX = "^(data|stringData)$"
 
 

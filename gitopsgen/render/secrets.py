@@ -15,10 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..intent import Resolved
-from .common import PREFECT_NAMESPACE, Obj, obj
+from .common import ESO_API, PREFECT_NAMESPACE, PRUNE_DISABLED, Obj, obj
 
-ESO_API = "external-secrets.io/v1"
-PRUNE_DISABLED = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
 AUTH_STRING_KEY = "auth-string"  # the key both charts and prefect-kubernetes read
 
 

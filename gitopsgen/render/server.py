@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..intent import Fleet, Resolved
+from . import protect
 from .common import (
     COMPONENT_SERVER,
     HELM_REPOSITORY,
     PREFECT_NAMESPACE,
+    PRUNE_DISABLED,
     PULL_SECRET,
     SERVER_RELEASE,
     SERVER_SERVICE_PORT,
@@ -141,6 +143,15 @@ def server_values(r: Resolved) -> dict[str, Any]:
                 "enabled": True,
                 "fullnameOverride": redis.secret,
                 "auth": {"existingSecret": redis.secret, "existingSecretPasswordKey": "redis-password"},
+                "master": {
+                    # the claim outlives the StatefulSet (and Flux never prunes it)
+                    "persistence": {"annotations": dict(PRUNE_DISABLED)},
+                    "persistentVolumeClaimRetentionPolicy": {
+                        "enabled": True,
+                        "whenDeleted": "Retain",
+                        "whenScaled": "Retain",
+                    },
+                },
             }
         )
     if s.ingress is not None:
@@ -158,11 +169,14 @@ def server_values(r: Resolved) -> dict[str, Any]:
 
 def overlay(r: Resolved) -> Files:
     d = overlay_dir(r.name, COMPONENT_SERVER)
+    spec: dict[str, Any] = {"chart": {"spec": {"version": r.chart_version}}, "values": server_values(r)}
+    if r.cluster.server.mode == "single":  # the SQLite volume survives a prune and a Helm uninstall
+        spec["postRenderers"] = [protect.keep_volume_post_renderer(protect.SQLITE_CLAIM)]
     patch = {
         "apiVersion": HELM_API,
         "kind": "HelmRelease",
         "metadata": meta(SERVER_RELEASE, PREFECT_NAMESPACE, labels=False),
-        "spec": {"chart": {"spec": {"version": r.chart_version}}, "values": server_values(r)},
+        "spec": spec,
     }
     return {
         f"{d}/kustomization.yaml": [
