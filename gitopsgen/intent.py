@@ -169,6 +169,7 @@ class RedisIntent:
     host: str | None = None  # None: the chart's bundled Redis
     port: int = 6379
     secret: str | None = None  # keys: redis-password, docket-url
+    image: str | None = None  # bundled Redis image REGISTRY/REPO:TAG (bitnami layout); default: fleet registry
 
 
 @dataclass(frozen=True)
@@ -392,6 +393,15 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
             )
         if s.redis.host:
             checks.dns_subdomain(s.redis.host, "Redis host")
+            if s.redis.image:
+                raise InputError("redis.image is the bundled Redis's image: an external Redis (host) takes none")
+        if s.redis.image:
+            name, sep, tag = s.redis.image.rpartition(":")
+            if not sep or "/" in tag or "/" not in name:
+                raise InputError(f"redis image {s.redis.image!r} is not REGISTRY/REPOSITORY:TAG")
+            checks.registry_host(name.split("/", 1)[0])
+            checks.image_repository(name, "redis image")
+            checks.image_tag(tag, "redis image tag")
         checks.positive_int(s.redis.port, "Redis port", 1, 65535)
         checks.dns_subdomain(s.redis.secret, "Redis secret")
     if s.ingress is not None:

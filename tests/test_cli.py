@@ -269,3 +269,23 @@ def test_without_a_secret_store_the_server_secrets_are_a_printed_checklist(tmp_p
     files = snapshot(tmp_path)
     assert not [f for f in files if f.endswith("server-secrets.yaml")]
     assert not [f for f, data in files.items() if b"s3cret-pw" in data]
+
+
+def test_bundled_redis_image_can_be_named_in_the_intent(fleet: Path) -> None:
+    intent = fleet / "intent/clusters/cluster-2.yaml"
+    original = intent.read_text()
+    assert "    secret: prefect-redis\n" in original
+    intent.write_text(original.replace(
+        "    secret: prefect-redis\n",
+        "    secret: prefect-redis\n    image: harbor.example.com:5000/proxy/bitnamilegacy/redis:8.2.1\n",
+    ))
+    run_cli("generate", "--repo", str(fleet), check=True)
+    patch = yaml.safe_load((fleet / "overlays/cluster-2/prefect-server/helmrelease-patch.yaml").read_text())
+    assert patch["spec"]["values"]["redis"]["image"] == {
+        "registry": "harbor.example.com:5000", "repository": "proxy/bitnamilegacy/redis", "tag": "8.2.1",
+        "pullSecrets": ["registry-credentials"],
+    }
+    bad = "    secret: prefect-redis\n    image: redis:8\n"
+    intent.write_text(original.replace("    secret: prefect-redis\n", bad))
+    proc = run_cli("generate", "--repo", str(fleet))
+    assert proc.returncode == 2 and "is not REGISTRY/REPOSITORY:TAG" in proc.stderr

@@ -411,3 +411,43 @@ def test_stateful_objects_survive_a_prune_as_flux_applies_them(built_fleet: Path
     template = redis["spec"]["volumeClaimTemplates"][0]
     assert template["metadata"]["name"] == "redis-data"
     assert template["metadata"]["annotations"] == prune_disabled
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+@pytest.mark.slow
+def test_production_defaults_in_the_rendered_charts(applied, releases) -> None:
+    """HA API: a PodDisruptionBudget and an anti-affinity term that select exactly the API pods the chart
+    renders; workers with their liveness probe; analytics off in every server process; the bundled Redis from
+    the fleet registry with its pull secret and explicit resources."""
+    server = releases["cluster-2"]["prefect-server"]
+    api = _find(server, "Deployment", "prefect-server")
+    background = _find(server, "Deployment", "prefect-server-background-services")
+    pdbs = [o for objs in applied["cluster-2"].values() for o in objs if o["kind"] == "PodDisruptionBudget"]
+    assert len(pdbs) == 1 and pdbs[0]["metadata"]["namespace"] == api["metadata"]["namespace"]
+    selector = pdbs[0]["spec"]["selector"]["matchLabels"]
+    assert _matches(selector, api["spec"]["template"]["metadata"]["labels"])
+    assert not _matches(selector, background["spec"]["template"]["metadata"]["labels"])
+    term = api["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert _matches(term["labelSelector"]["matchLabels"], api["spec"]["template"]["metadata"]["labels"])
+    assert not [o for objs in applied["cluster-1"].values() for o in objs if o["kind"] == "PodDisruptionBudget"]
+    for cluster in ("cluster-1", "cluster-2"):
+        for o in releases[cluster]["prefect-server"]:
+            if o["kind"] == "Deployment":
+                env = _env(o["spec"]["template"]["spec"]["containers"][0])
+                assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false", o["metadata"]["name"]
+        for name, objs in releases[cluster].items():
+            if name.startswith("prefect-worker-"):
+                container = _find(objs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+                assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": 8080}
+                assert "--with-healthcheck" in container["args"]
+    redis = _find(server, "StatefulSet", "prefect-redis-master")["spec"]["template"]["spec"]
+    assert redis["containers"][0]["image"] == "harbor.example.com/bitnamilegacy/redis:8.2.1"
+    assert redis["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    assert redis["containers"][0]["resources"] == {
+        "requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}
+    }

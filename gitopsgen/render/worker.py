@@ -47,6 +47,8 @@ def base(fleet: Fleet) -> Files:
             },
             "config": {"type": "kubernetes", "installPolicy": "if-not-present"},
             "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+            # --with-healthcheck and an HTTP probe on :8080/health: a stuck worker is restarted
+            "livenessProbe": {"enabled": True},
         },
     }
     return {
