@@ -196,6 +196,7 @@ _POOL_KEYS = {
     "queues",
     "replicas",
     "namespace",
+    "namespaces",
     "flow-image",
     "policy",
     "ttl",
@@ -223,8 +224,9 @@ def _lowest_version(semver_range: str) -> str | None:
 
 
 def parse_pool(spec: str, defaults: dict[str, Any]) -> it.WorkPoolIntent:
-    """NAME[:key=value,...] with keys queues (a+b), replicas, namespace, flow-image, policy, ttl,
-    cpu, memory, cpu-limit, memory-limit."""
+    """NAME[:key=value,...] with keys queues (a+b), replicas, namespace, namespaces (a+b: the namespaces the
+    pool's deployments may target, the first the default), flow-image, policy, ttl, cpu, memory, cpu-limit,
+    memory-limit."""
     name, _, rest = spec.partition(":")
     values: dict[str, Any] = {"name": name, **defaults}
     if rest:
@@ -236,6 +238,8 @@ def parse_pool(spec: str, defaults: dict[str, Any]) -> it.WorkPoolIntent:
                 )
             if key == "queues":
                 values["queues"] = [q for q in value.split("+") if q]
+            elif key == "namespaces":
+                values["namespaces"] = [n for n in value.split("+") if n]
             elif key in ("replicas", "ttl"):
                 try:
                     number = int(value)
@@ -256,6 +260,10 @@ def parse_pool(spec: str, defaults: dict[str, Any]) -> it.WorkPoolIntent:
                         "memory-limit": "memory_limit",
                     }[key]
                 ] = value
+    if values.get("namespaces") is not None:  # namespaces=a+b: a is the default unless namespace= says otherwise
+        given = values["namespaces"]
+        values.setdefault("namespace", given[0] if given else it.WorkPoolIntent.namespace)
+        values["namespaces"] = [n for n in given if n != values["namespace"]] or None
     memory, default_limit = values.get("memory_request"), it.WorkPoolIntent.memory_limit
     if (
         memory
@@ -408,8 +416,8 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
     "--worker-pool",
     multiple=True,
     metavar="NAME[:k=v,...]",
-    help="Kubernetes work pool (repeatable): queues=a+b, replicas, namespace, flow-image, policy, "
-    "ttl, cpu, memory, cpu-limit, memory-limit.",
+    help="Kubernetes work pool (repeatable): queues=a+b, replicas, namespace, namespaces=a+b, flow-image, "
+    "policy, ttl, cpu, memory, cpu-limit, memory-limit.",
 )
 @click.option("--flow-image", metavar="REPO[:TAG]", help="Default flow-run image of every pool.")
 @click.option("--image-policy", metavar="RANGE", help="Semver range that image automation follows for flow images.")
@@ -643,6 +651,7 @@ def list_clusters(repo: str | None, fmt: str) -> None:
                     {
                         "name": p.name,
                         "namespace": p.namespace,
+                        "namespaces": p.all_namespaces,
                         "queues": p.queues,
                         "replicas": p.replicas,
                         "flowImage": r.flow_image(p),

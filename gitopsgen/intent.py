@@ -205,6 +205,14 @@ class WorkPoolIntent:
     memory_request: str = "512Mi"
     cpu_limit: str | None = None
     memory_limit: str = "2Gi"
+    # further flow-run namespaces the pool's deployments may target (job_variables.namespace): the worker's
+    # Role, the flow-run ServiceAccount, the pull and auth Secrets are provided there too
+    namespaces: list[str] | None = None
+
+    @property
+    def all_namespaces(self) -> list[str]:
+        """The default flow-run namespace first, then the others the pool's deployments may target."""
+        return [self.namespace, *(ns for ns in self.namespaces or [] if ns != self.namespace)]
 
 
 @dataclass(frozen=True)
@@ -286,7 +294,7 @@ class Resolved:
 
     @property
     def flow_namespaces(self) -> list[str]:
-        return sorted({p.namespace for p in self.cluster.worker_pools})
+        return sorted({ns for p in self.cluster.worker_pools for ns in p.all_namespaces})
 
 
 def resolve(fleet: Fleet, cluster: ClusterIntent) -> Resolved:
@@ -420,9 +428,14 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
         if p.name in seen:
             raise InputError(f"worker pool {p.name!r} is given twice")
         seen.add(p.name)
-        checks.dns_label(p.namespace, f"flow-run namespace of pool {p.name}")
-        if p.namespace in ("prefect", "flux-system", "kube-system", "kube-public", "default"):
-            raise InputError(f"flow-run namespace of pool {p.name} must not be {p.namespace!r}")
+        if p.namespaces is not None and (
+            not isinstance(p.namespaces, list) or len(set(map(str, p.namespaces))) != len(p.namespaces)
+        ):
+            raise InputError(f"namespaces of pool {p.name} must be a list of distinct namespaces")
+        for ns in [p.namespace, *(p.namespaces or [])]:
+            checks.dns_label(ns, f"flow-run namespace of pool {p.name}")
+            if ns in ("prefect", "flux-system", "kube-system", "kube-public", "default"):
+                raise InputError(f"flow-run namespace of pool {p.name} must not be {ns!r}")
         if not isinstance(p.queues, list):
             raise InputError(f"queues of pool {p.name} must be a list")
         for q in p.queues:

@@ -122,6 +122,8 @@ BAD_INPUTS = [
     (("add-cluster", "c9", "--worker-pool", "a:replicas=lots"), "not an integer"),
     (("add-cluster", "c9", "--worker-pool", "a:colour=red"), "KEY=VALUE"),
     (("add-cluster", "c9", "--worker-pool", "a:namespace=kube-system"), "must not be"),
+    (("add-cluster", "c9", "--worker-pool", "a:namespaces=flows+kube-system"), "must not be 'kube-system'"),
+    (("add-cluster", "c9", "--worker-pool", "a:namespaces=flows+Bad_Ns"), "DNS-1123"),
     (("add-cluster", "c9", "--registry", "https://harbor"), "registry"),
     (("add-cluster", "c9", "--flow-image", "Harbor/Flows:1"), "image repository"),
     (("add-cluster", "c9", "--flow-image", "h.example.com/f:1.0.0", "--image-policy", "newest"), "semver"),

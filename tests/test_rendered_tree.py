@@ -451,3 +451,82 @@ def test_production_defaults_in_the_rendered_charts(applied, releases) -> None:
     assert redis["containers"][0]["resources"] == {
         "requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}
     }
+
+
+def _allowed(objs: list[dict[str, Any]], sa: tuple[str, str], namespace: str, group: str, resource: str,
+             verb: str) -> bool:
+    """Whether the rendered Roles and RoleBindings of ``namespace`` let ServiceAccount ``sa`` do ``verb``."""
+    roles = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Role" and o["metadata"]["namespace"] == namespace}
+    for b in objs:
+        if b["kind"] != "RoleBinding" or b["metadata"]["namespace"] != namespace:
+            continue
+        if not any(s["kind"] == "ServiceAccount" and (s.get("namespace"), s["name"]) == sa for s in b["subjects"]):
+            continue
+        role = roles.get(b["roleRef"]["name"]) if b["roleRef"]["kind"] == "Role" else None
+        for rule in (role or {}).get("rules", []):
+            if group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]:
+                return True
+    return False
+
+
+WORKER_NEEDS = [("batch", "jobs", v) for v in ("create", "get", "list", "watch", "delete")] + [
+    ("", "pods", v) for v in ("get", "list", "watch")
+] + [("", "pods/log", "get")]
+
+
+@pytest.mark.slow
+def test_a_pool_declares_the_namespaces_its_deployments_may_target(tmp_path: Path, crds, helm_repo_url) -> None:
+    """`namespaces=flows-a+flows-b`: flows-a is the template's default; in both, the worker's RBAC (the chart's
+    Role plus the generated one, evaluated from the rendered objects) allows what the kubernetes worker does,
+    its observer watches both, and the flow-run ServiceAccount, pull Secret and auth Secret exist."""
+    from conftest import INIT_ARGS, make_repo, run_cli
+
+    make_repo(tmp_path)
+    run_cli(*INIT_ARGS, "--repo", str(tmp_path), check=True)
+    run_cli("add-cluster", "c3", "--auth-secret", "auth", "--worker-pool", "etl:namespaces=flows-a+flows-b",
+            "--worker-pool", "ml:namespace=flows-c", "--repo", str(tmp_path), check=True)
+    wiring = kustomize_build(tmp_path / "clusters/c3/prefect")
+    applied = [o for ks in wiring if ks["kind"] == "Kustomization" for o in build_flux_kustomization(tmp_path, ks)]
+    rendered = render_all(applied, helm_repo_url, tmp_path / "charts")
+    everything = applied + [o for objs in rendered.values() for o in objs]
+    assert not [e for o in everything for e in validate_object(o, crds)]
+    etl = rendered["prefect-worker-etl"]
+    env = _env(_find(etl, "Deployment")["spec"]["template"]["spec"]["containers"][0])
+    assert env["PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES"] == "flows-a,flows-b"
+    template = json.loads(_find(etl, "ConfigMap")["data"]["baseJobTemplate.json"])
+    assert template["variables"]["properties"]["namespace"]["default"] == "flows-a"
+    provided = _provided(applied)
+    for pool, namespaces, others in (("etl", ["flows-a", "flows-b"], ["flows-c"]), ("ml", ["flows-c"], ["flows-b"])):
+        sa = ("prefect", f"prefect-worker-{pool}")
+        for ns in namespaces:
+            assert all(_allowed(everything, sa, ns, *need) for need in WORKER_NEEDS), (pool, ns)
+            assert "auth-string" in provided[(ns, "auth")]
+            assert ".dockerconfigjson" in provided[(ns, "registry-credentials")]
+            assert _find([o for o in applied if o["metadata"].get("namespace") == ns], "ServiceAccount",
+                         "prefect-flow-runner")
+        for ns in others:  # and nowhere else
+            assert not _allowed(everything, sa, ns, "batch", "jobs", "create"), (pool, ns)
+
+
+@pytest.mark.slow
+def test_queue_priorities_follow_the_order_given(releases) -> None:
+    """A pool with queues gets the priority init container after the chart's sync-base-job-template: the worker's
+    image, API URL and auth string, the pool's queues in the order given, the chart's template volume."""
+    objs = releases["cluster-2"]["prefect-worker-etl"]
+    pod = _find(objs, "Deployment")["spec"]["template"]["spec"]
+    worker = pod["containers"][0]
+    assert [c["name"] for c in pod["initContainers"]] == ["sync-base-job-template", "work-queue-priorities"]
+    init = pod["initContainers"][1]
+    env = _env(init)
+    assert init["image"] == worker["image"]
+    assert env["PREFECT_API_URL"] == _env(worker)["PREFECT_API_URL"]
+    assert env["PREFECT_API_AUTH_STRING"] == _env(worker)["PREFECT_API_AUTH_STRING"] == AUTH_REF
+    assert env["GITOPSGEN_WORK_POOL"] == "etl"
+    args = worker["args"]
+    assert json.loads(env["GITOPSGEN_WORK_QUEUES"]) == [args[i + 1] for i, a in enumerate(args) if a == "--work-queue"]
+    assert json.loads(env["GITOPSGEN_WORK_QUEUES"]) == ["default", "high"]
+    volumes = {v["name"] for v in pod["volumes"]}
+    assert {m["name"] for m in init["volumeMounts"]} <= volumes
+    assert init["command"][:2] == ["python", "-c"]
+    ml = _find(releases["cluster-2"]["prefect-worker-ml"], "Deployment")["spec"]["template"]["spec"]
+    assert [c["name"] for c in ml["initContainers"]] == ["sync-base-job-template"], "no queues: no priorities"
