@@ -6,6 +6,7 @@ Each check returns the value unchanged or raises :class:`InputError` with a one-
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 import yaml
 
@@ -83,6 +84,22 @@ def quantity(value: str, what: str) -> str:
     if not isinstance(value, str) or not _K8S_QUANTITY.match(value):
         raise InputError(f"{what} {value!r} is not a Kubernetes quantity (e.g. 500m, 1Gi)")
     return value
+
+
+_SUFFIX = {
+    "": Fraction(1), "m": Fraction(1, 1000), "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9),
+    "T": Fraction(10**12), "P": Fraction(10**15), "E": Fraction(10**18), "Ki": Fraction(2**10),
+    "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40), "Pi": Fraction(2**50), "Ei": Fraction(2**60),
+}  # fmt: skip
+
+
+def quantity_value(value: str) -> Fraction:
+    """The exact amount of a quantity ``quantity`` accepts (``500m`` → 1/2, ``1Gi`` → 2**30), for comparing."""
+    m = _K8S_QUANTITY.match(value)
+    if not m:
+        raise InputError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 1Gi)")
+    number = value[: len(value) - len(m.group(2) or "")]
+    return Fraction(number) * _SUFFIX[m.group(2) or ""]
 
 
 def duration(value: str, what: str) -> str:

@@ -243,6 +243,7 @@ _POOL_KEYS = {
     "queues",
     "replicas",
     "namespace",
+    "namespaces",
     "flow-image",
     "policy",
     "ttl",
@@ -270,8 +271,9 @@ def _lowest_version(semver_range: str) -> str | None:
 
 
 def parse_pool(spec: str, defaults: dict[str, Any]) -> it.WorkPoolIntent:
-    """NAME[:key=value,...] with keys queues (a+b), replicas, namespace, flow-image, policy, ttl,
-    cpu, memory, cpu-limit, memory-limit."""
+    """NAME[:key=value,...] with keys queues (a+b), replicas, namespace, namespaces (a+b: the namespaces the
+    pool's deployments may target, the first the default), flow-image, policy, ttl, cpu, memory, cpu-limit,
+    memory-limit."""
     name, _, rest = spec.partition(":")
     values: dict[str, Any] = {"name": name, **defaults}
     if rest:
@@ -283,6 +285,8 @@ def parse_pool(spec: str, defaults: dict[str, Any]) -> it.WorkPoolIntent:
                 )
             if key == "queues":
                 values["queues"] = [q for q in value.split("+") if q]
+            elif key == "namespaces":
+                values["namespaces"] = [n for n in value.split("+") if n]
             elif key in ("replicas", "ttl"):
                 try:
                     number = int(value)
@@ -303,6 +307,19 @@ def parse_pool(spec: str, defaults: dict[str, Any]) -> it.WorkPoolIntent:
                         "memory-limit": "memory_limit",
                     }[key]
                 ] = value
+    if values.get("namespaces") is not None:  # namespaces=a+b: a is the default unless namespace= says otherwise
+        given = values["namespaces"]
+        values.setdefault("namespace", given[0] if given else it.WorkPoolIntent.namespace)
+        values["namespaces"] = [n for n in given if n != values["namespace"]] or None
+    memory, default_limit = values.get("memory_request"), it.WorkPoolIntent.memory_limit
+    if (
+        memory
+        and "memory_limit" not in values
+        and default_limit
+        and checks.quantity_value(checks.quantity(memory, f"--worker-pool {spec!r}: memory"))
+        > checks.quantity_value(default_limit)
+    ):
+        values["memory_limit"] = memory  # the default limit follows a larger request; a limit given is kept
     ref = values.pop("flow_image_ref", None)
     if ref:
         repo, tag = _split_image(ref, "flow image")
@@ -446,8 +463,8 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
     "--worker-pool",
     multiple=True,
     metavar="NAME[:k=v,...]",
-    help="Kubernetes work pool (repeatable): queues=a+b, replicas, namespace, flow-image, policy, "
-    "ttl, cpu, memory, cpu-limit, memory-limit.",
+    help="Kubernetes work pool (repeatable): queues=a+b, replicas, namespace, namespaces=a+b, flow-image, "
+    "policy, ttl, cpu, memory, cpu-limit, memory-limit.",
 )
 @click.option("--flow-image", metavar="REPO[:TAG]", help="Default flow-run image of every pool.")
 @click.option("--image-policy", metavar="RANGE", help="Semver range that image automation follows for flow images.")
@@ -485,12 +502,13 @@ def add_cluster(
         raise InputError(f"cluster {name!r} exists (use --force to replace it)")
     template = it.load_cluster(root, from_cluster) if from_cluster else None
     cluster = build_cluster(name, template, o)
-    it.resolve(fleet, cluster)  # registry and secret store must be known
+    resolved = it.resolve(fleet, cluster)  # registry and secret store must be known
     p = generator.plan_cluster(root, fleet, cluster, with_intent=True, login=login)
     if dry_run:
         _preview(p, pub)
         return
     _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub, also=_uncommitted_scaffold(root, pub))
+    _secret_checklist(resolved)
 
 
 def _uncommitted_scaffold(root: Path, pub: Any) -> tuple[str, ...]:
@@ -502,6 +520,17 @@ def _uncommitted_scaffold(root: Path, pub: Any) -> tuple[str, ...]:
     scaffold = [it.FLEET_FILE, "README.md", ".gitlab-ci.yml", ".gitignore", *generator.fleet_owned_dirs(),
                 f"{it.INTENT_DIR}/.gitkeep", "overlays/.gitkeep", "clusters/.gitkeep"]
     return tuple(uncommitted(root, [p for p in scaffold if (root / p).exists()]))
+
+
+def _secret_checklist(r: it.Resolved) -> None:
+    """Without a ClusterSecretStore nothing delivers the server's Secrets: say which to create (stderr)."""
+    from .render.secrets import checklist
+
+    todo = checklist(r)
+    if todo:
+        click.echo(f"{r.name} has no ClusterSecretStore: create these Secrets before the server starts:", err=True)
+        for line in todo:
+            click.echo(f"  - {line}", err=True)
 
 
 # ---------------------------------------------------------------- upgrade / remove-cluster
@@ -567,14 +596,22 @@ def upgrade(
 @click.argument("name")
 @repo_option
 @click.option("--dry-run", is_flag=True, help="Print the files that would be deleted; delete nothing.")
+@click.option("--yes", is_flag=True, help="Confirm: without it, the command says what it deletes and stops.")
 @publish_options
-def remove_cluster(name: str, repo: str | None, dry_run: bool, **o: Any) -> None:
-    """Delete cluster NAME's intent, overlays/NAME/ and clusters/NAME/prefect/ (never flux-system/)."""
+def remove_cluster(name: str, repo: str | None, dry_run: bool, yes: bool, **o: Any) -> None:
+    """Delete cluster NAME's intent, overlays/NAME/ and clusters/NAME/prefect/ (never flux-system/); Flux then
+    deletes the cluster's Prefect workloads (namespaces, volumes and server Secrets are kept). Needs --yes."""
     from . import fleetops
 
     pub = _publish(o)
 
     root = _repo_root(repo)
+    if not dry_run and not yes:
+        op = fleetops.plan_remove_cluster(root, name)
+        click.echo(f"remove-cluster {name} deletes {len(op.plan.delete)} file(s): {_owned_summary(op.plan)}", err=True)
+        for note in op.notes:
+            click.echo(f"  {note}", err=True)
+        raise InputError(f"removing cluster {name} deletes what is listed above: pass --yes to do it")
     if not dry_run:
         _hold_lock(root)
     op = fleetops.plan_remove_cluster(root, name)
@@ -586,6 +623,16 @@ def remove_cluster(name: str, repo: str | None, dry_run: bool, **o: Any) -> None
         click.echo(f"gitopsgen: warning: {note}", err=True)
     for line in op.summary:
         click.echo(line, err=dry_run)
+
+
+def _owned_summary(p: Plan) -> str:
+    """The deleted paths, a cluster's directories as one entry each, e.g. ``overlays/c1/ (9 files)``."""
+    groups: dict[str, int] = {}
+    for rel in sorted(p.delete):
+        parts = rel.split("/")
+        key = {"overlays": "/".join(parts[:2]) + "/", "clusters": "/".join(parts[:3]) + "/"}.get(parts[0], rel)
+        groups[key] = groups.get(key, 0) + 1
+    return ", ".join(f"{k} ({n} files)" if k.endswith("/") else k for k, n in groups.items())
 
 
 # ---------------------------------------------------------------- generate / list
@@ -684,6 +731,7 @@ def list_clusters(repo: str | None, fmt: str) -> None:
                     {
                         "name": p.name,
                         "namespace": p.namespace,
+                        "namespaces": p.all_namespaces,
                         "queues": p.queues,
                         "replicas": p.replicas,
                         "flowImage": r.flow_image(p),

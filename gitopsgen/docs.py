@@ -64,6 +64,7 @@ FIELD_DOCS: dict[str, str] = {
     "RedisIntent.host": "External Redis host; unset: the chart's bundled Redis.",
     "RedisIntent.port": "External Redis port.",
     "RedisIntent.secret": "Secret with keys `redis-password` and `docket-url`.",
+    "RedisIntent.image": "Bundled Redis image `REGISTRY/REPO:TAG` (bitnami layout); default: from the fleet registry.",
     "ServerIntent.ingress": "Ingress of the UI and API.",
     "IngressIntent.host": "Host name of the UI and API.",
     "IngressIntent.class_name": "IngressClass.",
@@ -73,6 +74,9 @@ FIELD_DOCS: dict[str, str] = {
     "ClusterIntent.worker_pools": "Prefect work pools: one worker Deployment (HelmRelease) each.",
     "WorkPoolIntent.name": "Work pool name.",
     "WorkPoolIntent.namespace": "Namespace the pool's flow-run Jobs run in.",
+    "WorkPoolIntent.namespaces": "Further flow-run namespaces the pool's deployments may target "
+    "(`job_variables.namespace`); the worker's Role, the flow-run ServiceAccount, the pull and auth Secrets are "
+    "provided there too.",
     "WorkPoolIntent.queues": "Work queues, highest priority first.",
     "WorkPoolIntent.replicas": "Worker replicas.",
     "WorkPoolIntent.flow_image": "Default flow-run image repository of the pool.",

@@ -26,6 +26,7 @@ from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from . import __version__, checks, generator, generatorversion
 from . import intent as it
 from .errors import InputError
+from .render.protect import removal
 from .tree import Plan, plan
 
 # kind → (label, ClusterIntent field, fleet section, intent key)
@@ -277,26 +278,40 @@ def _upgrade_summary(fleet_moves: list[_Move], moves: list[_Move]) -> list[str]:
 def plan_remove_cluster(root: Path, name: str) -> FleetOp:
     """Delete the cluster's intent, ``overlays/<name>/`` and ``clusters/<name>/prefect/``; nothing else.
 
-    ``clusters/<name>/flux-system/`` (Flux bootstrap) is never touched; ``notes`` says what Flux does.
-    Other clusters' intents are copies (``add-cluster --from`` copies, it does not refer), so no
-    other cluster depends on this one.
+    ``clusters/<name>/flux-system/`` (Flux bootstrap) is never touched. ``notes`` say what Flux then deletes
+    on the cluster and what it keeps (namespaces, volumes, server Secrets: protected from pruning). Other
+    clusters' intents are copies (``add-cluster --from`` copies, it does not refer), so no other cluster
+    depends on this one.
     """
     checks.dns_label(name, "cluster name", max_len=40)
-    generator.require_scaffold(root)
+    fleet = generator.require_scaffold(root)
     _known(root, [name])
     rel = it.intent_path(root, name).relative_to(root).as_posix()
     p = plan(root, {}, generator.cluster_owned_dirs(name))
     p.current[rel] = _read(root, rel)
     p.delete.append(rel)
     notes: list[str] = []
+    try:
+        gone = removal(it.resolve(fleet, it.load_cluster(root, name)))
+    except InputError:  # an intent that no longer loads: say it generally
+        gone = None
+    if gone is not None:
+        notes.append(
+            f"once this reaches the branch Flux follows, the flux-system Kustomization no longer finds "
+            f"clusters/{name}/prefect/ and, with prune: true, deletes on {name}: {'; '.join(gone.deleted)}"
+        )
+        notes.append(
+            f"kept on {name} (prune: disabled, helm.sh/resource-policy: keep): {'; '.join(gone.kept)}; "
+            "delete them by hand once backed up"
+        )
+    else:
+        notes.append(
+            f"once this reaches the branch Flux follows, Flux prunes the prefect Kustomizations of {name} and what "
+            "they applied (HelmReleases uninstalled); namespaces, volumes and server Secrets are kept"
+        )
     bootstrap = f"clusters/{name}/flux-system"
     if (root / bootstrap).exists():
-        notes.append(
-            f"{bootstrap}/ (Flux bootstrap) is kept: once this reaches the branch Flux follows, the flux-system "
-            f"Kustomization no longer finds clusters/{name}/prefect/ and, with prune: true, garbage-collects "
-            f"the prefect Kustomizations and everything they applied on {name} (HelmReleases uninstalled, the "
-            "namespaces they created deleted with their volumes and secrets: back up the database first)"
-        )
+        notes.append(f"{bootstrap}/ (Flux bootstrap) is kept")
         notes.append(
             f"to decommission Flux on {name}: after that prune, run 'flux uninstall --context <{name}>', "
             f"then delete {bootstrap}/ from the repository"

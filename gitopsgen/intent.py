@@ -172,6 +172,7 @@ class RedisIntent:
     host: str | None = None  # None: the chart's bundled Redis
     port: int = 6379
     secret: str | None = None  # keys: redis-password, docket-url
+    image: str | None = None  # bundled Redis image REGISTRY/REPO:TAG (bitnami layout); default: fleet registry
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,14 @@ class WorkPoolIntent:
     memory_request: str = "512Mi"
     cpu_limit: str | None = None
     memory_limit: str = "2Gi"
+    # further flow-run namespaces the pool's deployments may target (job_variables.namespace): the worker's
+    # Role, the flow-run ServiceAccount, the pull and auth Secrets are provided there too
+    namespaces: list[str] | None = None
+
+    @property
+    def all_namespaces(self) -> list[str]:
+        """The default flow-run namespace first, then the others the pool's deployments may target."""
+        return [self.namespace, *(ns for ns in self.namespaces or [] if ns != self.namespace)]
 
 
 @dataclass(frozen=True)
@@ -288,7 +297,7 @@ class Resolved:
 
     @property
     def flow_namespaces(self) -> list[str]:
-        return sorted({p.namespace for p in self.cluster.worker_pools})
+        return sorted({ns for p in self.cluster.worker_pools for ns in p.all_namespaces})
 
 
 def resolve(fleet: Fleet, cluster: ClusterIntent) -> Resolved:
@@ -396,6 +405,15 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
             )
         if s.redis.host:
             checks.dns_subdomain(s.redis.host, "Redis host")
+            if s.redis.image:
+                raise InputError("redis.image is the bundled Redis's image: an external Redis (host) takes none")
+        if s.redis.image:
+            name, sep, tag = s.redis.image.rpartition(":")
+            if not sep or "/" in tag or "/" not in name:
+                raise InputError(f"redis image {s.redis.image!r} is not REGISTRY/REPOSITORY:TAG")
+            checks.registry_host(name.split("/", 1)[0])
+            checks.image_repository(name, "redis image")
+            checks.image_tag(tag, "redis image tag")
         checks.positive_int(s.redis.port, "Redis port", 1, 65535)
         checks.dns_subdomain(s.redis.secret, "Redis secret")
     if s.ingress is not None:
@@ -414,9 +432,14 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
         if p.name in seen:
             raise InputError(f"worker pool {p.name!r} is given twice")
         seen.add(p.name)
-        checks.dns_label(p.namespace, f"flow-run namespace of pool {p.name}")
-        if p.namespace in ("prefect", "flux-system", "kube-system", "kube-public", "default"):
-            raise InputError(f"flow-run namespace of pool {p.name} must not be {p.namespace!r}")
+        if p.namespaces is not None and (
+            not isinstance(p.namespaces, list) or len(set(map(str, p.namespaces))) != len(p.namespaces)
+        ):
+            raise InputError(f"namespaces of pool {p.name} must be a list of distinct namespaces")
+        for ns in [p.namespace, *(p.namespaces or [])]:
+            checks.dns_label(ns, f"flow-run namespace of pool {p.name}")
+            if ns in ("prefect", "flux-system", "kube-system", "kube-public", "default"):
+                raise InputError(f"flow-run namespace of pool {p.name} must not be {ns!r}")
         if not isinstance(p.queues, list):
             raise InputError(f"queues of pool {p.name} must be a list")
         for q in p.queues:
@@ -432,6 +455,16 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
         ):
             if value is not None:
                 checks.quantity(value, f"{what} of pool {p.name}")
+        for what, request, limit, key in (
+            ("CPU", p.cpu_request, p.cpu_limit, "cpu-limit"),
+            ("memory", p.memory_request, p.memory_limit, "memory-limit"),
+        ):
+            if request and limit and checks.quantity_value(request) > checks.quantity_value(limit):
+                raise InputError(
+                    f"pool {p.name}: {what} request {request} is above its {what} limit {limit} (the API server "
+                    f"rejects every flow-run Job of the pool): raise the limit ({key}={request} or more) or lower "
+                    "the request"
+                )
         if p.flow_image:
             checks.image_repository(p.flow_image, f"flow image of pool {p.name}")
             if not p.flow_image_tag:

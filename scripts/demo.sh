@@ -16,7 +16,7 @@ set -x
   --database-secret prefect-db --redis bundled --redis-secret prefect-redis \
   --ingress-host prefect.demo.example.com --ingress-class nginx --tls-secret prefect-tls \
   --auth-secret prefect-basic-auth \
-  --worker-pool 'etl:queues=default+high,replicas=2,namespace=prefect-etl' \
+  --worker-pool 'etl:queues=high+default,replicas=2,namespace=prefect-etl' \
   --worker-pool 'ml:namespace=prefect-ml,cpu=2,memory=8Gi' \
   --flow-image harbor.example.com/data/flows:1.4.2 --image-policy '>=1.4.0 <2.0.0'
 "$gg" generate --check

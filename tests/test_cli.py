@@ -7,6 +7,7 @@ from pathlib import Path
 
 import git
 import pytest
+import yaml
 from conftest import CLUSTER_2, INIT_ARGS, make_repo, run_cli, shared
 
 from gitopsgen.render import jobtemplate
@@ -121,6 +122,8 @@ BAD_INPUTS = [
     (("add-cluster", "c9", "--worker-pool", "a:replicas=lots"), "not an integer"),
     (("add-cluster", "c9", "--worker-pool", "a:colour=red"), "KEY=VALUE"),
     (("add-cluster", "c9", "--worker-pool", "a:namespace=kube-system"), "must not be"),
+    (("add-cluster", "c9", "--worker-pool", "a:namespaces=flows+kube-system"), "must not be 'kube-system'"),
+    (("add-cluster", "c9", "--worker-pool", "a:namespaces=flows+Bad_Ns"), "DNS-1123"),
     (("add-cluster", "c9", "--registry", "https://harbor"), "registry"),
     (("add-cluster", "c9", "--flow-image", "Harbor/Flows:1"), "image repository"),
     (("add-cluster", "c9", "--flow-image", "h.example.com/f:1.0.0", "--image-policy", "newest"), "semver"),
@@ -129,6 +132,8 @@ BAD_INPUTS = [
     (("add-cluster", "c9", "--cluster-uid", "nope"), "UUID"),
     (("add-cluster", "c9", "--from", "missing"), "no cluster named"),
     (("add-cluster", "c9", "--worker-pool", "a:memory=lots"), "quantity"),
+    (("add-cluster", "c9", "--worker-pool", "a:memory=8Gi,memory-limit=2Gi"), "memory request 8Gi is above its memory"),
+    (("add-cluster", "c9", "--worker-pool", "a:cpu=2,cpu-limit=500m"), "CPU request 2 is above its CPU limit 500m"),
     (("init",), "already initialised"),
 ]
 
@@ -205,3 +210,84 @@ def test_fleet_default_change_regenerates_base(fleet: Path) -> None:
     assert "version: 2026.9.1" in (fleet / "base/prefect-server/helmrelease.yaml").read_text()
     assert "version: 2026.9.1" in (fleet / "overlays/cluster-1/prefect-server/helmrelease-patch.yaml").read_text()
 
+
+
+def test_a_request_above_the_default_limit_raises_the_limit(fleet: Path) -> None:
+    """README's `ml:cpu=2,memory=8Gi`: the default 2Gi memory limit follows the request (a Job with request > limit
+    is rejected by the API server); a limit given explicitly is kept."""
+    run_cli("add-cluster", "c9", "--worker-pool", "ml:cpu=2,memory=8Gi", "--worker-pool", "small:memory=1Gi",
+            "--repo", str(fleet), check=True)
+    pools = {p["name"]: p for p in yaml.safe_load((fleet / "intent/clusters/c9.yaml").read_text())["workerPools"]}
+    assert (pools["ml"]["memoryRequest"], pools["ml"]["memoryLimit"]) == ("8Gi", "8Gi")
+    assert (pools["small"]["memoryRequest"], pools["small"]["memoryLimit"]) == ("1Gi", "2Gi")
+    patch = (fleet / "overlays/c9/prefect-worker/pools/ml/helmrelease-patch.yaml").read_text()
+    config = yaml.safe_load(patch)["spec"]["values"]["worker"]["config"]
+    template = json.loads(config["baseJobTemplate"]["configuration"])
+    props = template["variables"]["properties"]
+    assert (props["memory_request"]["default"], props["memory_limit"]["default"]) == ("8Gi", "8Gi")
+
+
+def test_an_intent_file_with_a_request_above_its_limit_is_refused(fleet: Path) -> None:
+    intent = fleet / "intent/clusters/cluster-2.yaml"
+    intent.write_text(intent.read_text().replace("memoryLimit: 16Gi", "memoryLimit: 2Gi"))
+    before = snapshot(fleet)
+    proc = run_cli("generate", "--repo", str(fleet))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "gitopsgen: error: intent/clusters/cluster-2.yaml: pool ml: memory request 8Gi is above its memory limit 2Gi "
+        "(the API server rejects every flow-run Job of the pool): raise the limit (memory-limit=8Gi or more) or lower "
+        "the request"
+    ]
+    assert snapshot(fleet) == before
+
+
+def test_without_a_secret_store_the_server_secrets_are_a_printed_checklist(tmp_path: Path) -> None:
+    """SOPS mode without a ClusterSecretStore: nothing can deliver the server's Secrets, so add-cluster lists them
+    (the auth Secret in every namespace that reads it) and writes no ExternalSecret and no plaintext."""
+    import os
+    import subprocess
+    import sys
+
+    make_repo(tmp_path)
+    run_cli("init", "--registry", "harbor.example.com", "--repo", str(tmp_path), check=True)
+    env = {**os.environ, "GITOPSGEN_REGISTRY_USERNAME": "robot", "GITOPSGEN_REGISTRY_PASSWORD": "s3cret-pw"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitopsgen.cli", "add-cluster", "c9", "--registry-credentials", "sops",
+         "--age-recipient", "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29",
+         "--server-mode", "ha", "--database-secret", "pg", "--redis", "bundled", "--redis-secret", "rd",
+         "--auth-secret", "auth", "--ingress-host", "p.example.com", "--tls-secret", "tls",
+         "--worker-pool", "etl:namespace=flows-a", "--worker-pool", "ml:namespace=flows-b", "--repo", str(tmp_path)],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    lines = proc.stderr.splitlines()
+    start = lines.index("c9 has no ClusterSecretStore: create these Secrets before the server starts:")
+    checklist = lines[start + 1 :]
+    assert [line.split(" (")[0] for line in checklist] == [
+        "  - Secret pg", "  - Secret rd", "  - Secret auth", "  - Secret tls"
+    ]
+    assert "in namespaces prefect, flows-a, flows-b:" in checklist[2]
+    assert "(redis-password, docket-url) in namespace prefect:" in checklist[1]
+    assert "(tls.crt, tls.key; type kubernetes.io/tls)" in checklist[3]
+    files = snapshot(tmp_path)
+    assert not [f for f in files if f.endswith("server-secrets.yaml")]
+    assert not [f for f, data in files.items() if b"s3cret-pw" in data]
+
+
+def test_bundled_redis_image_can_be_named_in_the_intent(fleet: Path) -> None:
+    intent = fleet / "intent/clusters/cluster-2.yaml"
+    original = intent.read_text()
+    assert "    secret: prefect-redis\n" in original
+    intent.write_text(original.replace(
+        "    secret: prefect-redis\n",
+        "    secret: prefect-redis\n    image: harbor.example.com:5000/proxy/bitnamilegacy/redis:8.2.1\n",
+    ))
+    run_cli("generate", "--repo", str(fleet), check=True)
+    patch = yaml.safe_load((fleet / "overlays/cluster-2/prefect-server/helmrelease-patch.yaml").read_text())
+    assert patch["spec"]["values"]["redis"]["image"] == {
+        "registry": "harbor.example.com:5000", "repository": "proxy/bitnamilegacy/redis", "tag": "8.2.1",
+        "pullSecrets": ["registry-credentials"],
+    }
+    bad = "    secret: prefect-redis\n    image: redis:8\n"
+    intent.write_text(original.replace("    secret: prefect-redis\n", bad))
+    proc = run_cli("generate", "--repo", str(fleet))
+    assert proc.returncode == 2 and "is not REGISTRY/REPOSITORY:TAG" in proc.stderr

@@ -229,7 +229,7 @@ def test_remove_cluster_deletes_exactly_the_owned_files(fleet3: Path) -> None:
     before = hashes(fleet3)
     owned = under(before, *OWNED)
     assert len(owned) > 10
-    proc = gg(fleet3, "remove-cluster", "cluster-1")  # cluster-3 was made --from cluster-1: a copy
+    proc = gg(fleet3, "remove-cluster", "cluster-1", "--yes")  # cluster-3 was made --from cluster-1: a copy
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Remove cluster cluster-1\n"
     after = hashes(fleet3)
@@ -250,10 +250,36 @@ def test_remove_cluster_dry_run_lists_the_files_and_writes_nothing(fleet3: Path)
     assert hashes(fleet3) == before
 
 
+def test_remove_cluster_without_yes_names_what_goes_and_what_stays_and_writes_nothing(fleet3: Path) -> None:
+    """cluster-2 (ha, bundled Redis, two pools): the files, the HelmReleases Flux uninstalls, and what survives
+    the prune (namespaces, the Redis volume, the server Secrets); exit 2, nothing written, until --yes."""
+    before = hashes(fleet3)
+    proc = gg(fleet3, "remove-cluster", "cluster-2")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    overlays, wiring = under(before, "overlays/cluster-2/"), under(before, "clusters/cluster-2/prefect/")
+    assert lines[0] == (
+        f"remove-cluster cluster-2 deletes {len(overlays) + len(wiring) + 1} file(s): clusters/cluster-2/prefect/ "
+        f"({len(wiring)} files), intent/clusters/cluster-2.yaml, overlays/cluster-2/ ({len(overlays)} files)"
+    )
+    assert "HelmReleases prefect-server, prefect-worker-etl, prefect-worker-ml (uninstalled: server, workers, " \
+        "bundled Redis)" in lines[1]
+    assert lines[2] == (
+        "  kept on cluster-2 (prune: disabled, helm.sh/resource-policy: keep): namespaces prefect, prefect-etl, "
+        "prefect-ml; the Redis volume prefect/redis-data-prefect-redis-master-0; the server Secrets "
+        "prefect-basic-auth, prefect-db, prefect-redis, prefect-tls; delete them by hand once backed up"
+    )
+    assert lines[-1] == "gitopsgen: error: removing cluster cluster-2 deletes what is listed above: pass --yes to do it"
+    assert hashes(fleet3) == before
+    single = gg(fleet3, "remove-cluster", "cluster-1")
+    assert single.returncode == 2 and "the SQLite volume prefect/prefect-server-sqlite" in single.stderr
+    assert hashes(fleet3) == before
+
+
 @pytest.mark.parametrize("name", ["cluster-9", "../base", "Cluster-1"])
 def test_remove_unknown_cluster_exits_2_and_writes_nothing(fleet3: Path, name: str) -> None:
     before = hashes(fleet3)
-    proc = gg(fleet3, "remove-cluster", name)
+    proc = gg(fleet3, "remove-cluster", name, "--yes")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("gitopsgen: error: ")
     assert hashes(fleet3) == before
@@ -262,7 +288,7 @@ def test_remove_unknown_cluster_exits_2_and_writes_nothing(fleet3: Path, name: s
 def test_upgrade_then_remove_leaves_generate_clean(fleet3: Path) -> None:
     run_cli("upgrade", "--prefect", NEW_PREFECT, "--include-pinned", "--repo", str(fleet3), check=True)
     run_cli("upgrade", "--chart", NEW_CHART, "--cluster", "cluster-3", "--repo", str(fleet3), check=True)
-    run_cli("remove-cluster", "cluster-2", "--repo", str(fleet3), check=True)
+    run_cli("remove-cluster", "cluster-2", "--yes", "--repo", str(fleet3), check=True)
     assert_clean(fleet3)
     assert_versions(fleet3, "cluster-3", NEW_PREFECT, NEW_CHART)
     assert_versions(fleet3, "cluster-1", NEW_PREFECT, OLD_CHART)

@@ -7,7 +7,8 @@ What this module owns:
   mutated), and a few of them through the whole engine on a tiny repository;
 - "any valid intent → generated tree that ``validate`` passes with zero error findings": fleet and
   cluster intent drawn from what ``add-cluster`` accepts (DNS-label names, single/ha with their
-  requirements, 1 to 3 pools with namespaces, queues, replicas, resources, flow images and policies,
+  requirements, 1 to 3 pools with namespaces (one, or several a deployment may target), queues, replicas,
+  resources (requests above the default limit included), flow images and policies,
   image automation on/off, ingress on/off, basic auth), generated through the real command
   (in-process ``cli.main``) into a fresh git repository and validated with the Flux and ESO CRDs and
   the Prefect charts of ../shared (a local Helm mirror).
@@ -126,7 +127,8 @@ def test_any_bytes_through_the_engine(scratch: Path, data: bytes) -> None:
 
 label = st.from_regex(r"[a-z]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
 quantity_cpu = st.sampled_from(["100m", "250m", "500m", "1", "2"])
-quantity_memory = st.sampled_from(["128Mi", "512Mi", "1Gi", "2Gi"])
+quantity_memory = st.sampled_from(["8Gi", "128Mi", "512Mi", "1Gi", "2Gi"])
+MEBI = {"128Mi": 128, "512Mi": 512, "1Gi": 1024, "2Gi": 2048, "4Gi": 4096, "8Gi": 8192, "16Gi": 16384}
 RESERVED = {"prefect", "flux-system", "kube-system", "kube-public", "default"}
 
 
@@ -138,16 +140,22 @@ def pool_spec(draw: st.DrawFn, name: str) -> str:
         items.append("queues=" + "+".join(queues))
     if draw(st.booleans()):
         items.append(f"replicas={draw(st.integers(1, 5))}")
-    if draw(st.booleans()):
-        items.append("namespace=" + draw(label.filter(lambda n: n not in RESERVED)))
+    namespace = label.filter(lambda n: n not in RESERVED)
+    choice = draw(st.sampled_from(["default", "namespace", "namespaces"]))
+    if choice == "namespace":
+        items.append("namespace=" + draw(namespace))
+    elif choice == "namespaces":  # the namespaces the pool's deployments may target (worker RBAC follows)
+        items.append("namespaces=" + "+".join(draw(st.lists(namespace, min_size=1, max_size=2, unique=True))))
     if draw(st.booleans()):
         items.append(f"ttl={draw(st.integers(0, 86400))}")
     if draw(st.booleans()):
         items.append("cpu=" + draw(quantity_cpu))
-    if draw(st.booleans()):
-        items.append("memory=" + draw(quantity_memory))
-    if draw(st.booleans()):
-        items.append("memory-limit=" + draw(st.sampled_from(["2Gi", "4Gi", "8Gi"])))
+    memory = draw(st.one_of(st.none(), quantity_memory))
+    if memory:  # above the default 2Gi limit, add-cluster raises the limit to the request
+        items.append("memory=" + memory)
+    if draw(st.booleans()):  # a limit given explicitly must hold the request (else add-cluster refuses)
+        limits = [q for q in ("2Gi", "4Gi", "8Gi", "16Gi") if memory is None or MEBI[q] >= MEBI[memory]]
+        items.append("memory-limit=" + draw(st.sampled_from(limits)))
     if draw(st.booleans()):
         major = draw(st.integers(0, 3))
         items.append(f"flow-image=harbor.example.com/data/{name}:{major}.{draw(st.integers(0, 9))}.0")
@@ -234,7 +242,7 @@ def test_strategy_draws_both_server_modes_and_several_pools() -> None:
     """The intent strategy is not degenerate: it reaches ha, ingress and three pools."""
     seen: list[Any] = []
 
-    @settings(max_examples=60, derandomize=True, database=None)
+    @settings(max_examples=60, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
     @given(args=add_cluster_args())
     def collect(args: list[str]) -> None:
         seen.append(args)
@@ -243,3 +251,5 @@ def test_strategy_draws_both_server_modes_and_several_pools() -> None:
     assert any("ha" in a for a in seen) and any("--ingress-host" in a for a in seen)
     assert any(a.count("--worker-pool") == 3 for a in seen)
     assert any("sops" in a for a in seen) and any("sops" not in a for a in seen)
+    pools = [a for args in seen for a in args if ":" in a and not a.startswith(("harbor", "age1"))]
+    assert any("namespaces=" in p for p in pools) and any("memory=8Gi" in p for p in pools)

@@ -75,7 +75,9 @@ def test_upgrade_and_remove_cluster_commit_on_their_branches(fleet: Path) -> Non
     assert "3.9.0" in subject
     files = committed_paths(repo, "HEAD")
     assert "gitopsgen.yaml" in files and "clusters/cluster-1/prefect/prefect.yaml" in files
-    proc = run_cli("remove-cluster", "cluster-1", "--repo", str(fleet), "--branch", "remove-cluster-1", "--commit")
+    proc = run_cli(
+        "remove-cluster", "cluster-1", "--yes", "--repo", str(fleet), "--branch", "remove-cluster-1", "--commit"
+    )
     assert proc.returncode == 0, proc.stderr
     files = committed_paths(repo, "HEAD")
     assert "intent/clusters/cluster-1.yaml" in files and not (fleet / "intent/clusters/cluster-1.yaml").exists()

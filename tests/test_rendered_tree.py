@@ -312,3 +312,221 @@ def test_ha_with_external_redis(tmp_path: Path, crds, helm_repo_url) -> None:
     assert env["PREFECT_REDIS_MESSAGING_PASSWORD"] == {"secretKeyRef": {"name": "redis-auth", "key": "redis-password"}}
     assert env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] == {"secretKeyRef": {"name": "pg", "key": "url"}}
     assert _find(server, "Deployment", "prefect-server")["spec"]["replicas"] == 2
+
+
+def _provided(objs: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """(namespace, Secret name) → keys, for every Secret an ExternalSecret or a plain Secret provides."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for o in objs:
+        ns = o["metadata"].get("namespace", "")
+        if o["kind"] == "ExternalSecret":
+            keys = {d["secretKey"] for d in o["spec"].get("data", [])}
+            keys |= set(o["spec"]["target"].get("template", {}).get("data", {}))
+            out.setdefault((ns, o["spec"]["target"]["name"]), set()).update(keys)
+        elif o["kind"] == "Secret":
+            keys = set(o.get("data") or {}) | set(o.get("stringData") or {})
+            out.setdefault((ns, o["metadata"]["name"]), set()).update(keys)
+    return out
+
+
+def _secret_refs(o: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (Secret name, key) a workload's containers read through secretKeyRef."""
+    spec = o["spec"]["template"]["spec"] if o["kind"] in ("Deployment", "StatefulSet", "Job") else {}
+    refs = []
+    for c in spec.get("containers", []) + spec.get("initContainers", []):
+        for e in c.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                refs.append((ref["name"], ref["key"]))
+    return refs
+
+
+@pytest.mark.slow
+def test_every_secret_the_server_and_flow_runs_read_is_delivered_in_their_namespace(applied, releases) -> None:
+    """cluster-2 (a ClusterSecretStore, basic auth, PostgreSQL, bundled Redis, TLS): each secretKeyRef of the
+    rendered charts, and the auth Secret prefect-kubernetes puts into every flow-run Job (named by the worker's
+    PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME/_KEY), exists with that key in the
+    namespace that reads it."""
+    applied_objs = [o for objs in applied["cluster-2"].values() for o in objs]
+    rendered = [o for objs in releases["cluster-2"].values() for o in objs]
+    provided = _provided(applied_objs + rendered)
+    missing = [
+        (o["kind"], o["metadata"]["name"], ref)
+        for o in rendered
+        for ref in _secret_refs(o)
+        if ref[1] not in provided.get((o["metadata"]["namespace"], ref[0]), set())
+    ]
+    assert not missing, missing
+    for pool in ("etl", "ml"):
+        objs = releases["cluster-2"][f"prefect-worker-{pool}"]
+        env = _env(_find(objs, "Deployment", f"prefect-worker-{pool}")["spec"]["template"]["spec"]["containers"][0])
+        name = env["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME"]
+        key = env["PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_KEY"]
+        template = json.loads(_find(objs, "ConfigMap")["data"]["baseJobTemplate.json"])
+        job_namespace = template["variables"]["properties"]["namespace"]["default"]
+        assert key in provided.get((job_namespace, name), set()), (pool, job_namespace, name, key)
+    # the server Secrets come from the store under prefect/<cluster>/<what>, never pruned by Flux
+    server_es = [o for o in applied_objs if o["kind"] == "ExternalSecret" and o["spec"]["target"]["name"] != (
+        "registry-credentials") and o["metadata"]["name"] != "gitlab-token"]
+    assert {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in server_es} == {
+        ("prefect", "prefect-db"), ("prefect", "prefect-redis"), ("prefect", "prefect-tls"),
+        ("prefect", "prefect-basic-auth"), ("prefect-etl", "prefect-basic-auth"), ("prefect-ml", "prefect-basic-auth"),
+    }
+    for o in server_es:
+        assert o["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+        assert {d["remoteRef"]["key"] for d in o["spec"]["data"]} <= {
+            f"prefect/cluster-2/{w}" for w in ("database", "redis", "basic-auth", "tls")
+        }
+    tls = next(o for o in server_es if o["metadata"]["name"] == "prefect-tls")
+    assert tls["spec"]["target"]["template"]["type"] == "kubernetes.io/tls"
+    assert {d["secretKey"] for d in tls["spec"]["data"]} == {"tls.crt", "tls.key"}
+
+
+@pytest.mark.slow
+def test_stateful_objects_survive_a_prune_as_flux_applies_them(built_fleet: Path, tmp_path: Path) -> None:
+    """Rendered the way Flux applies them (the validator's build: real kustomize, Helm and the HelmRelease
+    post-renderers): every Namespace and the SQLite claim carry prune: disabled, the claim also Helm's keep
+    policy, and the bundled Redis StatefulSet retains its claims."""
+    from gitopsgen.validate.config import Settings
+    from gitopsgen.validate.engine import Workspace
+    from gitopsgen.validate.schemastage import NOT_OBJECTS
+
+    settings = Settings(helm_mirrors=((CHART_URL, str(shared("helm-repo"))),), chart_cache=tmp_path / "charts")
+    names = ["cluster-1", "cluster-2"]
+    rendered = dict(zip(names, Workspace.open(built_fleet, settings).render(names), strict=True))
+    objs = {
+        name: [m.data for m in r.build.cluster.manifests if m.api_group not in NOT_OBJECTS]
+        for name, r in rendered.items()
+    }
+    prune_disabled = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+    for name in names:
+        namespaces = [o for o in objs[name] if o["kind"] == "Namespace"]
+        assert len(namespaces) == (2 if name == "cluster-1" else 3)
+        for ns in namespaces:
+            assert ns["metadata"]["annotations"] == prune_disabled
+    claim = _find(objs["cluster-1"], "PersistentVolumeClaim", "prefect-server-sqlite")
+    assert claim["metadata"]["annotations"] == {**prune_disabled, "helm.sh/resource-policy": "keep"}
+    redis = _find(objs["cluster-2"], "StatefulSet", "prefect-redis-master")
+    assert redis["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    template = redis["spec"]["volumeClaimTemplates"][0]
+    assert template["metadata"]["name"] == "redis-data"
+    assert template["metadata"]["annotations"] == prune_disabled
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+@pytest.mark.slow
+def test_production_defaults_in_the_rendered_charts(applied, releases) -> None:
+    """HA API: a PodDisruptionBudget and an anti-affinity term that select exactly the API pods the chart
+    renders; workers with their liveness probe; analytics off in every server process; the bundled Redis from
+    the fleet registry with its pull secret and explicit resources."""
+    server = releases["cluster-2"]["prefect-server"]
+    api = _find(server, "Deployment", "prefect-server")
+    background = _find(server, "Deployment", "prefect-server-background-services")
+    pdbs = [o for objs in applied["cluster-2"].values() for o in objs if o["kind"] == "PodDisruptionBudget"]
+    assert len(pdbs) == 1 and pdbs[0]["metadata"]["namespace"] == api["metadata"]["namespace"]
+    selector = pdbs[0]["spec"]["selector"]["matchLabels"]
+    assert _matches(selector, api["spec"]["template"]["metadata"]["labels"])
+    assert not _matches(selector, background["spec"]["template"]["metadata"]["labels"])
+    term = api["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert _matches(term["labelSelector"]["matchLabels"], api["spec"]["template"]["metadata"]["labels"])
+    assert not [o for objs in applied["cluster-1"].values() for o in objs if o["kind"] == "PodDisruptionBudget"]
+    for cluster in ("cluster-1", "cluster-2"):
+        for o in releases[cluster]["prefect-server"]:
+            if o["kind"] == "Deployment":
+                env = _env(o["spec"]["template"]["spec"]["containers"][0])
+                assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false", o["metadata"]["name"]
+        for name, objs in releases[cluster].items():
+            if name.startswith("prefect-worker-"):
+                container = _find(objs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+                assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": 8080}
+                assert "--with-healthcheck" in container["args"]
+    redis = _find(server, "StatefulSet", "prefect-redis-master")["spec"]["template"]["spec"]
+    assert redis["containers"][0]["image"] == "harbor.example.com/bitnamilegacy/redis:8.2.1"
+    assert redis["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    assert redis["containers"][0]["resources"] == {
+        "requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}
+    }
+
+
+def _allowed(objs: list[dict[str, Any]], sa: tuple[str, str], namespace: str, group: str, resource: str,
+             verb: str) -> bool:
+    """Whether the rendered Roles and RoleBindings of ``namespace`` let ServiceAccount ``sa`` do ``verb``."""
+    roles = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Role" and o["metadata"]["namespace"] == namespace}
+    for b in objs:
+        if b["kind"] != "RoleBinding" or b["metadata"]["namespace"] != namespace:
+            continue
+        if not any(s["kind"] == "ServiceAccount" and (s.get("namespace"), s["name"]) == sa for s in b["subjects"]):
+            continue
+        role = roles.get(b["roleRef"]["name"]) if b["roleRef"]["kind"] == "Role" else None
+        for rule in (role or {}).get("rules", []):
+            if group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]:
+                return True
+    return False
+
+
+WORKER_NEEDS = [("batch", "jobs", v) for v in ("create", "get", "list", "watch", "delete")] + [
+    ("", "pods", v) for v in ("get", "list", "watch")
+] + [("", "pods/log", "get")]
+
+
+@pytest.mark.slow
+def test_a_pool_declares_the_namespaces_its_deployments_may_target(tmp_path: Path, crds, helm_repo_url) -> None:
+    """`namespaces=flows-a+flows-b`: flows-a is the template's default; in both, the worker's RBAC (the chart's
+    Role plus the generated one, evaluated from the rendered objects) allows what the kubernetes worker does,
+    its observer watches both, and the flow-run ServiceAccount, pull Secret and auth Secret exist."""
+    from conftest import INIT_ARGS, make_repo, run_cli
+
+    make_repo(tmp_path)
+    run_cli(*INIT_ARGS, "--repo", str(tmp_path), check=True)
+    run_cli("add-cluster", "c3", "--auth-secret", "auth", "--worker-pool", "etl:namespaces=flows-a+flows-b",
+            "--worker-pool", "ml:namespace=flows-c", "--repo", str(tmp_path), check=True)
+    wiring = kustomize_build(tmp_path / "clusters/c3/prefect")
+    applied = [o for ks in wiring if ks["kind"] == "Kustomization" for o in build_flux_kustomization(tmp_path, ks)]
+    rendered = render_all(applied, helm_repo_url, tmp_path / "charts")
+    everything = applied + [o for objs in rendered.values() for o in objs]
+    assert not [e for o in everything for e in validate_object(o, crds)]
+    etl = rendered["prefect-worker-etl"]
+    env = _env(_find(etl, "Deployment")["spec"]["template"]["spec"]["containers"][0])
+    assert env["PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES"] == "flows-a,flows-b"
+    template = json.loads(_find(etl, "ConfigMap")["data"]["baseJobTemplate.json"])
+    assert template["variables"]["properties"]["namespace"]["default"] == "flows-a"
+    provided = _provided(applied)
+    for pool, namespaces, others in (("etl", ["flows-a", "flows-b"], ["flows-c"]), ("ml", ["flows-c"], ["flows-b"])):
+        sa = ("prefect", f"prefect-worker-{pool}")
+        for ns in namespaces:
+            assert all(_allowed(everything, sa, ns, *need) for need in WORKER_NEEDS), (pool, ns)
+            assert "auth-string" in provided[(ns, "auth")]
+            assert ".dockerconfigjson" in provided[(ns, "registry-credentials")]
+            assert _find([o for o in applied if o["metadata"].get("namespace") == ns], "ServiceAccount",
+                         "prefect-flow-runner")
+        for ns in others:  # and nowhere else
+            assert not _allowed(everything, sa, ns, "batch", "jobs", "create"), (pool, ns)
+
+
+@pytest.mark.slow
+def test_queue_priorities_follow_the_order_given(releases) -> None:
+    """A pool with queues gets the priority init container after the chart's sync-base-job-template: the worker's
+    image, API URL and auth string, the pool's queues in the order given, the chart's template volume."""
+    objs = releases["cluster-2"]["prefect-worker-etl"]
+    pod = _find(objs, "Deployment")["spec"]["template"]["spec"]
+    worker = pod["containers"][0]
+    assert [c["name"] for c in pod["initContainers"]] == ["sync-base-job-template", "work-queue-priorities"]
+    init = pod["initContainers"][1]
+    env = _env(init)
+    assert init["image"] == worker["image"]
+    assert env["PREFECT_API_URL"] == _env(worker)["PREFECT_API_URL"]
+    assert env["PREFECT_API_AUTH_STRING"] == _env(worker)["PREFECT_API_AUTH_STRING"] == AUTH_REF
+    assert env["GITOPSGEN_WORK_POOL"] == "etl"
+    args = worker["args"]
+    assert json.loads(env["GITOPSGEN_WORK_QUEUES"]) == [args[i + 1] for i, a in enumerate(args) if a == "--work-queue"]
+    assert json.loads(env["GITOPSGEN_WORK_QUEUES"]) == ["default", "high"]
+    volumes = {v["name"] for v in pod["volumes"]}
+    assert {m["name"] for m in init["volumeMounts"]} <= volumes
+    assert init["command"][:2] == ["python", "-c"]
+    ml = _find(releases["cluster-2"]["prefect-worker-ml"], "Deployment")["spec"]["template"]["spec"]
+    assert [c["name"] for c in ml["initContainers"]] == ["sync-base-job-template"], "no queues: no priorities"

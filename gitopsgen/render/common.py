@@ -35,6 +35,9 @@ VAR_SERVER_TAG = "prefect_server_tag"
 VAR_WORKER_TAG = "prefect_worker_tag"
 
 KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
+ESO_API = "external-secrets.io/v1"
+# on stateful objects (namespaces, volumes, server Secrets): Flux never garbage-collects them
+PRUNE_DISABLED = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
 LABELS = {"app.kubernetes.io/part-of": "prefect", "app.kubernetes.io/managed-by": "gitopsgen"}
 
 
@@ -78,7 +81,10 @@ def obj(api_version: str, kind: str, name: str, namespace: str | None, spec: Any
 
 
 def namespace(name: str) -> Obj:
-    return obj("v1", "Namespace", name, None)
+    """A Namespace Flux never prunes: deleting it would delete the volumes and Secrets inside."""
+    ns = obj("v1", "Namespace", name, None)
+    ns["metadata"]["annotations"] = dict(PRUNE_DISABLED)
+    return ns
 
 
 def kustomization(resources: list[str], patches: list[Obj] | None = None, **extra: Any) -> Obj:

@@ -7,7 +7,8 @@ ClusterSecretStore for the username and password under one remote key and templa
 a Secret file encrypted to the cluster's age recipients instead (``EncryptedPullSecret``: rendering
 only says which; :mod:`gitopsgen.credentials` encrypts or keeps them), with the ``.sops.yaml``
 creation rules beside them; kustomize-controller decrypts them. This component comes first in the
-dependency chain, so it also owns the Namespaces the others deploy into.
+dependency chain, so it also owns the Namespaces the others deploy into and delivers the server's
+Secrets (:mod:`gitopsgen.render.secrets`) from the store.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import json
 from dataclasses import dataclass
 
 from ..intent import Fleet, Resolved
+from . import secrets
 from .common import (
     COMPONENT_CREDENTIALS,
+    ESO_API,
     FLUX_NAMESPACE,
     PREFECT_NAMESPACE,
     PULL_SECRET,
@@ -31,7 +34,6 @@ from .common import (
     overlay_dir,
 )
 
-ESO_API = "external-secrets.io/v1"
 ENCRYPTED_REGEX = "^(data|stringData)$"
 
 
@@ -141,22 +143,21 @@ def base(fleet: Fleet) -> Files:
 
 def overlay(r: Resolved) -> Files:
     d = overlay_dir(r.name, COMPONENT_CREDENTIALS)
-    if not r.sops:
-        assert r.secret_store is not None
-        return {
-            f"{d}/kustomization.yaml": [
-                kustomization(
-                    ["../../../base/registry-credentials", "flow-run-namespaces.yaml", "external-secrets.yaml"]
-                )
-            ],
-            f"{d}/flow-run-namespaces.yaml": [namespace(ns) for ns in r.flow_namespaces],
-            f"{d}/external-secrets.yaml": [
-                *(external_secret(ns, r.registry_host, r.secret_store, r.remote_key) for ns in pull_namespaces(r)),
-                gitlab_token_secret(r),
-            ],
-        }
     resources = ["../../../base/registry-credentials", "flow-run-namespaces.yaml"]
     files: Files = {f"{d}/flow-run-namespaces.yaml": [namespace(ns) for ns in r.flow_namespaces]}
+    server_secrets = secrets.external_secrets(r)
+    if server_secrets:  # before the server and the flow runs that read them
+        files[f"{d}/server-secrets.yaml"] = server_secrets
+        resources.append("server-secrets.yaml")
+    if not r.sops:
+        assert r.secret_store is not None
+        files[f"{d}/external-secrets.yaml"] = [
+            *(external_secret(ns, r.registry_host, r.secret_store, r.remote_key) for ns in pull_namespaces(r)),
+            gitlab_token_secret(r),
+        ]
+        resources.append("external-secrets.yaml")
+        files[f"{d}/kustomization.yaml"] = [kustomization(resources)]
+        return files
     if r.secret_store:  # the GitLab token still comes from the store when there is one
         files[f"{d}/external-secrets.yaml"] = [gitlab_token_secret(r)]
         resources.append("external-secrets.yaml")

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..intent import Fleet, Resolved
+from . import protect
 from .common import (
     COMPONENT_SERVER,
     HELM_REPOSITORY,
     PREFECT_NAMESPACE,
+    PRUNE_DISABLED,
     PULL_SECRET,
     SERVER_RELEASE,
     SERVER_SERVICE_PORT,
@@ -31,6 +33,17 @@ from .common import (
 
 HELM_API = "helm.toolkit.fluxcd.io/v2"
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
+# the API pods' labels as the chart renders them (release name = the HelmRelease's name under Flux)
+SERVER_POD_LABELS = {
+    "app.kubernetes.io/name": "prefect-server",
+    "app.kubernetes.io/instance": SERVER_RELEASE,
+    "app.kubernetes.io/component": "server",
+}
+# the bundled Redis: the bitnami image the chart pins, pulled through the fleet registry (a mirror of
+# docker.io/bitnamilegacy/redis) unless the intent names another; sized for Prefect's messaging streams
+REDIS_IMAGE_PATH = "bitnamilegacy/redis"
+REDIS_IMAGE_TAG = "8.2.1"
+REDIS_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
 
 
 def server_api_url() -> str:
@@ -73,7 +86,7 @@ def helm_release(name: str, chart: str, version: str, values: dict[str, Any]) ->
 
 def base(fleet: Fleet) -> Files:
     d = base_dir(COMPONENT_SERVER)
-    values = {
+    values: dict[str, Any] = {
         "global": {
             "prefect": {
                 "image": {
@@ -91,6 +104,8 @@ def base(fleet: Fleet) -> Files:
         "serviceAccount": {"automountServiceAccountToken": False},
         "postgresql": {"enabled": False},
     }
+    # no usage telemetry from self-hosted servers (API and background services)
+    values["global"]["prefect"]["env"] = [{"name": "PREFECT_SERVER_ANALYTICS_ENABLED", "value": "false"}]
     return {
         f"{d}/kustomization.yaml": [kustomization(["helmrepository.yaml", "helmrelease.yaml"])],
         f"{d}/helmrepository.yaml": [helm_repository(fleet)],
@@ -116,6 +131,20 @@ def server_values(r: Resolved) -> dict[str, Any]:
         values["backgroundServices"] = {"runAsSeparateDeployment": False}
     else:
         assert s.database is not None
+        # spread the API replicas over nodes (preferred: a small cluster still schedules them all)
+        server["affinity"] = {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "labelSelector": {"matchLabels": dict(SERVER_POD_LABELS)},
+                            "topologyKey": "kubernetes.io/hostname",
+                        },
+                    }
+                ]
+            }
+        }
         values["sqlite"] = {"enabled": False}
         values["secret"] = {"create": False}
         values["externalDatabase"] = {
@@ -141,8 +170,23 @@ def server_values(r: Resolved) -> dict[str, Any]:
                 "enabled": True,
                 "fullnameOverride": redis.secret,
                 "auth": {"existingSecret": redis.secret, "existingSecretPasswordKey": "redis-password"},
+                "image": redis_image(r),
+                "master": {
+                    "resourcesPreset": "none",
+                    "resources": REDIS_RESOURCES,
+                    # the claim outlives the StatefulSet (and Flux never prunes it)
+                    "persistence": {"annotations": dict(PRUNE_DISABLED)},
+                    "persistentVolumeClaimRetentionPolicy": {
+                        "enabled": True,
+                        "whenDeleted": "Retain",
+                        "whenScaled": "Retain",
+                    },
+                },
             }
         )
+        if not redis.host:
+            # the chart refuses an image relocated from docker.io/bitnami unless told it is intended
+            values["global"] = {"security": {"allowInsecureImages": True}}
     if s.ingress is not None:
         ingress: dict[str, Any] = {
             "enabled": True,
@@ -156,20 +200,44 @@ def server_values(r: Resolved) -> dict[str, Any]:
     return values
 
 
+def redis_image(r: Resolved) -> dict[str, Any]:
+    """The bundled Redis image in the bitnami chart's keys: the intent's ``redis.image`` or the chart's
+    pinned image under the fleet registry, with the registry's pull secret."""
+    assert r.cluster.server.redis is not None
+    ref = r.cluster.server.redis.image or f"{r.registry_host}/{REDIS_IMAGE_PATH}:{REDIS_IMAGE_TAG}"
+    name, _, tag = ref.rpartition(":")
+    registry, _, repository = name.partition("/")
+    return {"registry": registry, "repository": repository, "tag": tag, "pullSecrets": [PULL_SECRET]}
+
+
+def pod_disruption_budget() -> Obj:
+    """At most one API replica down at a time for voluntary disruptions (drains, upgrades)."""
+    return obj(
+        "policy/v1",
+        "PodDisruptionBudget",
+        SERVER_RELEASE,
+        PREFECT_NAMESPACE,
+        {"maxUnavailable": 1, "selector": {"matchLabels": dict(SERVER_POD_LABELS)}},
+    )
+
+
 def overlay(r: Resolved) -> Files:
     d = overlay_dir(r.name, COMPONENT_SERVER)
+    spec: dict[str, Any] = {"chart": {"spec": {"version": r.chart_version}}, "values": server_values(r)}
+    if r.cluster.server.mode == "single":  # the SQLite volume survives a prune and a Helm uninstall
+        spec["postRenderers"] = [protect.keep_volume_post_renderer(protect.SQLITE_CLAIM)]
     patch = {
         "apiVersion": HELM_API,
         "kind": "HelmRelease",
         "metadata": meta(SERVER_RELEASE, PREFECT_NAMESPACE, labels=False),
-        "spec": {"chart": {"spec": {"version": r.chart_version}}, "values": server_values(r)},
+        "spec": spec,
     }
-    return {
-        f"{d}/kustomization.yaml": [
-            kustomization(
-                ["../../../base/prefect-server"],
-                [patch_for("helmrelease-patch.yaml", "HelmRelease", SERVER_RELEASE)],
-            )
-        ],
-        f"{d}/helmrelease-patch.yaml": [patch],
-    }
+    resources = ["../../../base/prefect-server"]
+    files: Files = {f"{d}/helmrelease-patch.yaml": [patch]}
+    if r.cluster.server.mode == "ha":
+        files[f"{d}/pod-disruption-budget.yaml"] = [pod_disruption_budget()]
+        resources.append("pod-disruption-budget.yaml")
+    files[f"{d}/kustomization.yaml"] = [
+        kustomization(resources, [patch_for("helmrelease-patch.yaml", "HelmRelease", SERVER_RELEASE)])
+    ]
+    return files

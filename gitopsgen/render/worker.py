@@ -4,7 +4,8 @@ Base (fleet-wide): a HelmRelease ``prefect-worker`` talking to the in-cluster se
 cluster): ``pools/<pool>/`` instantiates the base with ``nameSuffix: -<pool>`` and a patch with the
 pool's work pool, queues, replicas, cluster UID, and its base job template (a JSON string); the
 chart's Role and RoleBinding go into the pool's flow-run namespace, so the worker manages Jobs and
-reads Pods only there. The flow-run ServiceAccount of each flow-run namespace lives here too.
+reads Pods only there; the further namespaces a pool's deployments may target (``namespaces``) get the
+same Role and a binding here. The flow-run ServiceAccount of each flow-run namespace lives here too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from ..intent import Fleet, Resolved, WorkPoolIntent
 from ..yamlout import Block
-from . import jobtemplate
+from . import jobtemplate, queues
 from .common import (
     COMPONENT_WORKER,
     FLOW_RUN_SERVICE_ACCOUNT,
@@ -22,6 +23,7 @@ from .common import (
     VAR_WORKER_TAG,
     WORKER_RELEASE,
     Files,
+    Obj,
     base_dir,
     flow_image_var,
     kustomization,
@@ -32,6 +34,8 @@ from .common import (
     subst,
 )
 from .server import HELM_API, helm_release, server_api_url
+
+WORKER_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 
 
 def base(fleet: Fleet) -> Files:
@@ -46,7 +50,9 @@ def base(fleet: Fleet) -> Files:
                 "pullSecrets": [PULL_SECRET],
             },
             "config": {"type": "kubernetes", "installPolicy": "if-not-present"},
-            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+            "resources": WORKER_RESOURCES,
+            # --with-healthcheck and an HTTP probe on :8080/health: a stuck worker is restarted
+            "livenessProbe": {"enabled": True},
         },
     }
     return {
@@ -79,7 +85,8 @@ def pool_values(r: Resolved, pool: WorkPoolIntent) -> dict[str, Any]:
     config: dict[str, Any] = {"workPool": pool.name}
     if pool.queues:
         config["workQueues"] = list(pool.queues)
-    config["jobNamespace"] = pool.namespace
+    # the namespaces the worker's observer watches (pod events, crash detection): every one it runs Jobs in
+    config["jobNamespace"] = ",".join(pool.all_namespaces)
     config["baseJobTemplate"] = {
         "name": f"{release_name(pool)}-base-job-template",
         "configuration": Block(jobtemplate.to_json(base_job_template(r, pool))),
@@ -93,11 +100,57 @@ def pool_values(r: Resolved, pool: WorkPoolIntent) -> dict[str, Any]:
         worker["selfHostedServerApiConfig"] = {
             "basicAuth": {"enabled": True, "existingSecret": r.cluster.server.auth_secret}
         }
+    if pool.queues:  # priorities in the order given: the first queue is the highest
+        image = f"{r.fleet.prefect.image}:{subst(VAR_WORKER_TAG)}"
+        worker["initContainer"] = {
+            "extraContainers": [
+                queues.init_container(
+                    pool.name,
+                    list(pool.queues),
+                    image,
+                    server_api_url(),
+                    r.cluster.server.auth_secret,
+                    WORKER_RESOURCES,
+                )
+            ]
+        }
     return {
         "fullnameOverride": release_name(pool),
         "worker": worker,
         "role": {"namespace": pool.namespace},
     }
+
+
+# the prefect-worker chart's Role rules (templates/role.yaml, no autoSecret): what the worker needs in a
+# namespace it runs flow-run Jobs in
+WORKER_ROLE_RULES = [
+    {"apiGroups": [""], "resources": ["events", "pods", "pods/log", "pods/status"], "verbs": ["get", "watch", "list"]},
+    {
+        "apiGroups": ["batch"],
+        "resources": ["jobs"],
+        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+    },
+]
+
+
+def extra_namespace_rbac(pool: WorkPoolIntent) -> list[Obj]:
+    """The chart puts its Role and RoleBinding into the pool's default namespace only: the same Role, bound to
+    the worker's ServiceAccount, in each further namespace the pool's deployments may target."""
+    name = release_name(pool)
+    out: list[Obj] = []
+    for ns in pool.all_namespaces[1:]:
+        out.append(obj("rbac.authorization.k8s.io/v1", "Role", name, ns, rules=WORKER_ROLE_RULES))
+        out.append(
+            obj(
+                "rbac.authorization.k8s.io/v1",
+                "RoleBinding",
+                name,
+                ns,
+                roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                subjects=[{"kind": "ServiceAccount", "name": name, "namespace": PREFECT_NAMESPACE}],
+            )
+        )
+    return out
 
 
 def overlay(r: Resolved) -> Files:
@@ -132,5 +185,9 @@ def overlay(r: Resolved) -> Files:
         )
         for ns in r.flow_namespaces
     ]
+    rbac = [o for pool in r.cluster.worker_pools for o in extra_namespace_rbac(pool)]
+    if rbac:
+        files[f"{d}/worker-rbac.yaml"] = rbac
+        resources.append("worker-rbac.yaml")
     files[f"{d}/kustomization.yaml"] = [kustomization(resources)]
     return files
