@@ -188,6 +188,8 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
         raise InputError("not inside a git repository: run 'git init' first (Flux reads the fleet from git), or "
                          "name the directory with --repo")
     root = _repo_root(repo)
+    if (root / it.FLEET_FILE).exists() and not force:
+        raise InputError(f"{it.FLEET_FILE} exists: this repository is already initialised (use --force to replace)")
     found = initsettings.repository_defaults(root)
     opts = {**opts, "git_url": opts["git_url"] or found.get("git_url"), "branch": opts["branch"] or found.get("branch")}
     ask = None
@@ -196,9 +198,6 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
             return str(click.prompt(f"{option} ({what})", err=True))
     opts = initsettings.complete(opts, ask)
     _hold_lock(root)
-    fleet_path = root / it.FLEET_FILE
-    if fleet_path.exists() and not force:
-        raise InputError(f"{it.FLEET_FILE} exists: this repository is already initialised (use --force to replace)")
     fleet = it.Fleet(generator_version=__version__)
     git_changes: dict[str, Any] = {}
     if opts["git_url"]:

@@ -249,7 +249,9 @@ def test_without_a_secret_store_the_server_secrets_are_a_printed_checklist(tmp_p
     import sys
 
     make_repo(tmp_path)
-    run_cli("init", "--registry", "harbor.example.com", "--repo", str(tmp_path), check=True)
+    run_cli("init", "--registry", "harbor.example.com", "--git-url", "ssh://git@gitlab.example.com/p/fleet.git",
+            "--registry-credentials", "sops", "--age-recipient",
+            "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29", "--repo", str(tmp_path), check=True)
     env = {**os.environ, "GITOPSGEN_REGISTRY_USERNAME": "robot", "GITOPSGEN_REGISTRY_PASSWORD": "s3cret-pw"}
     proc = subprocess.run(
         [sys.executable, "-m", "gitopsgen.cli", "add-cluster", "c9", "--registry-credentials", "sops",
