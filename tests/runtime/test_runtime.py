@@ -239,22 +239,26 @@ def run_pool(
 
     env = env_of(c, where)
     env["PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_ENABLED"] = "false"  # kopf watches a real cluster; none here
-    script = str(HERE / "worker_job.py")
-    # 1. `prefect worker start --base-job-template baseJobTemplate.json`: the worker creates the pool
-    run_to_end([sys.executable, script, "create-pool", pool, str(home / "baseJobTemplate.json")], env, home,
-               f"{where}: worker creating its pool")
-    # 2. the worker chart's init container, its rendered script: syncs the base job template into the pool
     init = container(worker, "sync-base-job-template", init=True)
-    out = run_to_end(command_of(init), env_of(init, f"{where} init container"), home, f"{where}: init container")
-    assert "now updating" in out, out
-    # 3. a deployment and a flow run; the worker builds and submits the Job
     recorder = recorder_class()
-    spec = {"flow": f"flow-{pool}", "deployment": f"deploy-{pool}", "job_variables": job_variables(template)}
-    (tmp / "deployment.json").write_text(json.dumps(spec))
     with serve(recorder) as port:
-        out = run_to_end([sys.executable, script, "submit", pool, str(tmp / "deployment.json"),
-                          f"http://127.0.0.1:{port}"], env, home, f"{where}: worker submitting a flow run")
-    flow_run = json.loads(out.strip().splitlines()[-1])["flow_run"]
+        spec = {
+            "pool": pool,
+            "template": str(home / "baseJobTemplate.json"),
+            # the worker chart's init container, its rendered script and env
+            "init": {"argv": command_of(init), "env": env_of(init, f"{where} init container"), "cwd": str(home)},
+            "flow": f"flow-{pool}",
+            "deployment": f"deploy-{pool}",
+            "job_variables": job_variables(template),
+            "kube_api": f"http://127.0.0.1:{port}",
+        }
+        (tmp / "spec.json").write_text(json.dumps(spec))
+        out = run_to_end([sys.executable, str(HERE / "worker_job.py"), str(tmp / "spec.json")], env, home,
+                         f"{where}: the worker (pool creation, init container, flow-run submission)")
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    init_result = next(x for x in lines if "init" in x)
+    assert init_result["init"] == 0 and "now updating" in init_result["output"], f"{where}: init: {init_result}"
+    flow_run = next(x for x in lines if "flow_run" in x)["flow_run"]
     assert len(recorder.posted) == 1, f"{where}: the worker posted {len(recorder.posted)} Jobs"
     namespace, job = recorder.posted[0]
     job.setdefault("metadata", {}).setdefault("namespace", namespace)

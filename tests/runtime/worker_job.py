@@ -1,10 +1,11 @@
 """Run as a worker pod would, with the env rendered from the worker chart's Deployment (resolved to the test
-servers): ``python worker_job.py create-pool POOL TEMPLATE.json`` or ``python worker_job.py submit POOL
-DEPLOYMENT.json KUBE_API_URL``.
+servers): ``python worker_job.py SPEC.json``, one process per pool (a Python start is the slow part here).
 
-``create-pool`` enters prefect-kubernetes' ``KubernetesWorker`` with the base job template, which is what
-``prefect worker start --base-job-template`` does on a pool's first run: the worker creates the pool.
-``submit`` creates a flow and a deployment with the given ``job_variables`` on that pool, schedules a flow run
+1. It enters prefect-kubernetes' ``KubernetesWorker`` with the base job template, which is what ``prefect
+   worker start --base-job-template`` does on a pool's first run: the worker creates the pool.
+2. It runs the worker chart's init container (``SPEC["init"]``: its rendered command and env), which syncs
+   the base job template into the existing pool with ``prefect work-pool update``; its output is printed.
+3. It creates a flow and a deployment with the given ``job_variables`` on that pool, schedules a flow run
 of it, and has the worker build and submit its Job exactly as it does for a real run
 (``resolve_for_flow_run`` then ``KubernetesWorker._create_job``, which also swaps ``PREFECT_API_AUTH_STRING``
 for the Secret named by ``PREFECT_INTEGRATIONS_KUBERNETES_WORKER_API_AUTH_STRING_SECRET_NAME``). The Job goes
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,12 +56,14 @@ async def submit(pool: str, spec: dict[str, Any], kube_api: str) -> None:
 
 
 def main() -> None:
-    command, pool, path = sys.argv[1:4]
-    data = json.loads(Path(path).read_text())
-    if command == "create-pool":
-        asyncio.run(create_pool(pool, data))
-    else:
-        asyncio.run(submit(pool, data, sys.argv[4]))
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    pool = spec["pool"]
+    asyncio.run(create_pool(pool, json.loads(Path(spec["template"]).read_text())))
+    init = spec["init"]
+    proc = subprocess.run(init["argv"], env=init["env"], cwd=init["cwd"], capture_output=True, text=True, timeout=300)
+    print(json.dumps({"init": proc.returncode, "output": proc.stdout + proc.stderr}))
+    if proc.returncode == 0:
+        asyncio.run(submit(pool, spec, spec["kube_api"]))
 
 
 if __name__ == "__main__":
