@@ -256,6 +256,22 @@ def wait_healthy(p: Process, auth: str, timeout: float = 150, restarts: int = 2)
     raise AssertionError(f"{p.name} not healthy at {p.url}/health after {timeout}s:\n{p.tail()}")
 
 
+def wait_ready(p: Process, path: str, timeout: float) -> bool:
+    """Whether ``p`` answers its readiness probe (``path`` below its API URL) within ``timeout``, without
+    restarting it: False as soon as it exits (a crash loop is never ready)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if p.proc.poll() is not None:
+            p.restart()  # the kubelet restarts it; it stays not ready for the install's wait
+            return False
+        with contextlib.suppress(OSError, urllib.error.URLError):
+            with urllib.request.urlopen(p.url + path, timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        time.sleep(0.5)
+    return False
+
+
 def api_get(url: str, auth: str) -> tuple[int, Any]:
     req = urllib.request.Request(url, headers=auth_header(auth))
     try:
