@@ -234,9 +234,8 @@ def job_variables(template: dict[str, Any]) -> dict[str, Any]:
 
 def run_pool(
     objs: list[dict[str, Any]], worker: dict[str, Any], api: str, secrets: SecretValues, tmp: Path,
-    provided: Provided, store: SchemaStore,
-) -> tuple[list[str], str]:
-    """One pool end to end; (defects found in its flow-run Job, flow run id)."""
+) -> tuple[str, dict[str, Any], str]:
+    """One pool end to end: (how to name it, the flow-run Job its worker posted, the flow run id)."""
     wname = worker["metadata"]["name"]
     wns = worker["metadata"]["namespace"]
     c = container(worker, "prefect-worker")
@@ -287,7 +286,7 @@ def run_pool(
     assert len(recorder.posted) == 1, f"{where}: the worker posted {len(recorder.posted)} Jobs"
     namespace, job = recorder.posted[0]
     job.setdefault("metadata", {}).setdefault("namespace", namespace)
-    return check_job(where, job, worker, provided, store), flow_run
+    return where, job, flow_run
 
 
 def check_job(where: str, job: dict[str, Any], worker: dict[str, Any], provided: Provided,
@@ -316,12 +315,15 @@ def run_pools(objs: list[dict[str, Any]], apis: list[str], secrets: SecretValues
     store = SchemaStore(DEFAULT_KUBERNETES_VERSION)
     workers = with_container(objs, "Deployment", "prefect-worker")
     assert workers, "no worker Deployment rendered"
-    defects: list[str] = []
-    runs = []
-    for i, worker in enumerate(sorted(workers, key=lambda w: w["metadata"]["name"])):
-        found, flow_run = run_pool(objs, worker, apis[i % len(apis)], secrets, tmp, provided, store)
-        defects += found
-        runs.append(flow_run)
+    workers = sorted(workers, key=lambda w: w["metadata"]["name"])
+    # the pools side by side, as their workers run (each on one of the API processes)
+    with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+        results = list(pool.map(
+            lambda iw: run_pool(objs, iw[1], apis[iw[0] % len(apis)], secrets, tmp), enumerate(workers)
+        ))  # fmt: skip
+    defects = [d for (where, job, _), w in zip(results, workers, strict=True)
+               for d in check_job(where, job, w, provided, store)]  # fmt: skip
+    runs = [flow_run for _, _, flow_run in results]
     for api in apis:  # every API process sees every flow run: one database behind them
         for flow_run in runs:
             status, body = api_get(f"{api}/flow_runs/{flow_run}", AUTH)
