@@ -47,7 +47,7 @@ def unmet(requirements: list[str], locked: dict[str, tuple[str, bool]]) -> list[
 
 
 @pytest.mark.parametrize(
-    ("lock", "extras"), [("requirements.lock", ()), ("requirements-dev.lock", ("test",))]
+    ("lock", "extras"), [("requirements.lock", ()), ("requirements-dev.lock", ("test", "runtime"))]
 )
 def test_lock_meets_pyproject(lock: str, extras: tuple[str, ...]) -> None:
     meta = project()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..admission import Provided
 from ..findings import Finding, Rule, Severity, register
 from ..model import Cluster, Context
 from ._prefect import (
@@ -18,11 +19,9 @@ from ._prefect import (
     KeyPath,
     Release,
     Servers,
-    dig,
     is_unsubstituted,
     resolve_api_url,
     self_hosted_workers,
-    seq,
     servers,
 )
 
@@ -72,29 +71,9 @@ class Auth:
         )
 
 
-SECRET_KINDS = {("Secret", ""), ("SealedSecret", "bitnami.com"), ("ExternalSecret", "external-secrets.io")}
-
-
 def secret_provided(cluster: Cluster, namespace: str, name: str) -> bool:
     """Whether the cluster's build creates a Secret ``namespace/name`` (directly or through an operator)."""
-    for m in cluster.manifests:
-        if (m.kind, m.api_group) == ("ClusterExternalSecret", "external-secrets.io"):
-            target = dig(m.data, "spec", "externalSecretName") or m.name
-            spread = seq(dig(m.data, "spec", "namespaces"))
-            selected = bool(dig(m.data, "spec", "namespaceSelector") or dig(m.data, "spec", "namespaceSelectors"))
-            if target == name and (namespace in spread or selected):
-                return True
-        if (m.kind, m.api_group) not in SECRET_KINDS or m.namespace != namespace:
-            continue
-        if m.kind == "ExternalSecret":
-            created = dig(m.data, "spec", "target", "name") or m.name
-        elif m.kind == "SealedSecret":
-            created = dig(m.data, "spec", "template", "metadata", "name") or m.name
-        else:
-            created = m.name
-        if created == name:
-            return True
-    return False
+    return Provided.of(m.data for m in cluster.manifests).has_secret(namespace, name)
 
 
 def server_of(worker: Release, found: Servers) -> Release | None:

@@ -1,15 +1,16 @@
 """S003 secret-ref-missing: every Secret a workload or a Flux object names is provided in its cluster.
 
-Owns what provides a Secret in a cluster (:func:`provided`) and the Secret references of one object
-(:func:`secret_refs`); the pod-spec walkers it shares with S004-S006 live in :mod:`._workloads`.
+Owns the Secret references of one object (:func:`secret_refs`); what provides a Secret in a cluster is
+:mod:`gitopsgen.validate.admission`'s; the pod-spec walkers it shares with S004-S006 live in :mod:`._workloads`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from .. import admission
 from ..findings import Finding, Rule, Severity, register
 from ..model import Cluster, Context, JsonPath, Manifest
 from . import finding_at
@@ -50,37 +51,18 @@ WELL_KNOWN = frozenset({("flux-system", "flux-system")})
 
 @dataclass
 class Provided:
-    """The Secrets one cluster's build provides."""
+    """The Secrets one cluster's build provides (:class:`gitopsgen.validate.admission.Provided` decides), plus
+    the ones every Flux cluster has without the repository."""
 
-    names: set[tuple[str, str]] = field(default_factory=set)  # (namespace, name)
-    everywhere: set[str] = field(default_factory=set)  # names provided in any namespace
+    cluster: admission.Provided
 
     def has(self, namespace: str, name: str) -> bool:
-        return (namespace, name) in self.names or name in self.everywhere or (namespace, name) in WELL_KNOWN
+        return (namespace, name) in WELL_KNOWN or self.cluster.has_secret(namespace, name)
 
 
 def provided(cluster: Cluster) -> Provided:
     """Every Secret the build of ``cluster`` creates, directly or through a secrets operator."""
-    out = Provided()
-    for m in cluster.manifests:
-        spec = m.data.get("spec") if isinstance(m.data.get("spec"), dict) else {}
-        if m.kind == "Secret" and m.api_group == "":
-            out.names.add((namespace_of(m), m.name))
-        elif m.kind == "ExternalSecret" and m.api_group == "external-secrets.io":
-            out.names.add((namespace_of(m), str(value_at(spec, ("target", "name")) or m.name)))
-        elif m.kind == "SealedSecret" and m.api_group == "bitnami.com":
-            out.names.add((namespace_of(m), str(value_at(spec, ("template", "metadata", "name")) or m.name)))
-        elif m.kind == "ClusterExternalSecret" and m.api_group == "external-secrets.io":
-            name = str(
-                value_at(spec, ("externalSecretSpec", "target", "name")) or spec.get("externalSecretName") or m.name
-            )
-            listed = spec.get("namespaces")
-            selects = spec.get("namespaceSelector") or spec.get("namespaceSelectors")
-            if isinstance(listed, list) and listed and not selects:
-                out.names.update((str(ns), name) for ns in listed)
-            else:
-                out.everywhere.add(name)
-    return out
+    return Provided(admission.Provided.of(m.data for m in cluster.manifests))
 
 
 # ---------------------------------------------------------------- references
