@@ -31,7 +31,10 @@ RULE = register(
             "holding a PVC (deleting a namespace deletes everything in it). Annotate such objects with "
             "kustomize.toolkit.fluxcd.io/prune: disabled (a PVC rendered by a chart may instead carry "
             "helm.sh/resource-policy: keep). Reported for PVCs and for StatefulSets with volumeClaimTemplates, at the "
-            "object whose deletion would take the volume. A warning: deleting state can be intended."
+            "object whose deletion would take the volume. Deleting a StatefulSet keeps the claims of its "
+            "volumeClaimTemplates unless its persistentVolumeClaimRetentionPolicy.whenDeleted is Delete, so only "
+            "the Namespace can take those (or the StatefulSet itself with Delete). A warning: deleting state can be "
+            "intended."
         ),
     )
 )
@@ -63,6 +66,14 @@ def _prunes(cluster: Cluster, m: Manifest) -> str:
     return ref if value_at(applier.data, ("spec", "prune")) is True else ""
 
 
+def _deletes_volumes(m: Manifest) -> bool:
+    """Deleting ``m`` deletes its volumes: a PVC, or a StatefulSet whose claims are deleted with it (Kubernetes
+    keeps a StatefulSet's claims by default: persistentVolumeClaimRetentionPolicy.whenDeleted Retain)."""
+    if m.kind == "PersistentVolumeClaim":
+        return True
+    return value_at(m.data, ("spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")) == "Delete"
+
+
 def _holders(cluster: Cluster) -> Iterator[Manifest]:
     for m in cluster.manifests:
         if m.kind == "PersistentVolumeClaim" and m.api_group == "":
@@ -86,7 +97,9 @@ def check(ctx: Context) -> Iterator[Finding]:
         for m in _holders(cluster):
             what = f"{m.kind} {m.namespace}/{m.name}"
             namespaces.setdefault(m.namespace, what)
-            if m.kind == "PersistentVolumeClaim" and (ks := _prunes(cluster, m)):
+            if not _deletes_volumes(m):
+                continue  # only deleting its Namespace takes the volume
+            if ks := _prunes(cluster, m):
                 yield from warn(m, f"{what} is pruned by Kustomization {ks} when it leaves the build: annotate it "
                                    f"{PRUNE}: disabled")
             kind, release, _ = _applier(cluster, m)
