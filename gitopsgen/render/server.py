@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..intent import Fleet, Resolved
+from ..yamlout import Block
 from . import protect
 from .common import (
     COMPONENT_SERVER,
@@ -44,6 +45,12 @@ SERVER_POD_LABELS = {
 REDIS_IMAGE_PATH = "bitnamilegacy/redis"
 REDIS_IMAGE_TAG = "8.2.1"
 REDIS_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
+# the chart's database migration Job (templates/pre-upgrade-hook.yaml: HA mode only, a
+# post-install,pre-upgrade hook run as the release's own ServiceAccount) and the ServiceAccount the
+# generator gives it instead, so that it can run before the release creates anything
+MIGRATION_JOB = f"{SERVER_RELEASE}-db-migrations"
+MIGRATION_SERVICE_ACCOUNT = f"{SERVER_RELEASE}-migrations"
+MIGRATION_HOOKS = "pre-install,pre-upgrade"
 
 
 def server_api_url() -> str:
@@ -221,11 +228,48 @@ def pod_disruption_budget() -> Obj:
     )
 
 
+def migration_service_account() -> Obj:
+    """The migration Job's ServiceAccount, applied with the HelmRelease (before Helm installs anything).
+    The Job never calls the Kubernetes API: no token."""
+    return obj("v1", "ServiceAccount", MIGRATION_SERVICE_ACCOUNT, PREFECT_NAMESPACE, automountServiceAccountToken=False)
+
+
+def migrate_before_install_post_renderer() -> Obj:
+    """A HelmRelease ``postRenderers`` entry making the chart's migration Job a ``pre-install,pre-upgrade``
+    hook run as :data:`MIGRATION_SERVICE_ACCOUNT`.
+
+    The chart makes it a ``post-install`` hook, and Helm runs post-install hooks only once the release's
+    workloads are ready (helm-controller waits by default) — but the HA API replicas run with
+    ``PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false`` and never get ready on an empty database, so a
+    first install would never finish. Before the install, the Job needs nothing the release creates but
+    its ServiceAccount (the database Secret and the pull Secret come from the registry-credentials
+    Kustomization this one depends on), hence a ServiceAccount of its own. Hooks only reach
+    post-renderers with ``postRenderStrategy: combined`` (Helm 4's default, set explicitly)."""
+    patch = (
+        f"apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {MIGRATION_JOB}\n  annotations:\n"
+        f"    helm.sh/hook: {MIGRATION_HOOKS}\nspec:\n  template:\n    spec:\n"
+        f"      serviceAccountName: {MIGRATION_SERVICE_ACCOUNT}\n"
+    )
+    return {
+        "kustomize": {
+            "patches": [
+                {
+                    "target": {"group": "batch", "version": "v1", "kind": "Job", "name": MIGRATION_JOB},
+                    "patch": Block(patch),
+                }
+            ]
+        }
+    }
+
+
 def overlay(r: Resolved) -> Files:
     d = overlay_dir(r.name, COMPONENT_SERVER)
     spec: dict[str, Any] = {"chart": {"spec": {"version": r.chart_version}}, "values": server_values(r)}
     if r.cluster.server.mode == "single":  # the SQLite volume survives a prune and a Helm uninstall
         spec["postRenderers"] = [protect.keep_volume_post_renderer(protect.SQLITE_CLAIM)]
+    else:  # the migration Job runs before the API replicas, which need a migrated database to get ready
+        spec["postRenderStrategy"] = "combined"
+        spec["postRenderers"] = [migrate_before_install_post_renderer()]
     patch = {
         "apiVersion": HELM_API,
         "kind": "HelmRelease",
@@ -236,7 +280,8 @@ def overlay(r: Resolved) -> Files:
     files: Files = {f"{d}/helmrelease-patch.yaml": [patch]}
     if r.cluster.server.mode == "ha":
         files[f"{d}/pod-disruption-budget.yaml"] = [pod_disruption_budget()]
-        resources.append("pod-disruption-budget.yaml")
+        files[f"{d}/migration-service-account.yaml"] = [migration_service_account()]
+        resources += ["pod-disruption-budget.yaml", "migration-service-account.yaml"]
     files[f"{d}/kustomization.yaml"] = [
         kustomization(resources, [patch_for("helmrelease-patch.yaml", "HelmRelease", SERVER_RELEASE)])
     ]
