@@ -300,6 +300,25 @@ class HelmStage:
         renderers = [r for r in renderers if isinstance(r, dict)]
         if not renderers:
             return objects
+        # spec.postRenderStrategy (Flux 2.9): which of the chart's hooks (objects with a helm.sh/hook
+        # annotation) the post-renderers see. "combined" (the default, Helm 4's): hooks and templates in one
+        # stream; "separate": each in its own run; "nohooks" (Helm 3's): hooks are installed as rendered.
+        strategy = spec.get("postRenderStrategy") or "combined"
+        if strategy in ("nohooks", "separate"):
+            hooks = [o for o in objects if "helm.sh/hook" in ((o.get("metadata") or {}).get("annotations") or {})]
+            templates = [o for o in objects if not any(o is h for h in hooks)]
+            if strategy == "nohooks":
+                return self._run_post_renderers(hr, renderers, templates, out) + hooks
+            return self._run_post_renderers(hr, renderers, templates, out) + self._run_post_renderers(
+                hr, renderers, hooks, out
+            )
+        return self._run_post_renderers(hr, renderers, objects, out)
+
+    def _run_post_renderers(
+        self, hr: Manifest, renderers: list[dict[str, Any]], objects: list[dict[str, Any]], out: HelmOutcome
+    ) -> list[dict[str, Any]]:
+        if not objects:
+            return objects
         with tempfile.TemporaryDirectory(prefix="gitopsgen-postrender-") as tmp:
             for k in renderers:
                 manifest = Path(tmp) / "rendered.yaml"

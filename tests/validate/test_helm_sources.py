@@ -6,6 +6,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
+import pytest
 from conftest import shared
 
 from gitopsgen.validate import engine
@@ -124,3 +125,52 @@ def test_chart_in_this_repository_with_a_symlink_leaving_it_is_not_rendered(tmp_
     h001 = [f for f in result.findings if f.rule == "H001"]
     assert len(h001) == 1 and "charts/prefect-server/templates/stolen.yaml" in h001[0].message
     assert "hunter2" not in str(result.findings)
+
+
+HA_VALUES = """\
+    sqlite:
+      enabled: false
+    backgroundServices:
+      runAsSeparateDeployment: true
+      messaging:
+        redis:
+          host: redis.example.com
+    redis:
+      enabled: false
+    externalDatabase:
+      connectionString: postgresql+asyncpg://prefect@db:5432/prefect
+"""
+HOOK_PATCH = """\
+  postRenderers:
+    - kustomize:
+        patches:
+          - target:
+              kind: Job
+              name: prefect-server-db-migrations
+            patch: |
+              - op: replace
+                path: /metadata/annotations/helm.sh~1hook
+                value: pre-install,pre-upgrade
+"""
+
+
+@pytest.mark.parametrize(
+    ("strategy", "hook"),
+    [(None, "pre-install,pre-upgrade"), ("combined", "pre-install,pre-upgrade"),
+     ("separate", "pre-install,pre-upgrade"), ("nohooks", "post-install,pre-upgrade")],
+)  # fmt: skip
+def test_post_renderers_reach_the_chart_hooks_as_the_post_render_strategy_says(
+    tmp_path: Path, strategy: str | None, hook: str
+) -> None:
+    """spec.postRenderStrategy (Flux 2.9): hooks go through the post-renderers with "combined" (the default) and
+    "separate", and are installed as the chart renders them with "nohooks"."""
+    text = RELEASE.format(url=OCI_URL, tag="2026.8.18172642", replicas=1) + HA_VALUES + HOOK_PATCH
+    if strategy:
+        text += f"  postRenderStrategy: {strategy}\n"
+    root = write(tmp_path / "repo", {"clusters/c1/prefect.yaml": text})
+    ws = engine.Workspace.open(root, settings(tmp_path, oci_mirror(tmp_path)))
+    (rendered,) = ws.render(["c1"])
+    assert not [f for f in rendered.findings if f.severity.value == "error"], rendered.findings
+    jobs = [m.data for m in rendered.build.cluster.manifests if m.kind == "Job"]
+    assert [j["metadata"]["annotations"]["helm.sh/hook"] for j in jobs] == [hook]
+    assert len([m for m in rendered.build.cluster.manifests if m.kind == "Deployment"]) == 2  # templates kept
