@@ -256,14 +256,20 @@ def wait_healthy(p: Process, auth: str, timeout: float = 150, restarts: int = 2)
     raise AssertionError(f"{p.name} not healthy at {p.url}/health after {timeout}s:\n{p.tail()}")
 
 
-def wait_ready(p: Process, path: str, timeout: float) -> bool:
-    """Whether ``p`` answers its readiness probe (``path`` below its API URL) within ``timeout``, without
-    restarting it: False as soon as it exits (a crash loop is never ready)."""
+def wait_ready(p: Process, path: str, timeout: float, restarts: int = 2) -> bool:
+    """Whether ``p`` answers its readiness probe (``path`` below its API URL) within ``timeout``, as Helm's wait
+    sees it: a process that exits is restarted, as the kubelet restarts the container (each crash kept in
+    ``p.crashes``), and the wait goes on; one that crashed again after ``restarts`` restarts is in a crash loop
+    and never ready (False; it is restarted once more, as the kubelet would)."""
     deadline = time.monotonic() + timeout
+    budget = len(p.crashes) + restarts
     while time.monotonic() < deadline:
         if p.proc.poll() is not None:
-            p.restart()  # the kubelet restarts it; it stays not ready for the install's wait
-            return False
+            crash_loop = len(p.crashes) >= budget
+            p.restart()
+            if crash_loop:
+                return False
+            continue
         with contextlib.suppress(OSError, urllib.error.URLError):
             with urllib.request.urlopen(p.url + path, timeout=2) as resp:
                 if resp.status == 200:

@@ -4,11 +4,41 @@ processes, and the loopback endpoint the worker posts its Job to."""
 from __future__ import annotations
 
 import json
+import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 from conftest import serve
-from harness import BIN, Network, SecretValues, command_of, local_path, recorder_class, resolve_env
+from harness import (
+    BIN,
+    Network,
+    Processes,
+    SecretValues,
+    command_of,
+    free_port,
+    local_path,
+    recorder_class,
+    resolve_env,
+    wait_ready,
+)
+
+# exits (1) on its first N starts, then answers 200 on every path: a container the kubelet restarts
+FLAKY = '''
+import http.server, pathlib, sys
+marker, crashes, port = pathlib.Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+done = int(marker.read_text()) if marker.exists() else 0
+if done < crashes:
+    marker.write_text(str(done + 1))
+    sys.exit(1)
+class Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Ok).serve_forever()
+'''
 
 
 def test_rendered_commands_run_without_the_image_wrapper() -> None:
@@ -47,3 +77,18 @@ def test_the_recorder_keeps_what_the_worker_posts() -> None:
             assert response.status == 201
     assert recorder.posted == [("flows", job)]
     assert answer["metadata"]["namespace"] == "flows" and answer["metadata"]["name"].startswith("run-")
+
+
+@pytest.mark.parametrize(("crashes", "ready"), [(0, True), (1, True), (99, False)])
+def test_the_install_wait_goes_on_through_restarts_not_a_crash_loop(tmp_path: Path, crashes: int, ready: bool) -> None:
+    """As Helm's wait with the kubelet restarting containers: a replica that crashes once (two replicas racing to
+    register block types) gets ready; one that crashes on every start (an unmigrated database) never does."""
+    procs = Processes(tmp_path)
+    port = free_port()
+    argv = [sys.executable, "-c", FLAKY, str(tmp_path / "starts"), str(crashes), str(port)]
+    try:
+        p = procs.start("flaky", argv, {}, tmp_path, url=f"http://127.0.0.1:{port}")
+        assert wait_ready(p, "/health", timeout=30) is ready
+        assert len(p.crashes) == min(crashes, 3)
+    finally:
+        procs.stop()
