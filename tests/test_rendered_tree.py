@@ -413,6 +413,32 @@ def test_stateful_objects_survive_a_prune_as_flux_applies_them(built_fleet: Path
     assert template["metadata"]["annotations"] == prune_disabled
 
 
+@pytest.mark.slow
+def test_ha_migrates_before_the_first_install_creates_anything(built_fleet: Path, tmp_path: Path) -> None:
+    """Rendered as Flux applies them (post-renderers included): the HA migration Job is a pre-install,pre-upgrade
+    hook (the chart's post-install would wait for API replicas that never get ready on an empty database) run as a
+    ServiceAccount Flux applies with the HelmRelease, not the release's own one; single mode has no such Job."""
+    from gitopsgen.validate.config import Settings
+    from gitopsgen.validate.engine import Workspace
+
+    settings = Settings(helm_mirrors=((CHART_URL, str(shared("helm-repo"))),), chart_cache=tmp_path / "charts")
+    names = ["cluster-1", "cluster-2"]
+    rendered = dict(zip(names, Workspace.open(built_fleet, settings).render(names), strict=True))
+    manifests = {name: r.build.cluster.manifests for name, r in rendered.items()}
+    assert not [m for m in manifests["cluster-1"] if m.kind == "Job"]
+    jobs = [m for m in manifests["cluster-2"] if m.kind == "Job"]
+    assert [(m.name, m.via) for m in jobs] == [("prefect-server-db-migrations", "HelmRelease prefect/prefect-server")]
+    job = jobs[0].data
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "prefect-server-migrations" and pod["automountServiceAccountToken"] is False
+    accounts = [m for m in manifests["cluster-2"] if m.kind == "ServiceAccount" and m.name == pod["serviceAccountName"]]
+    assert [(m.namespace, m.via) for m in accounts] == [("prefect", "Kustomization flux-system/prefect-server")]
+    assert accounts[0].data["automountServiceAccountToken"] is False
+    release = next(m for m in manifests["cluster-2"] if m.kind == "HelmRelease" and m.name == "prefect-server")
+    assert release.data["spec"]["postRenderStrategy"] == "combined"  # hooks reach the post-renderer
+
+
 def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
