@@ -297,20 +297,17 @@ def _server_from_options(base: it.ServerIntent, o: dict[str, Any]) -> it.ServerI
         s = replace(s, redis=it.RedisIntent(host=host, port=port, secret=o["redis_secret"] or current.secret))
     if s.mode == "ha" and s.redis is None:
         s = replace(s, redis=it.RedisIntent())
-    if o["ingress_host"]:
-        s = replace(
-            s,
-            ingress=it.IngressIntent(host=o["ingress_host"], class_name=o["ingress_class"], tls_secret=o["tls_secret"]),
-        )
-    elif o["ingress_class"] or o["tls_secret"]:
-        if s.ingress is None:
+    if o["ingress_host"] or o["ingress_class"] or o["tls_secret"]:
+        if s.ingress is None and not o["ingress_host"]:
             raise InputError("--ingress-class and --tls-secret need --ingress-host")
-        s = replace(
+        current = s.ingress or it.IngressIntent(host=o["ingress_host"])
+        s = replace(  # a setting not given keeps the template's (--from)
             s,
             ingress=replace(
-                s.ingress,
-                class_name=o["ingress_class"] or s.ingress.class_name,
-                tls_secret=o["tls_secret"] or s.ingress.tls_secret,
+                current,
+                host=o["ingress_host"] or current.host,
+                class_name=o["ingress_class"] or current.class_name,
+                tls_secret=o["tls_secret"] or current.tls_secret,
             ),
         )
     if o["auth_secret"]:
