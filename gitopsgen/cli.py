@@ -178,14 +178,14 @@ def init(repo: str | None, force: bool, **opts: Any) -> None:
     if opts["gitlab_project"]:
         fleet = replace(fleet, notifications=replace(fleet.notifications, gitlab_project=opts["gitlab_project"]))
     it.check_fleet(fleet)
-    files = {it.FLEET_FILE: generator.fleet_text(fleet), **generator.render_fleet(fleet)}
+    files = {it.FLEET_FILE: generator.fleet_text(fleet)}
     for rel, text in (("README.md", readme(fleet)), (".gitlab-ci.yml", GITLAB_CI), (".gitignore", GITIGNORE)):
         if not (root / rel).exists():
             files[rel] = text
     for keep in ("intent/clusters/.gitkeep", "overlays/.gitkeep", "clusters/.gitkeep"):
         if not (root / Path(keep).parent).is_dir():
             files[keep] = ""
-    p = plan(root, files, generator.fleet_owned_dirs())
+    p = generator.merge([plan(root, files, []), generator.plan_fleet(root, fleet)])
     apply(root, p)
     _report(p)
 
@@ -435,6 +435,9 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
     it.resolve(fleet, cluster)  # registry and secret store must be known
     p = generator.plan_cluster(root, fleet, cluster, with_intent=True, login=login)
     _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub)
+    from .nextsteps import cluster_text
+
+    click.echo(cluster_text(it.resolve(fleet, cluster)), nl=False)
 
 
 # ---------------------------------------------------------------- upgrade / remove-cluster

@@ -26,6 +26,7 @@ from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from . import checks, generator
 from . import intent as it
 from .errors import InputError
+from .render import images
 from .tree import Plan, plan
 
 # kind → (label, ClusterIntent field, fleet section, intent key)
@@ -239,7 +240,10 @@ def plan_upgrade(
                 if getattr(cluster, attr) != getattr(intents[n], attr):
                     text = set_key(text, (key,), getattr(cluster, attr), rel)
             plans.append(plan(root, {rel: text}, []))
-        plans.append(generator.plan_cluster(root, new_fleet, cluster))
+        # a Prefect move sets the server and worker tags on purpose, over what image automation wrote
+        moved_prefect = any(m.cluster == n and m.kind == "prefect" for m in moves)
+        override = frozenset({images.SERVER_POLICY, images.WORKER_POLICY}) if moved_prefect else frozenset()
+        plans.append(generator.plan_cluster(root, new_fleet, cluster, override=override))
     return FleetOp(plan=generator.merge(plans), summary=_upgrade_summary(fleet_moves, moves), notes=notes)
 
 
@@ -278,7 +282,7 @@ def plan_remove_cluster(root: Path, name: str) -> FleetOp:
     generator.require_scaffold(root)
     _known(root, [name])
     rel = it.intent_path(root, name).relative_to(root).as_posix()
-    p = plan(root, {}, generator.cluster_owned_dirs(name))
+    p = generator.plan_remove(root, name)
     p.current[rel] = _read(root, rel)
     p.delete.append(rel)
     notes: list[str] = []

@@ -53,9 +53,10 @@ def test_generate_check_reports_a_hand_edit(fleet: Path) -> None:
     assert proc.returncode == 1
     assert "--- a/overlays/cluster-2/prefect-server/helmrelease-patch.yaml" in proc.stdout
     assert "-      replicaCount: 5" in proc.stdout and "+      replicaCount: 3" in proc.stdout
-    assert "+++ /dev/null" in proc.stdout and "extra.yaml" in proc.stdout
+    assert "extra.yaml" not in proc.stdout  # not gitopsgen's: neither drift nor deleted
     run_cli("generate", "--repo", str(fleet), check=True)
-    assert not git.Repo(fleet).is_dirty(untracked_files=True)
+    assert not git.Repo(fleet).is_dirty(untracked_files=False)
+    assert stray.read_text() == "kind: ConfigMap\n"
 
 
 def test_intent_edit_regenerates(fleet: Path) -> None:
@@ -232,13 +233,17 @@ workerPools:
     memoryRequest: 1Gi
     cpuLimit: '2'
     memoryLimit: 4Gi
+    values: {worker: {replicaCount: 5}}
 registry:
   host: registry.example.com
   secretStore: other-store
   remoteKey: full/registry
   credentials: external-secrets
   ageRecipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]
-imageAutomation: {enabled: true, prefectPolicy: '~3.8.0', interval: 7m}
+imageAutomation: {enabled: true, prefectPolicy: '~3.8.0', interval: 7m, push: direct}
+values:
+  prefect-server: {server: {podLabels: {team: data}}}
+  prefect-worker: {worker: {podLabels: {team: data}}}
 prefectVersion: 3.8.4
 chartVersion: 2026.9.1
 """
