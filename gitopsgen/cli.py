@@ -118,6 +118,32 @@ def _login(o: dict[str, Any]) -> Any:
     return login_from_process(o.pop("registry_username"), o.pop("registry_password_stdin"))
 
 
+def _check_values(root: Path, fleet: it.Fleet, clusters: list[it.ClusterIntent]) -> None:
+    """The HelmRelease values of clusters whose intent has ``values``, against the charts' values.schema.json
+    (Helm's own check) where the chart is at hand; refused with the first problem, or said to be unchecked."""
+    with_values = [c for c in clusters if c.values or any(p.values for p in c.worker_pools)]
+    if not with_values:
+        return
+    from .render import cluster_objects, fleet_objects
+    from .render.values import releases
+    from .validate.chartvalues import check
+
+    base = fleet_objects(fleet)
+    for c in with_values:
+        r = it.resolve(fleet, c)
+        result = check(root, releases(base, cluster_objects(r), r))
+        if result.errors:
+            more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
+            rel = it.intent_path(root, c.name).relative_to(root).as_posix()
+            raise InputError(f"values break the chart's values.schema.json: {result.errors[0]}{more}", file=rel)
+        for note in result.unchecked:
+            click.echo(
+                f"gitopsgen: values of cluster {c.name} not checked against the chart's values.schema.json "
+                f"(chart not at hand: {note}); 'gitopsgen validate' fetches it and checks them (H002)",
+                err=True,
+            )
+
+
 def _write(root: Path, p: Plan, subject: str, pub: Any, also: tuple[str, ...] = ()) -> None:
     """Write a plan, on a branch / committed / pushed as the publish options say; report on stderr."""
     from .publish import write
@@ -433,6 +459,7 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
     template = it.load_cluster(root, from_cluster) if from_cluster else None
     cluster = build_cluster(name, template, o)
     it.resolve(fleet, cluster)  # registry and secret store must be known
+    _check_values(root, fleet, [cluster])
     p = generator.plan_cluster(root, fleet, cluster, with_intent=True, login=login)
     _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub)
     from .nextsteps import cluster_text
@@ -566,8 +593,10 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, **o: Any) -
     root = _repo_root(repo)
     if not check:
         _hold_lock(root)
-    generator.require_scaffold(root)
+    fleet = generator.require_scaffold(root)
     p = generator.plan_all(root, login=login)
+    if not check:
+        _check_values(root, fleet, [it.load_cluster(root, n) for n in it.cluster_names(root)])
     if check:
         if p.empty:
             click.echo("generated files match the intent", err=True)

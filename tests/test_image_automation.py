@@ -164,4 +164,4 @@ def test_keep_unit() -> None:
     assert same(kept, disk) and not same(rendered, disk)
     assert keep(rendered, disk, policies, override={"p"}) == rendered
     assert keep(rendered, None, policies) == rendered
-    assert keep(rendered, disk.replace("# {", "# {\"x\": 1, "), policies) == rendered  # another marker
+    assert keep(rendered, disk.replace("# {", '# {"x": 1, '), policies) == rendered  # another marker

@@ -182,3 +182,38 @@ def test_add_cluster_prints_next_steps_and_keeps_them_in_the_readme(
     fleet_file.write_text(fleet_file.read_text().replace("branch: main", "branch: production"))
     run_cli("generate", "--repo", str(fleet), check=True)
     assert "--branch=production --path=clusters/NAME" in (fleet / "README.md").read_text()
+
+
+def test_values_are_checked_against_the_chart_schema_when_the_chart_is_at_hand(fleet: Path) -> None:
+    import shutil
+
+    from conftest import shared
+
+    # the chart repository as a local-directory mirror inside the fleet (the check never downloads)
+    shutil.copytree(shared("helm-repo"), fleet / "mirror")
+    (fleet / ".gitopsgen.yaml").write_text("helm-mirrors:\n  https://prefecthq.github.io/prefect-helm: mirror\n")
+    intent = fleet / "intent/clusters/cluster-1.yaml"
+    good = intent.read_text() + "values:\n  prefect-server:\n    server: {podLabels: {team: data}}\n"
+    intent.write_text(good.replace("team: data", "team: data}, replicaCount: many, x: {y: 1"))
+    before = snapshot(fleet)
+    proc = run_cli("generate", "--repo", str(fleet))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("gitopsgen: error: intent/clusters/cluster-1.yaml: values break the chart's")
+    assert "server.replicaCount: got string, want integer" in proc.stderr
+    assert snapshot(fleet) == before
+    intent.write_text(good)
+    proc = run_cli("generate", "--repo", str(fleet))
+    assert proc.returncode == 0 and "not checked" not in proc.stderr, proc.stderr
+
+
+def test_values_without_the_chart_are_written_and_said_to_be_unchecked(
+    fleet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITOPSGEN_CACHE_DIR", str(tmp_path / "empty-cache"))  # no chart cached by other tests
+    intent = fleet / "intent/clusters/cluster-1.yaml"
+    intent.write_text(intent.read_text() + "values:\n  prefect-server:\n    server: {podLabels: {team: data}}\n")
+    proc = run_cli("generate", "--repo", str(fleet))
+    assert proc.returncode == 0, proc.stderr
+    assert "values of cluster cluster-1 not checked against the chart's values.schema.json" in proc.stderr
+    assert "(H002)" in proc.stderr
+    assert "team: data" in (fleet / "overlays/cluster-1/prefect-server/helmrelease-patch.yaml").read_text()
