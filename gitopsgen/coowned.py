@@ -143,6 +143,24 @@ def keep(rendered: str, current: str | None, policies: dict[str, Policy], overri
     return "".join(lines)
 
 
+def moved_back(rendered: str, current: str | None, policies: dict[str, Policy]) -> list[tuple[str, str, str]]:
+    """(key, value on disk, rendered value) of each marked value ``rendered`` sets older than the one on disk
+    (what an ``upgrade`` that overrides image automation's newer tag does)."""
+    if current is None:
+        return []
+    on_disk = _scalars(current)
+    out: list[tuple[str, str, str]] = []
+    for line in rendered.splitlines():
+        m = _MARKED_LINE.match(line)
+        policy = policies.get(policy_name(m["marker"]) or "") if m else None
+        if m is None or policy is None or not isinstance(on_disk.get(m["key"]), str):
+            continue
+        old, new = policy.version(on_disk[m["key"]]), policy.version(m["value"])
+        if old is not None and new is not None and new < old:
+            out.append((m["key"], on_disk[m["key"]], m["value"]))
+    return out
+
+
 def same(rendered: str, current: str | None) -> bool:
     """True when ``current`` holds the documents of ``rendered`` behind the same markers, whatever its layout."""
     if current is None:
@@ -151,4 +169,4 @@ def same(rendered: str, current: str | None) -> bool:
     return a is not None and a == b and markers(rendered) == markers(current)
 
 
-__all__ = ["Policy", "keep", "markers", "policy_name", "same"]
+__all__ = ["Policy", "keep", "markers", "moved_back", "policy_name", "same"]

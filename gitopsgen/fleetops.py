@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from . import checks, generator
+from . import checks, coowned, generator
 from . import intent as it
 from .errors import InputError
 from .render import images
@@ -243,7 +243,16 @@ def plan_upgrade(
         # a Prefect move sets the server and worker tags on purpose, over what image automation wrote
         moved_prefect = any(m.cluster == n and m.kind == "prefect" for m in moves)
         override = frozenset({images.SERVER_POLICY, images.WORKER_POLICY}) if moved_prefect else frozenset()
-        plans.append(generator.plan_cluster(root, new_fleet, cluster, override=override))
+        cluster_plan = generator.plan_cluster(root, new_fleet, cluster, override=override)
+        plans.append(cluster_plan)
+        if override:
+            for rel in generator.coowned_paths(n):
+                if rel in cluster_plan.write:
+                    policies = images.policies(it.resolve(new_fleet, cluster))
+                    for key, was, now in coowned.moved_back(
+                        cluster_plan.write[rel], cluster_plan.current.get(rel), policies
+                    ):
+                        notes.append(f"{n}: image automation had moved {key} to {was}; the upgrade sets {now}")
     return FleetOp(plan=generator.merge(plans), summary=_upgrade_summary(fleet_moves, moves), notes=notes)
 
 
