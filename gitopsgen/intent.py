@@ -245,15 +245,20 @@ class ClusterIntent:
 VALUES_COMPONENTS = ("prefect-server", "prefect-worker")
 
 
-def check_values(values: object, where: str) -> None:
-    """Chart values: a mapping with string keys all the way down (lists and scalars as leaves)."""
+MAX_VALUES_DEPTH = 32
+
+
+def check_values(values: object, where: str, depth: int = 0) -> None:
+    """Chart values: a mapping with string keys all the way down (lists and scalars as leaves), not too deep."""
     if not isinstance(values, dict):
         raise InputError(f"{where} must be a mapping of chart values")
+    if depth > MAX_VALUES_DEPTH:
+        raise InputError(f"{where}: chart values nest deeper than {MAX_VALUES_DEPTH} mappings")
     for key, value in values.items():
         if not isinstance(key, str):
             raise InputError(f"{where}: key {key!r} is not a string")
         if isinstance(value, dict):
-            check_values(value, f"{where}.{key}")
+            check_values(value, f"{where}.{key}", depth + 1)
 
 
 _NESTED: dict[tuple[str, str], type] = {

@@ -217,3 +217,18 @@ def test_values_without_the_chart_are_written_and_said_to_be_unchecked(
     assert "values of cluster cluster-1 not checked against the chart's values.schema.json" in proc.stderr
     assert "(H002)" in proc.stderr
     assert "team: data" in (fleet / "overlays/cluster-1/prefect-server/helmrelease-patch.yaml").read_text()
+
+
+def test_values_must_be_string_keyed_mappings_of_bounded_depth() -> None:
+    from gitopsgen.errors import InputError
+    from gitopsgen.intent import MAX_VALUES_DEPTH, check_values
+
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(MAX_VALUES_DEPTH + 2):
+        node["a"] = {}
+        node = node["a"]  # type: ignore[assignment]
+    for bad, message in (([1], "must be a mapping"), ({"a": {1: 2}}, "key 1 is not a string"), (deep, "deeper")):
+        with pytest.raises(InputError, match=message):
+            check_values(bad, "values")
+    check_values({"server": {"podLabels": {"team": "data"}, "extraArgs": [{"a": 1}]}}, "values")
