@@ -6,6 +6,7 @@ All three are written only where absent: they belong to the repository's owners 
 from __future__ import annotations
 
 from .intent import Fleet
+from .nextsteps import BEGIN, END, update_readme
 
 GITLAB_CI = """\
 # GitLab CI of a gitopsgen fleet repository (written by 'gitopsgen init'; yours to change).
@@ -155,7 +156,10 @@ rendered-diff.md
 
 
 def readme(fleet: Fleet) -> str:
-    return f"""\
+    return update_readme(_README.format(fleet=fleet, BEGIN=BEGIN, END=END), fleet)
+
+
+_README = """\
 # Prefect fleet (GitOps with Flux)
 
 This repository runs self-hosted Prefect (server and workers) on Kubernetes clusters through Flux
@@ -186,4 +190,11 @@ Without a store, `gitopsgen add-cluster` prints the Secrets to create by hand.
 
 Namespaces, volumes and server Secrets are never pruned by Flux; `gitopsgen remove-cluster NAME` says
 what it deletes and what stays, and acts only with `--yes`.
+
+Yours inside the generated tree: `values` in a cluster's intent (chart values per component, and per
+work pool) and `overlays/<name>/<component>/custom/`, a Kustomize Component the overlay includes and
+gitopsgen never touches. gitopsgen rewrites and deletes only the files it lists in `.generated-files`.
+
+{BEGIN}
+{END}
 """
