@@ -21,6 +21,11 @@ GITLAB_CI = """\
 #   GITOPSGEN_GITLAB_TOKEN  project access token with api scope (masked) that posts the MR note; CI_JOB_TOKEN
 #                           cannot write notes: without it the rendered diff is only an artifact
 #   KUBECTL_VERSION         kubectl (it brings kustomize) is downloaded only when the image has none
+#   GITOPSGEN_CACHE_SECRET  optional, protected + masked: signs the result cache's entries (HMAC); an entry a
+#                           pipeline without the secret wrote (an untrusted merge request's) is then never used
+# Trust: merge-request pipelines run untrusted content. Each branch has its own cache, seeded from the default
+# branch's, and merge-request pipelines only read it (policy: pull): what they compute never reaches another
+# pipeline.
 # Air-gapped runners: an image with kubectl, GITOPSGEN_PACKAGE from your package registry (PIP_INDEX_URL),
 # GITOPSGEN_CRDS and GITOPSGEN_HELM_MIRROR naming what the runner has.
 stages:
@@ -30,6 +35,7 @@ variables:
   GITOPSGEN_PACKAGE: gitopsgen
   GITOPSGEN_CRDS: ""
   GITOPSGEN_HELM_MIRROR: ""
+  GITOPSGEN_CACHE_POLICY: pull-push  # merge-request pipelines: pull (see .checks-rules)
   FLUX_VERSION: v2.9.5
   ESO_VERSION: v2.0.1
   KUBECTL_VERSION: v1.33.4
@@ -67,13 +73,19 @@ variables:
 
 .checks-rules: &checks-rules
   - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+    variables:
+      GITOPSGEN_CACHE_POLICY: pull
   - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
 
 default:
   # any image with Python >= 3.11, git and curl (or kubectl)
   image: python:3.12
   cache:
-    key: gitopsgen
+    # one cache per branch, falling back to the default branch's; merge-request pipelines only pull it
+    key: gitopsgen-$CI_COMMIT_REF_SLUG
+    fallback_keys:
+      - gitopsgen-$CI_DEFAULT_BRANCH
+    policy: $GITOPSGEN_CACHE_POLICY
     paths:
       - .cache/pip
       - .cache/gitopsgen
@@ -114,6 +126,8 @@ rendered-diff:
   stage: check
   rules:
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+      variables:
+        GITOPSGEN_CACHE_POLICY: pull
   variables:
     # the merge request's base commit must be in the clone
     GIT_DEPTH: "0"

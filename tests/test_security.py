@@ -745,3 +745,89 @@ def test_7_a_journal_naming_a_path_through_a_symlink_out_of_the_repository_is_re
         tree.apply(fleet, tree.plan(fleet, {"owned/a.yaml": "a: 1\n"}, ["owned"]))
     assert sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir()) == before
     assert not (fleet / "owned").exists()  # nothing written either
+
+
+# ---------------------------------------------------------------- 8: cache poisoning
+
+
+def forge_clean(cache: Path) -> int:
+    """What a merge-request pipeline sharing the cache could do: rewrite every cluster outcome as clean."""
+    import json
+
+    count = 0
+    for path in (cache / "results" / "cluster").rglob("*.json"):
+        entry = json.loads(path.read_text())
+        entry["value"]["findings"] = []
+        path.write_text(json.dumps(entry))
+        count += 1
+    return count
+
+
+def test_8_forged_cache_entries_are_not_trusted_with_a_cache_secret(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = deployment()
+    broken["spec"]["replicass"] = 1
+    root = make(tmp_path / "repo", {"clusters/c1/app.yaml": broken})
+    # without a secret (no protection): the forged entry is what the next run reports
+    assert engine.validate(root, Settings()).exit_code == 1
+    assert forge_clean(cache) == 1
+    assert engine.validate(root, Settings()).exit_code == 0  # the attack this protects against
+    # with the secret (a protected CI variable): the main pipeline signs its entries ...
+    monkeypatch.setenv("GITOPSGEN_CACHE_SECRET", "protected-variable")
+    signed = engine.validate(root, Settings())
+    assert signed.exit_code == 1 and signed.stats["clusters_cached"] == 0  # the unsigned forgery is a miss
+    assert engine.validate(root, Settings()).stats["clusters_cached"] == 1  # its own signed entry is a hit
+    # ... and an entry altered by a pipeline without the secret is a miss, not a clean result
+    assert forge_clean(cache) >= 1
+    again = engine.validate(root, Settings())
+    assert again.exit_code == 1 and again.stats["clusters_cached"] == 0
+
+
+@pytest.mark.parametrize("which", ["results", "crds", "."])
+def test_8_10_a_symlinked_cache_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    from gitopsgen.errors import InputError
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.json").write_text("{}")
+    cache_dir = tmp_path / "cache-root"
+    if which == ".":
+        cache_dir.symlink_to(elsewhere)
+    else:
+        cache_dir.mkdir()
+        (cache_dir / which).symlink_to(elsewhere)
+    monkeypatch.setenv("GITOPSGEN_CACHE_DIR", str(cache_dir))
+    root = make(tmp_path / "repo", {"clusters/c1/app.yaml": deployment()})
+    with pytest.raises(InputError, match="is a symlink: refusing to use it as gitopsgen's cache"):
+        engine.validate(root, Settings())
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.json"]
+    assert engine.validate(root, Settings(cache=False)).exit_code == 0  # --no-cache still works
+
+
+@pytest.mark.parametrize("which", ["project", "scaffold"])
+def test_8_ci_caches_per_ref_and_merge_request_pipelines_only_pull(which: str) -> None:
+    from conftest import ROOT
+
+    from gitopsgen.scaffold import GITLAB_CI
+
+    text = (ROOT / ".gitlab-ci.yml").read_text() if which == "project" else GITLAB_CI
+    pipeline = yaml.safe_load(text)
+    cache_ = pipeline["default"]["cache"]
+    assert "$CI_COMMIT_REF_SLUG" in cache_["key"]
+    assert cache_["fallback_keys"] == ["gitopsgen-$CI_DEFAULT_BRANCH"]
+    assert (
+        cache_["policy"] == "$GITOPSGEN_CACHE_POLICY" and pipeline["variables"]["GITOPSGEN_CACHE_POLICY"] == "pull-push"
+    )
+
+    # every rule that admits a merge-request pipeline turns the policy to pull: the workflow's (it applies to
+    # every job), else each job's
+    def mr_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rules if "merge_request_event" in str(r.get("if", ""))]
+
+    chosen = mr_rules((pipeline.get("workflow") or {}).get("rules", []))
+    if not chosen:
+        chosen = mr_rules([r for job in pipeline.values() if isinstance(job, dict) for r in job.get("rules") or []])
+    assert chosen and all(r.get("variables", {}).get("GITOPSGEN_CACHE_POLICY") == "pull" for r in chosen)
