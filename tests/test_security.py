@@ -831,3 +831,26 @@ def test_8_ci_caches_per_ref_and_merge_request_pipelines_only_pull(which: str) -
     if not chosen:
         chosen = mr_rules([r for job in pipeline.values() if isinstance(job, dict) for r in job.get("rules") or []])
     assert chosen and all(r.get("variables", {}).get("GITOPSGEN_CACHE_POLICY") == "pull" for r in chosen)
+
+
+# ---------------------------------------------------------------- 9: in-repository chart templates
+
+
+def test_9_chart_templates_in_the_repository_are_not_parsed_as_yaml(tmp_path: Path) -> None:
+    template = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
+        "data:\n  {{- range $k, $v := .Values.data }}\n  {{ $k }}: {{ $v | quote }}\n  {{- end }}\n"
+    )
+    files: dict[str, object] = {
+        "charts/app/Chart.yaml": {"apiVersion": "v2", "name": "app", "version": "0.1.0"},
+        "charts/app/values.yaml": {"data": {"a": "1"}},
+        "charts/app/templates/configmap.yaml": template,
+        "charts/app/charts/sub/Chart.yaml": {"apiVersion": "v2", "name": "sub", "version": "0.1.0"},
+        "charts/app/charts/sub/templates/cm.yaml": template,
+        "clusters/c1/app.yaml": deployment(),
+        "other/templates/broken.yaml": "a: [\n",  # not a chart: still parsed, still a finding
+    }
+    root = make(tmp_path / "repo", files)
+    result = engine.validate(root, Settings(cache=False))
+    y001 = {f.file for f in result.findings if f.rule == "Y001"}
+    assert y001 == {"other/templates/broken.yaml"}, result.findings
