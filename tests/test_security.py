@@ -854,3 +854,74 @@ def test_9_chart_templates_in_the_repository_are_not_parsed_as_yaml(tmp_path: Pa
     result = engine.validate(root, Settings(cache=False))
     y001 = {f.file for f in result.findings if f.rule == "Y001"}
     assert y001 == {"other/templates/broken.yaml"}, result.findings
+
+
+# ---------------------------------------------------------------- 10: git runs nothing of the repository's
+
+
+def git_repo(root: Path) -> Any:
+    import git
+
+    repo = git.Repo.init(root)
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "t")
+        config.set_value("user", "email", "t@example.invalid")
+    (root / "a.yaml").write_text("a: 1\n")
+    repo.index.add(["a.yaml"])
+    repo.index.commit("base")
+    return repo
+
+
+def test_10_diff_and_changed_since_run_no_fsmonitor_and_no_hooks(tmp_path: Path) -> None:
+    from gitopsgen import git as gitops
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    repo = git_repo(root)
+    marker = tmp_path / "ran"
+    script = tmp_path / "evil.sh"
+    script.write_text(f'#!/bin/sh\necho "$0 $*" >> {marker}\n')
+    script.chmod(0o755)
+    hooks = root / ".git" / "hooks"
+    for hook in ("post-checkout", "reference-transaction"):
+        (hooks / hook).write_text(script.read_text())
+        (hooks / hook).chmod(0o755)
+    with repo.config_writer() as config:
+        config.set_value("core", "fsmonitor", str(script))
+    (root / "a.yaml").write_text("a: 2\n")
+    assert gitops.changed_paths(root, "HEAD") == {"a.yaml"}
+    assert gitops.commit_of(root, "HEAD") == repo.head.commit.hexsha
+    with gitops.worktree_at(root, "HEAD") as base:
+        assert (base / "a.yaml").read_text() == "a: 1\n"
+    assert not marker.exists(), marker.read_text()
+
+
+@pytest.mark.parametrize("ref", ["HEAD:..", "HEAD:a.yaml", "HEAD^{tree}", "no-such-ref", "-x"])
+def test_10_a_base_that_is_not_a_commit_is_a_clean_error(tmp_path: Path, ref: str) -> None:
+    from gitopsgen import git as gitops
+    from gitopsgen.errors import InputError
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    git_repo(root)
+    with pytest.raises(InputError, match=r"git ref"):
+        gitops.commit_of(root, ref)
+
+
+def test_10_git_hooks_never_see_our_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitopsgen import git as gitops
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    git_repo(root)
+    seen = tmp_path / "hook-env"
+    hook = root / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\nenv > {seen}\n")
+    hook.chmod(0o755)
+    for name in SECRET_VARIABLES:
+        monkeypatch.setenv(name, "s3cret-value")
+    (root / "b.yaml").write_text("b: 1\n")
+    assert gitops.commit_paths(root, ["b.yaml"], "add b")
+    assert seen.exists()
+    gitopsgen_secrets = [n for n in SECRET_VARIABLES if n.startswith("GITOPSGEN_")]
+    assert not [n for n in gitopsgen_secrets if f"{n}=s3cret-value" in seen.read_text()]
