@@ -925,3 +925,17 @@ def test_10_git_hooks_never_see_our_secrets(tmp_path: Path, monkeypatch: pytest.
     assert seen.exists()
     gitopsgen_secrets = [n for n in SECRET_VARIABLES if n.startswith("GITOPSGEN_")]
     assert not [n for n in gitopsgen_secrets if f"{n}=s3cret-value" in seen.read_text()]
+
+
+def test_10_a_secret_value_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "default"},
+        "stringData": {"pin": 73317, "flag": 4242.5, "list": ["918273"]},
+    }
+    root = make(tmp_path / "repo", {"clusters/c1/secret.yaml": secret})
+    result = engine.validate(root, Settings(cache=False))
+    k001 = [f for f in result.findings if f.rule == "K001"]
+    assert len(k001) == 3, result.findings  # each wrong value is still reported ...
+    assert not [f for f in k001 if any(v in f.message for v in ("73317", "4242", "918273"))], k001  # ... not shown

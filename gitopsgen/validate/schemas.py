@@ -825,9 +825,9 @@ def _expected(types: Any) -> list[str]:
     return [t for t in names if t != "null"] or names
 
 
-def _type_message(types: Iterable[str], instance: Any) -> str:
+def _type_message(types: Iterable[str], instance: Any, hide: bool = False) -> str:
     got = _json_type(instance)
-    shown = "" if isinstance(instance, dict | list) or instance is None else f" {_short(instance)}"
+    shown = "" if hide or isinstance(instance, dict | list) or instance is None else f" {_short(instance)}"
     return f"expected {' or '.join(dict.fromkeys(types))}, got {got}{shown}"
 
 
@@ -846,8 +846,11 @@ def _has_encrypted(value: Any) -> bool:
 _REQUIRED = re.compile(r"^(.*) is a required property$")
 
 
-def _describe(rule: str, error: ValidationError, sops: bool) -> list[SchemaIssue]:
-    """Short one-line issues for one jsonschema error (several for several unknown fields)."""
+def _describe(rule: str, error: ValidationError, sops: bool, hide: bool = False) -> list[SchemaIssue]:
+    """Short one-line issues for one jsonschema error (several for several unknown fields); ``hide``: never
+    show the offending value (a Secret's)."""
+    if hide:
+        return [SchemaIssue(i.rule, i.path, _hidden(i.message, error.instance)) for i in _describe(rule, error, sops)]
     path: JsonPath = tuple(error.absolute_path)
     instance = error.instance
     if sops and _is_encrypted(instance):
@@ -888,6 +891,22 @@ def _describe(rule: str, error: ValidationError, sops: bool) -> list[SchemaIssue
     if len(message) > _MAX_MESSAGE:
         message = message.replace(repr(instance), _short(instance))
     return [SchemaIssue(rule, path, _one_line(message))]
+
+
+def _in_secret_values(error: ValidationError) -> bool:
+    """Whether a Secret's error is about anything but its identity (apiVersion, kind, metadata)."""
+    path = tuple(error.absolute_path)
+    return not path or path[0] not in ("apiVersion", "kind", "metadata")
+
+
+def _hidden(message: str, instance: Any) -> str:
+    """``message`` without the value it is about (every way it may be spelt: JSON, repr, str, shortened)."""
+    if isinstance(instance, dict | list) or instance is None:
+        return message
+    for shown in {_short(instance), _short(instance, 30), repr(instance), json.dumps(instance, default=str)}:
+        message = message.replace(shown, "<value hidden>")
+    text = str(instance)
+    return message.replace(text, "<value hidden>") if len(text) >= 3 else message
 
 
 def _dedupe(issues: Iterable[SchemaIssue]) -> list[SchemaIssue]:
@@ -1124,8 +1143,11 @@ class SchemaStore:
         builtins = _builtins(self.kubernetes_version)
         validator = builtins.validator(api_version, kind)
         if validator is not None:
+            hide = kind == "Secret"  # a Secret's values never reach a message, whatever their type
             return _dedupe(
-                issue for error in validator.iter_errors(data) for issue in _describe(SCHEMA_INVALID.id, error, sops)
+                issue
+                for error in validator.iter_errors(data)
+                for issue in _describe(SCHEMA_INVALID.id, error, sops, hide and _in_secret_values(error))
             )
 
         removed = self._removed(api_version, kind, crd)
