@@ -939,3 +939,93 @@ def test_10_a_secret_value_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> No
     k001 = [f for f in result.findings if f.rule == "K001"]
     assert len(k001) == 3, result.findings  # each wrong value is still reported ...
     assert not [f for f in k001 if any(v in f.message for v in ("73317", "4242", "918273"))], k001  # ... not shown
+
+
+# ---------------------------------------------------------------- 10: hosts a repository's URLs may name
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/charts",
+        "https://localhost/charts",
+        "http://169.254.169.254/latest/meta-data",  # a cloud metadata service: never contacted, only parsed
+        "http://[::1]:5000/",
+        "http://[fe80::1]/",
+        "http://0.0.0.0/",
+        "http://[::ffff:127.0.0.1]/",
+        "127.0.0.1:5000/charts",  # an OCI reference without its scheme
+    ],
+)
+def test_10_loopback_and_link_local_hosts_are_denied(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.parse
+
+    from gitopsgen.validate.hosts import HostPolicy, HostRefused
+
+    monkeypatch.delenv("GITOPSGEN_ALLOW_HOSTS", raising=False)
+    with pytest.raises(HostRefused, match="GITOPSGEN_ALLOW_HOSTS"):
+        HostPolicy.from_environment().check(url)
+    host = urllib.parse.urlsplit(url if "://" in url else f"//{url}").hostname
+    monkeypatch.setenv("GITOPSGEN_ALLOW_HOSTS", f"example.com, {host}")
+    HostPolicy.from_environment().check(url)  # allowed explicitly
+
+
+class _Counting:
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+
+def _redirecting_server(target: str, seen: _Counting) -> Any:
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.paths.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", target + self.path)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.mark.slow
+def test_10_validate_does_not_fetch_from_loopback_unless_allowed(
+    tmp_path: Path, helm_repo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import serve
+
+    monkeypatch.delenv("GITOPSGEN_ALLOW_HOSTS", raising=False)
+    docs = worker_release("w", {})
+    docs[0]["spec"]["url"] = helm_repo_url  # http://127.0.0.1:PORT, named by the repository itself
+    root = make(tmp_path / "repo", {"clusters/c1/prefect.yaml": docs})
+    settings_ = Settings(chart_cache=tmp_path / "charts", cache=False)
+    refused = [f for f in engine.validate(root, settings_).findings if f.rule == "H001"]
+    assert len(refused) == 1 and "127.0.0.1 is a loopback address" in refused[0].message, refused
+    # a host that is allowed redirects to one that is not: the redirect is refused, not followed
+    seen = _Counting()
+    with serve(_redirecting_server(helm_repo_url, seen)) as port:
+        docs[0]["spec"]["url"] = f"http://localhost:{port}"
+        make(root, {"clusters/c1/prefect.yaml": docs})
+        monkeypatch.setenv("GITOPSGEN_ALLOW_HOSTS", "localhost")
+        refused = [f for f in engine.validate(root, settings_).findings if f.rule == "H001"]
+    assert seen.paths == ["/index.yaml"]
+    assert len(refused) == 1 and "127.0.0.1 is a loopback address" in refused[0].message, refused
+    # allowed explicitly (or mirrored): fetched and rendered
+    docs[0]["spec"]["url"] = helm_repo_url
+    make(root, {"clusters/c1/prefect.yaml": docs})
+    monkeypatch.setenv("GITOPSGEN_ALLOW_HOSTS", "127.0.0.1")
+    result = engine.validate(root, settings_)
+    assert not [f for f in result.findings if f.rule.startswith("H")], result.findings
+
+
+def test_10_an_oci_registry_on_loopback_is_not_contacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitopsgen.validate.charts import ChartError, ChartFetcher, ChartRequest
+    from gitopsgen.validate.hosts import HostPolicy
+
+    monkeypatch.delenv("GITOPSGEN_ALLOW_HOSTS", raising=False)
+    fetcher = ChartFetcher(tmp_path, hosts=HostPolicy.from_environment())
+    with pytest.raises(ChartError, match="loopback"):
+        fetcher.fetch(ChartRequest("oci://127.0.0.1:1/charts", "demo", "1.0.0"))
