@@ -1029,3 +1029,29 @@ def test_10_an_oci_registry_on_loopback_is_not_contacted(tmp_path: Path, monkeyp
     fetcher = ChartFetcher(tmp_path, hosts=HostPolicy.from_environment())
     with pytest.raises(ChartError, match="loopback"):
         fetcher.fetch(ChartRequest("oci://127.0.0.1:1/charts", "demo", "1.0.0"))
+
+
+def test_10_matching_built_objects_to_documents_is_linear_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """5,000 Kustomizations in one file took minutes: every object looked at every document of its file."""
+    from gitopsgen.validate.model import Document
+
+    n = 1500
+    docs = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}", "namespace": "n"}} for i in range(n)
+    ]
+    root = make(tmp_path, {"big.yaml": docs}).resolve()
+    repo = Repository(root, load_repository(root), kustomize_command())
+    looked = 0
+    original = Document.is_object
+
+    def counting(self: Document) -> bool:
+        nonlocal looked
+        looked += 1
+        return original.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Document, "is_object", property(counting))
+    for i in range(n):
+        assert repo.match_document("big.yaml", docs[i]).data["metadata"]["name"] == f"c{i}"  # type: ignore[union-attr]
+    assert looked <= 2 * n, looked  # a quadratic lookup makes n * n of them
