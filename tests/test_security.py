@@ -320,7 +320,7 @@ def kustomize_reads(root: Path, target: Path) -> set[str]:
         ["strace", "-f", "-qq", "-e", "trace=openat,open", "-o", str(log), *command],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # strace slows kubectl down a lot on a loaded machine
     )
     assert proc.returncode == 0, proc.stderr
     reads = set()
