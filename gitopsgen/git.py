@@ -304,10 +304,24 @@ _UNTRUSTED_OPTIONS = ["core.fsmonitor=false", "core.hooksPath=/dev/null"]
 _SECRET_VARIABLES = ("GITOPSGEN_REGISTRY_PASSWORD", "GITOPSGEN_GITLAB_TOKEN", "GITOPSGEN_CACHE_SECRET")
 
 
+def _no_filters(repo: git.Repo) -> list[str]:
+    """``-c`` values that turn every configured filter driver (``filter.<name>.*``, which a checkout or a
+    diff of the work tree runs for the paths .gitattributes names) into plain copies."""
+    options: list[str] = []
+    for section in repo.config_reader().sections():
+        m = re.fullmatch(r'filter "(.+)"', section)
+        if m:
+            name = m[1]
+            options += [f"filter.{name}.smudge=cat", f"filter.{name}.clean=cat", f"filter.{name}.process="]
+            options.append(f"filter.{name}.required=false")
+    return options
+
+
 @contextlib.contextmanager
 def _open(root: Path, untrusted: bool = False) -> Iterator[tuple[git.Repo, str]]:
     """The repository holding ``root`` and root's path inside its work tree (``""`` or ``"sub/dir/"``);
-    ``untrusted``: every git command runs with ``-c core.fsmonitor=false -c core.hooksPath=/dev/null``."""
+    ``untrusted``: every git command runs with ``-c core.fsmonitor=false -c core.hooksPath=/dev/null`` and
+    every configured filter driver made a plain copy."""
     try:
         repo = git.Repo(root, search_parent_directories=True)
     except (InvalidGitRepositoryError, NoSuchPathError):
@@ -323,7 +337,7 @@ def _open(root: Path, untrusted: bool = False) -> Iterator[tuple[git.Repo, str]]
         repo.git.update_environment(GIT_LITERAL_PATHSPECS="1", LC_ALL="C", GIT_TERMINAL_PROMPT="0")
         repo.git.update_environment(**{name: "" for name in _SECRET_VARIABLES if name in os.environ})
         if untrusted:
-            repo.git.set_persistent_git_options(c=_UNTRUSTED_OPTIONS)
+            repo.git.set_persistent_git_options(c=[*_UNTRUSTED_OPTIONS, *_no_filters(repo)])
         yield repo, "" if rel == "." else rel + "/"
     finally:
         repo.close()

@@ -872,7 +872,7 @@ def git_repo(root: Path) -> Any:
     return repo
 
 
-def test_10_diff_and_changed_since_run_no_fsmonitor_and_no_hooks(tmp_path: Path) -> None:
+def test_10_diff_and_changed_since_run_no_fsmonitor_no_hooks_no_filters(tmp_path: Path) -> None:
     from gitopsgen import git as gitops
 
     root = tmp_path / "repo"
@@ -888,6 +888,12 @@ def test_10_diff_and_changed_since_run_no_fsmonitor_and_no_hooks(tmp_path: Path)
         (hooks / hook).chmod(0o755)
     with repo.config_writer() as config:
         config.set_value("core", "fsmonitor", str(script))
+        config.set_value('filter "evil"', "smudge", f"{script} smudge")
+        config.set_value('filter "evil"', "clean", f"{script} clean")
+        config.set_value('filter "evil"', "required", "true")
+    (root / ".gitattributes").write_text("*.yaml filter=evil\n")
+    repo.index.add([".gitattributes"])
+    repo.index.commit("attributes")
     (root / "a.yaml").write_text("a: 2\n")
     assert gitops.changed_paths(root, "HEAD") == {"a.yaml"}
     assert gitops.commit_of(root, "HEAD") == repo.head.commit.hexsha
