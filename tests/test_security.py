@@ -183,6 +183,30 @@ def test_2_a_file_named_only_by_a_builtin_plugin_config_is_an_input(tmp_path: Pa
     assert warm.exit_code == 1
 
 
+@needs_kustomize
+@pytest.mark.slow
+def test_2_diff_and_changed_since_see_a_change_named_only_by_a_plugin_config(tmp_path: Path) -> None:
+    import dataclasses
+
+    import git
+
+    from gitopsgen.diff import rendered_diff
+
+    root = make(tmp_path / "repo", PLUGIN_FLEET)
+    repo = git.Repo.init(root)
+    repo.index.add([str(p.relative_to(root)) for p in root.rglob("*.yaml") if ".git" not in p.parts])
+    actor = git.Actor("t", "t@example.invalid")
+    repo.index.commit("base", author=actor, committer=actor)
+    patch = root / "patches/security.yaml"
+    patch.write_text(patch.read_text().replace("privileged: false", "privileged: true"))
+    report = rendered_diff(root, "HEAD", Settings(cache=False))
+    [c1] = report.clusters
+    assert c1.status == "changed" and c1.inputs == ["patches/security.yaml"], c1
+    assert any("+" in ln and "privileged: true" in ln for o in c1.objects for ln in o.diff), c1.objects
+    changed = engine.validate(root, dataclasses.replace(Settings(cache=False), changed_since="HEAD"))
+    assert changed.clusters == ["c1"]
+
+
 @pytest.mark.parametrize(
     ("config", "read"),
     [
