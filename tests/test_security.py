@@ -1085,3 +1085,30 @@ def test_10_matching_built_objects_to_documents_is_linear_in_the_file(
     for i in range(n):
         assert repo.match_document("big.yaml", docs[i]).data["metadata"]["name"] == f"c{i}"  # type: ignore[union-attr]
     assert looked <= 2 * n, looked  # a quadratic lookup makes n * n of them
+
+
+def test_8_the_crd_cache_is_signed_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from gitopsgen.validate.schemas import SchemaStore
+
+    widget = Path(__file__).parent / "validate" / "data" / "schemas" / "widgets.example.com.yaml"
+    cache_dir = tmp_path / "crds"
+    monkeypatch.setenv("GITOPSGEN_CACHE_SECRET", "protected-variable")
+    store = SchemaStore()
+    store.add_crds_from(widget)
+    [saved] = store.save_to_cache(cache_dir)
+    assert SchemaStore().add_cache(cache_dir) == 1  # signed by a pipeline with the secret: used
+    forged = json.loads(saved.read_text())
+    forged["spec"]["versions"] = [
+        {**v, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+        for v in forged["spec"]["versions"]
+    ]
+    saved.write_text(json.dumps(forged))
+    assert SchemaStore().add_cache(cache_dir) == 0  # altered: not used
+    monkeypatch.delenv("GITOPSGEN_CACHE_SECRET")
+    unsigned = SchemaStore()
+    unsigned.add_crds_from(widget)
+    unsigned.save_to_cache(cache_dir)
+    monkeypatch.setenv("GITOPSGEN_CACHE_SECRET", "protected-variable")
+    assert SchemaStore().add_cache(cache_dir) == 0  # written without the secret: not used

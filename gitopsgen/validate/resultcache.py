@@ -13,7 +13,8 @@ Trust: a cache restored by CI may have been written by another pipeline, a merge
 When ``GITOPSGEN_CACHE_SECRET`` is set (a protected CI/CD variable, so merge-request pipelines of
 untrusted branches never see it) every entry carries an HMAC-SHA256 of its key and value under that
 secret, and an entry without a valid one is a miss: only pipelines that hold the secret can write what
-a protected branch's pipeline reads. A cache directory, its ``results/`` or ``crds/`` that is a symlink is refused
+a protected branch's pipeline reads; the CRD cache (``crds/``) is signed the same way. A cache
+directory, its ``results/`` or ``crds/`` that is a symlink is refused
 (:class:`~gitopsgen.errors.InputError`): writes and pruning never follow one out of the cache.
 
 The directory is kept under a size bound (``GITOPSGEN_CACHE_MAX_MB``, default 512): after a run that
@@ -120,10 +121,19 @@ def _read_entry(path: Path) -> tuple[bytes, float]:
         return f.read(MAX_ENTRY_BYTES + 1), st.st_mtime
 
 
-def _mac(secret: bytes, key: str, value: Any) -> str:
+def cache_secret() -> bytes | None:
+    """``$GITOPSGEN_CACHE_SECRET`` (None when unset): the key that signs what the caches hold."""
+    return os.environ.get("GITOPSGEN_CACHE_SECRET", "").encode() or None
+
+
+def entry_mac(secret: bytes, key: str, value: Any) -> str:
     """HMAC-SHA256 of an entry's key and value (canonical JSON) under ``secret``."""
     body = json.dumps([FORMAT, key, value], sort_keys=True, separators=(",", ":"))
     return hmac.new(secret, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def mac_matches(secret: bytes, key: str, value: Any, mac: Any) -> bool:
+    return isinstance(mac, str) and hmac.compare_digest(mac, entry_mac(secret, key, value))
 
 
 def refuse_symlinks(*directories: Path) -> None:
@@ -153,8 +163,7 @@ class ResultCache:
             max_mb = DEFAULT_MAX_MB
         root = cache_root()
         refuse_symlinks(root, root / "results", root / "crds")
-        secret = os.environ.get("GITOPSGEN_CACHE_SECRET", "").encode() or None
-        return cls(root / "results", max(max_mb, 1) * 1024 * 1024, secret=secret)
+        return cls(root / "results", max(max_mb, 1) * 1024 * 1024, secret=cache_secret())
 
     @property
     def enabled(self) -> bool:
@@ -179,8 +188,7 @@ class ResultCache:
             self.counts["misses"] += 1
             return None
         if self.secret is not None:  # written by a pipeline without the secret, or altered: not trusted
-            mac = entry.get("mac")
-            if not isinstance(mac, str) or not hmac.compare_digest(mac, _mac(self.secret, key, entry.get("value"))):
+            if not mac_matches(self.secret, key, entry.get("value"), entry.get("mac")):
                 self.counts["misses"] += 1
                 return None
         if used < time.time() - _TOUCH_AFTER:  # least-recently-used order at an hour's grain, not a write per hit
@@ -199,7 +207,7 @@ class ResultCache:
         try:
             entry = {"format": FORMAT, "key": key, "value": value}
             if self.secret is not None:
-                entry["mac"] = _mac(self.secret, key, value)
+                entry["mac"] = entry_mac(self.secret, key, value)
             body = json.dumps(entry, separators=(",", ":"), sort_keys=True)
         except (TypeError, ValueError, RecursionError):  # a value JSON cannot hold (a date in YAML): not kept
             return

@@ -42,7 +42,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from .findings import Rule, Severity, register
-from .resultcache import cache_root
+from .resultcache import cache_root, cache_secret, entry_mac, mac_matches
 
 JsonPath = tuple[str | int, ...]
 
@@ -490,6 +490,17 @@ def _read_json_document(path: Path) -> list[Any]:
         return [json.loads(path.read_bytes())]
     except (OSError, ValueError, RecursionError) as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+_CACHE_MAC = "gitopsgenCacheMac"  # a cached CRD's HMAC (GITOPSGEN_CACHE_SECRET), beside its fields
+
+
+def _signed(secret: bytes, name: str, docs: list[Any]) -> bool:
+    """Whether a CRD cache file is one document carrying a valid HMAC of its name and content."""
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        return False
+    body = {k: v for k, v in docs[0].items() if k != _CACHE_MAC}
+    return mac_matches(secret, name, body, docs[0].get(_CACHE_MAC))
 
 
 def crd_cache_dir() -> Path:
@@ -1043,8 +1054,11 @@ class SchemaStore:
                 "metadata": {"name": meta.get("name", f"{crd.plural}.{group}")},
                 "spec": crd.raw["spec"],
             }
-            text = json.dumps(_plain(body), sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
             target = directory / f"{group}_{crd.plural}.json"
+            secret = cache_secret()
+            if secret is not None:  # see add_cache: an unsigned CRD is not used where a secret is set
+                body[_CACHE_MAC] = entry_mac(secret, target.name, _plain(body))
+            text = json.dumps(_plain(body), sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
             try:
                 unchanged = target.read_text(encoding="utf-8") == text
             except (OSError, UnicodeDecodeError):
@@ -1062,9 +1076,15 @@ class SchemaStore:
         if not directory.is_dir():
             return 0
         count = 0
+        secret = cache_secret()
         for file in [*sorted(directory.glob("*.yaml")), *sorted(directory.glob("*.json"))]:
             try:
                 docs = _read_json_document(file) if file.suffix == ".json" else read_yaml_documents(file)
+                if secret is not None and not _signed(secret, file.name, docs):
+                    continue  # GITOPSGEN_CACHE_SECRET set: written by a pipeline without it, or altered
+                for doc in docs:
+                    if isinstance(doc, dict):
+                        doc.pop(_CACHE_MAC, None)
                 crds = [_parse_crd(_plain(c), str(file), "cache") for d in docs for c in _crd_documents(d)]
             except ValueError:
                 continue
