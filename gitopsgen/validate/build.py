@@ -119,6 +119,8 @@ class Repository:
         self.git_urls: set[str] = set()
         self.repo_sources: set[tuple[str, str]] = {THIS_REPO}
         self._by_name: dict[tuple[str, str], list[Document]] = {}
+        self._file_index: dict[str, _FileIndex] = {}
+        self._longest_first: list[str] | None = None
         for d in loaded.documents:
             if d.is_object:
                 self._by_name.setdefault((str(d.data["kind"]), _meta(d.data).get("name", "")), []).append(d)
@@ -135,13 +137,36 @@ class Repository:
     def documents_named(self, kind: str, name: str) -> list[Document]:
         return self._by_name.get((kind, name), [])
 
+    def files_longest_first(self) -> list[str]:
+        """The repository's files, longest path first (sorted once: build errors look them up by name)."""
+        if self._longest_first is None:
+            self._longest_first = sorted(self.by_file, key=len, reverse=True)
+        return self._longest_first
+
+    def _kinds_of(self, file: str) -> _FileIndex:
+        """``file``'s object documents by kind and by (kind, name), made once per file: looking every object
+        of a large file up in a list of its documents would be quadratic."""
+        found = self._file_index.get(file)
+        if found is None:
+            by_kind: dict[object, list[Document]] = {}
+            by_name: dict[tuple[object, object], list[Document]] = {}
+            for d in self.by_file.get(file, []):
+                if d.is_object:
+                    kind = _hashable(d.data.get("kind"))
+                    by_kind.setdefault(kind, []).append(d)
+                    by_name.setdefault((kind, _hashable(_meta(d.data).get("name"))), []).append(d)
+            found = self._file_index[file] = (by_kind, by_name)
+        return found
+
     def match_document(self, file: str, obj: dict[str, Any]) -> Document | None:
         """The document of ``file`` that an object built from it most likely is."""
-        candidates = [d for d in self.by_file.get(file, []) if d.is_object and d.data.get("kind") == obj.get("kind")]
+        by_kind, by_name = self._kinds_of(file)
+        kind = _hashable(obj.get("kind"))
+        candidates = by_kind.get(kind, [])
         if not candidates:
             return None
         name = str(_meta(obj).get("name", ""))
-        exact = [d for d in candidates if _meta(d.data).get("name") == name]
+        exact = by_name.get((kind, name), [])
         if exact:
             ns = _meta(obj).get("namespace")
             return next((d for d in exact if _meta(d.data).get("namespace") == ns), exact[0])
@@ -149,6 +174,14 @@ class Repository:
         if partial:
             return max(partial, key=lambda d: len(str(_meta(d.data).get("name", ""))))
         return candidates[0] if len(candidates) == 1 else None
+
+
+_FileIndex = tuple[dict[object, list["Document"]], dict[tuple[object, object], list["Document"]]]
+
+
+def _hashable(value: Any) -> object:
+    """``value`` as a dictionary key (a kind or name that is a mapping or list, in a hostile file: its repr)."""
+    return value if isinstance(value, str | int | float | bool | None) else repr(value)
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
@@ -334,7 +367,7 @@ class ClusterBuilder:
         return bool(docs) and all(d.is_object for d in docs)
 
     def _build_error(self, ks: Manifest, target: Path, error: str) -> None:
-        for file in sorted(self.repo.by_file, key=len, reverse=True):
+        for file in self.repo.files_longest_first():
             if file in error:
                 docs = self.repo.by_file[file]
                 line = docs[0].line if docs else 1

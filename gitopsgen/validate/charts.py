@@ -34,6 +34,7 @@ import yaml
 
 from ..semver import Constraint, Version
 from .findings import Rule, Severity, register
+from .hosts import HostPolicy, HostRefused
 from .resultcache import cache_root
 
 H001 = register(
@@ -231,9 +232,17 @@ class ChartFetcher:
     """Resolves and downloads charts into a cache; thread-safe; each request is resolved once per fetcher."""
 
     def __init__(
-        self, cache_dir: Path, mirrors: dict[str, str] | None = None, offline: bool = False, timeout: float = 30
+        self,
+        cache_dir: Path,
+        mirrors: dict[str, str] | None = None,
+        offline: bool = False,
+        timeout: float = 30,
+        hosts: HostPolicy | None = None,
     ) -> None:
+        """``hosts``: the allow/deny list for URLs that do not go to a mirror (None: no check, for callers
+        whose URLs are not a repository's)."""
         self.cache_dir = Path(cache_dir)
+        self.hosts = hosts
         self.mirrors = {_norm(k): v if _local_dir(v) is not None else _norm(v) for k, v in (mirrors or {}).items()}
         self.offline = offline
         self.timeout = timeout
@@ -379,11 +388,26 @@ class ChartFetcher:
             raise ChartError(f"invalid index {where}: no entries")
         return {str(k): v for k, v in entries.items() if isinstance(v, list)}
 
+    def _mirrored(self, url: str) -> bool:
+        return any(url.startswith(m) for m in self.mirrors.values() if _local_dir(m) is None)
+
+    def _check_host(self, url: str) -> None:
+        """ChartError when ``url`` (not a mirror's) names a denied host."""
+        if self.hosts is not None and not self._mirrored(url):
+            try:
+                self.hosts.check(url)
+            except HostRefused as exc:
+                raise ChartError(f"cannot fetch {url}: {exc}") from None
+
     def _get(self, url: str, limit: int) -> bytes:
+        self._check_host(url)
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        opener = urllib.request.build_opener(_CheckedRedirects(self._check_host))
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+            with opener.open(request, timeout=self.timeout) as resp:
                 data = resp.read(limit + 1)
+        except ChartError:
+            raise
         except urllib.error.HTTPError as exc:
             raise ChartError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -444,6 +468,8 @@ class ChartFetcher:
                 return cached
         if local is not None:
             return self._oci_from_dir(req, local, name, wanted)
+        if not self.offline and ref == (f"{base}/{req.chart}" if req.chart else base):  # not mirrored
+            self._check_host(ref.removeprefix("oci://"))
         if not pinned:
             tags = self._oci_tags(ref, req.insecure)
             try:
@@ -526,6 +552,17 @@ class ChartFetcher:
             raise ChartError(f"cannot pull {what}: {_one_line(exc)}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a host the policy allows (a public host may redirect to 127.0.0.1)."""
+
+    def __init__(self, check: Callable[[str], None]) -> None:
+        self.check = check
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        self.check(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _is_constraint(text: str) -> bool:

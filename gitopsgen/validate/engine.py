@@ -31,6 +31,7 @@ from .config import Settings
 from .findings import Finding, Rule, Severity, object_name, register
 from .fingerprint import Fingerprints
 from .helmstage import HelmStage
+from .hosts import HostPolicy
 from .inputs import Inputs, cluster_inputs
 from .kustomize import B001, build, kustomization_file, kustomize_command, rel
 from .load import Limits, Loaded, inline_ignores, is_ignored, load_repository
@@ -142,7 +143,10 @@ class Workspace:
         except FileNotFoundError as exc:
             raise InputError(str(exc)) from None
         fetcher = ChartFetcher(
-            settings.chart_cache or default_cache_dir(), dict(settings.helm_mirrors), settings.offline
+            settings.chart_cache or default_cache_dir(),
+            dict(settings.helm_mirrors),
+            settings.offline,
+            hosts=HostPolicy.from_environment(),  # the repository's URLs: loopback and link-local refused
         )
         return cls(
             root,

@@ -130,16 +130,19 @@ def inside(root: Path, path: Path) -> bool:
 
 
 def discover(root: Path, ignore: tuple[str, ...] = ()) -> tuple[list[str], list[Finding]]:
-    """Repository-relative paths of the YAML files under ``root``; symlinks leaving it become findings."""
+    """Repository-relative paths of the YAML files under ``root``; symlinks leaving it become findings. A
+    chart's ``templates/`` (beside a ``Chart.yaml``) is left out: Go templates, not YAML, rendered by the
+    Helm stage when a HelmRelease names the chart."""
     found: list[str] = []
     findings: list[Finding] = []
     for current, dirs, files in os.walk(root, followlinks=False):
         here = Path(current)
         rel_dir = here.relative_to(root).as_posix()
+        chart = "Chart.yaml" in files
         kept = []
         for d in sorted(dirs):
             rel = d if rel_dir == "." else f"{rel_dir}/{d}"
-            if d in SKIP_DIRS or is_ignored(rel, ignore):
+            if d in SKIP_DIRS or is_ignored(rel, ignore) or (chart and d == "templates"):
                 continue
             if (here / d).is_symlink():
                 if not inside(root, here / d):
