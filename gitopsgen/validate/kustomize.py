@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from .findings import Finding, Rule, Severity, register
-from .load import parse_documents
+from .load import KubeLoader, parse_documents
 from .model import Document
 
 B001 = register(
@@ -352,7 +352,7 @@ def build(
         if proc.returncode != 0:
             return Built([], clean_error(proc.stderr, workdir, root), transient=proc.returncode < 0)
         try:
-            docs = [d for d in yaml.load_all(proc.stdout, Loader=yaml.CSafeLoader) if isinstance(d, dict)]
+            docs = [d for d in yaml.load_all(proc.stdout, Loader=KubeLoader) if isinstance(d, dict)]
         except yaml.YAMLError as exc:
             return Built([], f"kustomize produced unparseable output: {str(exc).splitlines()[0]}")
         return Built([(d, origin_of(d, workdir, root)) for d in docs])
