@@ -26,7 +26,7 @@ from .resultcache import digest
 KIND = "cluster"
 # findings whose cause is not among the key's inputs: chart download (H001), unpinned charts (H005),
 # crashes (R001)
-_VOLATILE = frozenset({"H001", "H005", "R001"})
+_VOLATILE = frozenset({"H001", "H005", "H006", "R001"})
 _IMAGE_GROUP = "image.toolkit.fluxcd.io/"
 
 

@@ -21,7 +21,9 @@ RULE = register(
         "ImageUpdateAutomation's spec.sourceRef must name a source object (GitRepository, OCIRepository, "
         "HelmRepository, Bucket, HelmChart) that the cluster's Flux applies; otherwise the object stays not ready "
         "with 'source not found'. The namespace defaults to the referring object's. The flux-system GitRepository "
-        "that 'flux bootstrap' creates is assumed to exist even where bootstrap's files are not committed.",
+        "that 'flux bootstrap' creates is assumed to exist even where bootstrap's files are not committed, and so "
+        "is the sync source a FluxInstance makes; an ExternalArtifact exists when an ArtifactGenerator the cluster "
+        "applies generates it (Flux >= 2.7 source-watcher).",
     )
 )
 
@@ -48,7 +50,9 @@ def refs(m: Manifest) -> Iterator[tuple[dict[str, Any], tuple[str | int, ...]]]:
 
 
 def exists(cluster: Cluster, kind: str, namespace: str, name: str) -> bool:
-    if (kind, namespace, name) == ("GitRepository", "flux-system", "flux-system"):
+    if (kind, namespace, name) == ("GitRepository", "flux-system", "flux-system") or (
+        (kind, namespace, name) in cluster.sources
+    ):
         return True
     return any(m.kind == kind and m.name == name and m.namespace == namespace for m in cluster.manifests)
 

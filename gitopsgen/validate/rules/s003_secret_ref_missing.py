@@ -7,11 +7,12 @@ Owns what provides a Secret in a cluster (:func:`provided`) and the Secret refer
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..findings import Finding, Rule, Severity, register
-from ..model import Cluster, Context, JsonPath, Manifest
+from ..model import Context, JsonPath, Manifest
+from ..secrets import provided
 from . import finding_at
 from ._workloads import as_list, containers, namespace_of, pod_specs, value_at
 
@@ -41,47 +42,6 @@ RULE = register(
         ),
     )
 )
-
-# Secrets that exist in every Flux cluster without being in the repository: (namespace, name).
-WELL_KNOWN = frozenset({("flux-system", "flux-system")})
-
-# ---------------------------------------------------------------- providers
-
-
-@dataclass
-class Provided:
-    """The Secrets one cluster's build provides."""
-
-    names: set[tuple[str, str]] = field(default_factory=set)  # (namespace, name)
-    everywhere: set[str] = field(default_factory=set)  # names provided in any namespace
-
-    def has(self, namespace: str, name: str) -> bool:
-        return (namespace, name) in self.names or name in self.everywhere or (namespace, name) in WELL_KNOWN
-
-
-def provided(cluster: Cluster) -> Provided:
-    """Every Secret the build of ``cluster`` creates, directly or through a secrets operator."""
-    out = Provided()
-    for m in cluster.manifests:
-        spec = m.data.get("spec") if isinstance(m.data.get("spec"), dict) else {}
-        if m.kind == "Secret" and m.api_group == "":
-            out.names.add((namespace_of(m), m.name))
-        elif m.kind == "ExternalSecret" and m.api_group == "external-secrets.io":
-            out.names.add((namespace_of(m), str(value_at(spec, ("target", "name")) or m.name)))
-        elif m.kind == "SealedSecret" and m.api_group == "bitnami.com":
-            out.names.add((namespace_of(m), str(value_at(spec, ("template", "metadata", "name")) or m.name)))
-        elif m.kind == "ClusterExternalSecret" and m.api_group == "external-secrets.io":
-            name = str(
-                value_at(spec, ("externalSecretSpec", "target", "name")) or spec.get("externalSecretName") or m.name
-            )
-            listed = spec.get("namespaces")
-            selects = spec.get("namespaceSelector") or spec.get("namespaceSelectors")
-            if isinstance(listed, list) and listed and not selects:
-                out.names.update((str(ns), name) for ns in listed)
-            else:
-                out.everywhere.add(name)
-    return out
-
 
 # ---------------------------------------------------------------- references
 
@@ -154,7 +114,7 @@ def secret_refs(manifest: Manifest) -> Iterator[SecretRef]:
 
 def check(ctx: Context) -> Iterator[Finding]:
     for cluster in ctx.clusters:
-        have = provided(cluster)
+        have = provided(cluster.manifests)
         for m in cluster.manifests:
             ns = namespace_of(m)
             for ref in secret_refs(m):
