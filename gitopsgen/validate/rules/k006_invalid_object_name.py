@@ -54,8 +54,7 @@ def problem(kind: str, group: str, name: str) -> str:
         "an RFC 1035 label": "lowercase letters, digits and '-', starting with a letter and ending with a letter "
         "or digit",
         "an RFC 1123 label": "lowercase letters, digits and '-', starting and ending with a letter or digit",
-        "an RFC 1123 subdomain": "lowercase letters, digits, '-' and '.', starting and ending with a letter or "
-        "digit",
+        "an RFC 1123 subdomain": "lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
     }[what]
     return f"must be {what} ({rule}, at most {limit} characters)"
 

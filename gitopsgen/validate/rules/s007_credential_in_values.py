@@ -4,7 +4,8 @@ Looks at the repository's own files, like S001: ``spec.values`` of every HelmRel
 ConfigMap, for keys named like a credential (``password``, ``adminPassword``, ``token``, ``apiKey``,
 ``clientSecret``, ``privateKey``, …) whose value is a literal, not a reference to a secret kept elsewhere
 (:func:`.s001_plaintext_secret.is_reference`). Keys that name where a credential is (``existingSecret``,
-``passwordSecretName``, ``tokenFile``, ``connectionStringSecretKey: connection-string``) are not credentials.
+``passwordSecretName``, ``tokenFile``, ``connectionStringSecretKey: connection-string``, ``githubConfigSecret:
+runner-secret``) are not credentials.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ RULE = register(
             "clientSecret, privateKey, secret) with a literal value, at the key. Values that refer to a secret kept "
             "elsewhere are not reported: Flux substitution variables (${VAR}), op://, ref+…, <path:…>, vault:, "
             "ENC[…] and {{ templates }}; nor are keys that name where a credential is (existingSecret, "
-            "passwordSecretName, tokenFile) or a key inside a Secret (…SecretKey: connection-string). A warning: "
+            "passwordSecretName, tokenFile), nor a …Secret or …Key whose value is a Kubernetes name "
+            "(githubConfigSecret: runner-secret, connectionStringSecretKey: connection-string). A warning: "
             "nothing rejects it, but it is a risk (chart defaults such as a demo adminPassword are common). Give "
             "charts their credentials through valuesFrom a Secret or the chart's existingSecret."
         ),
@@ -71,8 +73,9 @@ def credential_values(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[t
 
 
 def _key_name(key: str, value: str) -> bool:
-    """``…SecretKey: connection-string``: the value names a key inside a Secret, it is not the secret."""
-    return key.lower().endswith("key") and re.fullmatch(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*", value) is not None
+    """``…SecretKey: connection-string``, ``githubConfigSecret: runner-secret``: the value names a key inside a
+    Secret, or a Secret, like a Kubernetes name does; it is not the secret."""
+    return key.lower().endswith(("key", "secret")) and re.fullmatch(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*", value) is not None
 
 
 def _findings(doc: Document, section: tuple[str, ...], what: str) -> Iterator[Finding]:
