@@ -26,7 +26,7 @@ from . import rules
 from .build import ClusterBuild, ClusterBuilder, Repository
 from .charts import ChartFetcher, default_cache_dir
 from .clustercache import KIND as CLUSTER_KIND
-from .clustercache import ClusterOutcome, cacheable, cluster_key, image_summary
+from .clustercache import ClusterOutcome, cacheable, chart_cache_listing, cluster_key, image_summary
 from .config import Settings
 from .findings import Finding, Rule, Severity, register
 from .fingerprint import Fingerprints
@@ -220,7 +220,7 @@ def validate(root: Path, settings: Settings) -> Result:
         for r in builds:
             outcome = outcomes[r.build.cluster.name]
             outcome.findings += run_rules(rules.CLUSTER, Context(root, [], {}, [r.build.cluster]), outcome.name)
-            if outcome.name in keys and cacheable(outcome):
+            if outcome.name in keys and cacheable(outcome, settings.offline):
                 cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
 
     done = [outcomes[n] for n in scope.names]
@@ -307,6 +307,11 @@ def cached_outcomes(
         return {}, {}
     tool = tool_digest(ws.repo.command)
     prints = Fingerprints(ws.root)
+    # offline, Helm reads only the chart cache: its listing is an input (see clustercache)
+    charts = None
+    if ws.settings.offline:  # and the mirror directories it may read instead
+        local = [Path(m) for _, m in ws.settings.helm_mirrors if "://" not in m]
+        charts = [chart_cache_listing(d) for d in (ws.helm.fetcher.cache_dir, *local)]
     keys = {
         n: cluster_key(
             tool,
@@ -316,6 +321,7 @@ def cached_outcomes(
             ws.repo.git_urls,
             n,
             prints.of_inputs(inputs[n]) + repr(ws.repo.entries[n]) + repr(sorted(ws.repo.sources.artifacts.items())),
+            charts,
         )
         for n in names
     }
