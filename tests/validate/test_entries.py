@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import shared
 
 from gitopsgen.errors import InputError
 from gitopsgen.validate import engine
@@ -286,3 +287,65 @@ def test_external_artifact_nobody_generates_is_not_built(tmp_path: Path) -> None
     result = run(root)
     rules = {(f.rule, f.severity) for f in result.findings}
     assert ("F002", Severity.ERROR) in rules and ("F005", Severity.INFO) in rules, result.findings
+
+
+PATCHING_PARENT = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: cluster-apps
+  namespace: flux-system
+spec:
+  interval: 1h
+  path: ./apps
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  patches:
+    - patch: |-
+        apiVersion: kustomize.toolkit.fluxcd.io/v1
+        kind: Kustomization
+        metadata:
+          name: _
+        spec:
+          interval: 1h
+          prune: true
+      target:
+        group: kustomize.toolkit.fluxcd.io
+        kind: Kustomization
+"""
+
+UNPATCHED_CHILD = """\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: app
+  namespace: flux-system
+spec:
+  path: ./apps/app/deploy
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+"""
+
+
+@pytest.mark.slow
+def test_a_child_is_checked_as_its_parent_patches_it(tmp_path: Path) -> None:
+    """interval and prune are required; the parent's patch of every kind: Kustomization sets them."""
+    root = write(
+        tmp_path,
+        {
+            "clusters/c1/apps.yaml": PATCHING_PARENT,
+            "apps/app/ks.yaml": UNPATCHED_CHILD,
+            "apps/app/deploy/cm.yaml": CONFIGMAP.format(name="app"),
+        },
+    )
+    result = run(root, crds=(shared("flux-crds"),))
+    assert result.stats["kustomizations"] == 3, result.findings
+    assert not [f for f in result.findings if f.severity == Severity.ERROR], result.findings
+    unpatched = write(
+        tmp_path / "unpatched", {"clusters/c1/app.yaml": UNPATCHED_CHILD.replace("./apps/app/deploy", "./")}
+    )
+    errors = [f for f in run(unpatched, crds=(shared("flux-crds"),)).findings if f.severity == Severity.ERROR]
+    assert errors and all(f.file == "clusters/c1/app.yaml" for f in errors), errors
