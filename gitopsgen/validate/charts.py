@@ -66,7 +66,7 @@ class ChartError(Exception):
 
 class ChartUnavailable(ChartError):
     """A chart could not be fetched at all (offline and not cached, no network, a private registry): nothing
-    is known about it, so it is not a problem of the repository (H006, not H001)."""
+    is known about it, so it is not a problem of the repository (H007, not H001)."""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from .resultcache import digest
 KIND = "cluster"
 # findings whose cause is not among the key's inputs: chart download (H001), unpinned charts (H005),
 # crashes (R001)
-_VOLATILE = frozenset({"H001", "H005", "H006", "R001"})
+_VOLATILE = frozenset({"H001", "H005", "H007", "R001"})
 # offline, the chart findings depend only on the chart cache, which the key then covers
 _VOLATILE_OFFLINE = frozenset({"R001"})
 _IMAGE_GROUP = "image.toolkit.fluxcd.io/"

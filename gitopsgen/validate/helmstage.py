@@ -78,9 +78,9 @@ CLUSTER_SCOPED = {
     "ClusterIssuer",
     "Node",
 }
-H006 = register(
+H007 = register(
     Rule(
-        "H006",
+        "H007",
         "chart-not-fetched",
         "helm",
         Severity.INFO,
@@ -105,7 +105,7 @@ class HelmOutcome:
     manifests: list[Manifest] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     releases: int = 0
-    unavailable: set[str] = field(default_factory=set)  # chart sources already reported (H006)
+    unavailable: set[str] = field(default_factory=set)  # chart sources already reported (H007)
 
 
 def release_name(hr: Manifest) -> str:
@@ -260,7 +260,7 @@ class HelmStage:
             return None
 
     def _unavailable(self, out: HelmOutcome, hr: Manifest, source: Manifest, url: str, exc: ChartError) -> None:
-        """H006 once per chart source: at its URL, with how to make its charts available."""
+        """H007 once per chart source: at its URL, with how to make its charts available."""
         if source.ref in out.unavailable:
             return
         out.unavailable.add(source.ref)
@@ -270,7 +270,7 @@ class HelmStage:
             f"(serve it with --helm-mirror {url}=MIRROR or GITOPSGEN_HELM_MIRROR, or keep a --chart-cache DIR)"
         )
         file, line = source.where("spec", "url")
-        out.findings.append(Finding(file, line, H006.id, message, H006.severity, object=source.ref, cluster=hr.cluster))
+        out.findings.append(Finding(file, line, H007.id, message, H007.severity, object=source.ref, cluster=hr.cluster))
 
     def _local_chart(self, hr: Manifest, chart: str, out: HelmOutcome) -> Path | None:
         path = (self.root / chart).resolve()

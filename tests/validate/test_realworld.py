@@ -78,7 +78,7 @@ def test_how_each_cluster_was_found_is_said(results: dict[str, engine.Result]) -
 
 
 def test_unfetchable_charts_are_one_info_finding_per_source(results: dict[str, engine.Result]) -> None:
-    h006 = [f for f in results["flux2-kustomize-helm-example"].findings if f.rule == "H006"]
+    h006 = [f for f in results["flux2-kustomize-helm-example"].findings if f.rule == "H007"]
     assert all(f.severity == Severity.INFO for f in h006)
     # podinfo's HelmRepository is the same file in both clusters: one finding listing both
     podinfo = [f for f in h006 if f.file == "apps/base/podinfo/repository.yaml"]

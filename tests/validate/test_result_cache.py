@@ -354,7 +354,7 @@ def test_an_unpinned_chart_is_rendered_on_every_run(fleet: Path, helm_repo_url: 
 def test_a_chart_that_cannot_be_fetched_online_is_not_stored(fleet: Path, cache: Path) -> None:
     for _ in range(2):
         report = validate(fleet, "http://127.0.0.1:9")  # a mirror that refuses connections: a network failure
-        clusters = {c for f in report["findings"] if f["rule"] == "H006" for c in f["cluster"].split(",")}
+        clusters = {c for f in report["findings"] if f["rule"] == "H007" for c in f["cluster"].split(",")}
         assert clusters >= {"cluster-1", "cluster-2"}
         assert stats(report)["clusters_cached"] == 0
         assert cluster_entries(cache) == {}
@@ -367,7 +367,7 @@ def test_offline_outcomes_are_stored_and_a_filled_chart_cache_is_a_new_key(
     """Offline, Helm reads only the chart cache, whose listing is part of the key: a warm offline run with
     unfetchable charts rebuilds nothing, and one after the cache got the charts renders them."""
     first = validate(fleet, helm_repo_url, "--offline")  # the chart cache of this test is empty
-    assert {c for f in first["findings"] if f["rule"] == "H006" for c in f["cluster"].split(",")} >= {
+    assert {c for f in first["findings"] if f["rule"] == "H007" for c in f["cluster"].split(",")} >= {
         "cluster-1",
         "cluster-2",
     }
@@ -375,10 +375,10 @@ def test_offline_outcomes_are_stored_and_a_filled_chart_cache_is_a_new_key(
     warm = validate(fleet, helm_repo_url, "--offline")
     assert stats(warm)["clusters_cached"] == 2 and warm["findings"] == first["findings"]
     online = validate(fleet, helm_repo_url)  # downloads the charts into the chart cache through the mirror
-    assert not [f for f in online["findings"] if f["rule"] in ("H001", "H006")], online["findings"]
+    assert not [f for f in online["findings"] if f["rule"] in ("H001", "H007")], online["findings"]
     after = validate(fleet, helm_repo_url, "--offline")
     assert stats(after)["clusters_cached"] == 0, "the chart cache changed: a new key"
-    assert not [f for f in after["findings"] if f["rule"] in ("H001", "H006")], after["findings"]
+    assert not [f for f in after["findings"] if f["rule"] in ("H001", "H007")], after["findings"]
 
 
 # ---------------------------------------------------------------- 4. corrupt and foreign entries

@@ -1,4 +1,4 @@
-"""P005 base-job-template-json: a prefect-worker's base job template is a JSON object Prefect can read."""
+"""P009 base-job-template-json: a prefect-worker's base job template is a JSON object Prefect can read."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ._prefect import WORKER_CHART, releases
 SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
-        id="P005",
+        id="P009",
         name="base-job-template-json",
         stage="semantics",
         severity=Severity.ERROR,

@@ -1,4 +1,4 @@
-"""K006 invalid-object-name: an object's metadata.name breaks the API server's name rule for its kind."""
+"""K008 invalid-object-name: an object's metadata.name breaks the API server's name rule for its kind."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from . import finding_at
 SCOPE = "cluster"  # see rules/__init__.py
 RULE = register(
     Rule(
-        id="K006",
+        id="K008",
         name="invalid-object-name",
         stage="semantics",
         severity=Severity.ERROR,
