@@ -844,7 +844,19 @@ def _settings(
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @repo_option
 @click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Validate only this cluster (repeatable).")
-@click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes schemas to validate against (default 1.33).")
+@click.option(
+    "--entry",
+    "entries",
+    multiple=True,
+    metavar="PATH",
+    help="Where Flux starts (repeatable): a directory, or the file of a root Kustomization or FluxInstance; "
+    "replaces finding the clusters (default: flux-system sync files, FluxInstances, clusters/<name>/).",
+)
+@click.option(
+    "--kubernetes-version",
+    metavar="X.Y",
+    help="Kubernetes schemas to validate against (default: the newest Flux v2.9 supports, 1.36).",
+)
 @click.option(
     "--shard",
     metavar="K/N",
@@ -887,6 +899,7 @@ def validate(
     fail_on: str,
     quiet: bool,
     clusters: tuple[str, ...],
+    entries: tuple[str, ...],
     kubernetes_version: str | None,
     shard: str | None,
     changed_since: str | None,
@@ -924,6 +937,14 @@ def validate(
     settings = replace(
         settings, shard=parse_shard(shard) if shard else None, changed_since=changed_since, cache=not no_cache
     )
+    if entries:
+        named = []
+        for e in entries:
+            target = (Path.cwd() / e).resolve() if not (root / e).exists() else (root / e).resolve()
+            if not target.exists() or not target.is_relative_to(root):
+                raise InputError(f"--entry {e}: no such file or directory in {root}")
+            named.append(target.relative_to(root).as_posix() or ".")
+        settings = replace(settings, entries=tuple(named))
     result = engine.validate(root, settings)
     flat = {k: v for k, v in result.stats.items() if not isinstance(v, dict)}  # per-stage timings: JSON only
     kwargs: dict[str, Any] = {"root_name": root.name, "clusters": result.clusters, "rules": RULES}
@@ -934,6 +955,8 @@ def validate(
     if shown is not None:  # the summary line still counts every finding
         summary = report.render(result.findings, "text", stats=flat, **kwargs).rstrip("\n").splitlines()[-1]
         text = "\n".join([*text.rstrip("\n").splitlines()[:-1], summary])
+    if fmt == "text" and not quiet:  # which entry each cluster was found from
+        text = "".join(f"{line}\n" for line in result.entries) + text
     for name, file in extra:
         file.parent.mkdir(parents=True, exist_ok=True)
         body = report.render(result.findings, name, stats=result.stats if name == "json" else flat, **kwargs)
@@ -972,7 +995,9 @@ def default_diff_format(output: str | None) -> str:
 @click.option("--output", metavar="FILE", help="Write the diff to FILE instead of stdout.")
 @click.option("--max-lines", default=400, show_default=True, metavar="N", help="Lines shown per object (0: all).")
 @click.option("--context", "context", default=3, show_default=True, metavar="N", help="Unified-diff context lines.")
-@click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes version Helm renders for (default 1.33).")
+@click.option(
+    "--kubernetes-version", metavar="X.Y", help="Kubernetes version Helm renders for (default: as validate, 1.36)."
+)
 @click.option(
     "--gitlab-note",
     is_flag=True,

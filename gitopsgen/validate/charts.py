@@ -66,6 +66,11 @@ class ChartError(Exception):
     """A chart could not be resolved, downloaded or accepted; the message is one line."""
 
 
+class ChartUnavailable(ChartError):
+    """A chart could not be fetched at all (offline and not cached, no network, a private registry): nothing
+    is known about it, so it is not a problem of the repository (H007, not H001)."""
+
+
 @dataclass(frozen=True)
 class ChartRequest:
     """One chart as Flux's source-controller would fetch it."""
@@ -248,8 +253,8 @@ class ChartFetcher:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._locks: dict[object, threading.Lock] = {}
-        self._results: dict[object, Path | str] = {}  # request → archive, or the ChartError message
-        self._indexes: dict[str, dict[str, Any] | str] = {}  # repository → index entries, or error message
+        self._results: dict[object, Path | ChartError] = {}  # request → archive, or the ChartError
+        self._indexes: dict[str, dict[str, Any] | ChartError] = {}  # repository → index entries, or the ChartError
 
     # -- public
 
@@ -262,10 +267,10 @@ class ChartFetcher:
                 try:
                     done = self._fetch(req)
                 except ChartError as exc:
-                    done = str(exc)
+                    done = exc
                 self._results[key] = done
-        if isinstance(done, str):
-            raise ChartError(done)
+        if isinstance(done, ChartError):
+            raise type(done)(str(done))
         return done
 
     # -- plumbing
@@ -320,7 +325,7 @@ class ChartFetcher:
         if target.is_file():
             return target
         if self.offline and local is None:
-            raise ChartError(f"chart {chart} {resolved} from {url} is not in the chart cache (offline)")
+            raise ChartUnavailable(f"chart {chart} {resolved} from {url} is not in the chart cache (offline)")
         entry = by_version[resolved]
         urls = entry.get("urls")
         if not isinstance(urls, list) or not urls or not isinstance(urls[0], str):
@@ -354,10 +359,10 @@ class ChartFetcher:
                 try:
                     done = self._load_http_index(url, mirror)
                 except ChartError as exc:
-                    done = str(exc)
+                    done = exc
                 self._indexes[url] = done
-        if isinstance(done, str):
-            raise ChartError(done)
+        if isinstance(done, ChartError):
+            raise type(done)(str(done))
         return done
 
     def _load_http_index(self, url: str, mirror: str | None) -> dict[str, Any]:
@@ -371,7 +376,7 @@ class ChartFetcher:
             where = str(source)
         elif self.offline:
             if not cache.is_file():
-                raise ChartError(f"index of {url} is not in the chart cache (offline)")
+                raise ChartUnavailable(f"index of {url} is not in the chart cache (offline)")
             data = cache.read_bytes()
             where = f"{url}/index.yaml (cached)"
         else:
@@ -409,10 +414,11 @@ class ChartFetcher:
         except ChartError:
             raise
         except urllib.error.HTTPError as exc:
-            raise ChartError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
+            error = ChartError if exc.code == 404 else ChartUnavailable  # 401/403: private; 5xx: down
+            raise error(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ChartError(f"cannot fetch {url}: {_one_line(reason)}") from None
+            raise ChartUnavailable(f"cannot fetch {url}: {_one_line(reason)}") from None
         if len(data) > limit:
             raise ChartError(f"cannot fetch {url}: larger than {limit // (1024 * 1024)} MB")
         return data
@@ -482,7 +488,7 @@ class ChartFetcher:
         if target.is_file():
             return target
         if self.offline:
-            raise ChartError(f"chart {name} {pinned} from {ref} is not in the chart cache (offline)")
+            raise ChartUnavailable(f"chart {name} {pinned} from {ref} is not in the chart cache (offline)")
         return self._produce(target, lambda: self._oci_pull(ref, pinned, req.insecure, target))
 
     def _oci_from_dir(self, req: ChartRequest, local: Path, name: str, wanted: str) -> Path:
@@ -506,17 +512,17 @@ class ChartFetcher:
                 try:
                     done = {"tags": self._load_oci_tags(ref, insecure)}
                 except ChartError as exc:
-                    done = str(exc)
+                    done = exc
                 self._indexes[ref] = done
-        if isinstance(done, str):
-            raise ChartError(done)
+        if isinstance(done, ChartError):
+            raise type(done)(str(done))
         return list(done["tags"])
 
     def _load_oci_tags(self, ref: str, insecure: bool) -> list[str]:
         cache = self._index_cache(ref, "tags.json")
         if self.offline:
             if not cache.is_file():
-                raise ChartError(f"tags of {ref} are not in the chart cache (offline)")
+                raise ChartUnavailable(f"tags of {ref} are not in the chart cache (offline)")
             return [str(t) for t in json.loads(cache.read_text())]
         import helm_python
 
@@ -524,7 +530,8 @@ class ChartFetcher:
             with helm_python.RegistryClient(plain_http=insecure) as client:
                 tags = [str(t) for t in client.tags(ref)]
         except helm_python.HelmError as exc:
-            raise ChartError(f"cannot list tags of {ref}: {_one_line(exc)}") from None
+            error = ChartError if "not found" in str(exc).lower() else ChartUnavailable
+            raise error(f"cannot list tags of {ref}: {_one_line(exc)}") from None
         _atomic_write(cache, lambda out: out.write(json.dumps(tags).encode()))
         return tags
 
@@ -549,7 +556,8 @@ class ChartFetcher:
                 raise ChartError(f"chart {what}: pull produced {len(pulled)} archives")
             self._store_file(pulled[0], target, "", what)
         except helm_python.HelmError as exc:
-            raise ChartError(f"cannot pull {what}: {_one_line(exc)}") from None
+            error = ChartError if "not found" in str(exc).lower() else ChartUnavailable
+            raise error(f"cannot pull {what}: {_one_line(exc)}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

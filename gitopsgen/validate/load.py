@@ -254,6 +254,20 @@ _MERGE = "tag:yaml.org,2002:merge"
 _NESTING_LIMIT = "exceeded maximum nesting depth"  # PyYAML's (>= 6.0.3) scanner message for its own depth bound
 
 
+class KubeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader reading YAML as Kubernetes (and kustomize, go-yaml) does: a timestamp stays a
+    string (the API server decodes YAML as JSON) and a bare ``=`` is the string "=" (YAML 1.1's ``value``
+    tag, which PyYAML resolves but cannot construct; kustomize writes it unquoted)."""
+
+
+def _plain(loader: yaml.BaseLoader, node: yaml.Node) -> Any:
+    return node.value
+
+
+KubeLoader.add_constructor("tag:yaml.org,2002:value", _plain)
+KubeLoader.add_constructor("tag:yaml.org,2002:timestamp", _plain)
+
+
 def _scalar(event: yaml.ScalarEvent) -> Any:
     tag = event.tag
     if tag is None or tag == "!":

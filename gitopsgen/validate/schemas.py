@@ -134,8 +134,9 @@ NO_SCHEMA = register(
             "An object whose kind is neither a Kubernetes built-in of the chosen version nor defined by a known "
             "CustomResourceDefinition cannot be checked at all, and the cluster will reject it unless the CRD is "
             "installed before it. Supply the CRD with --crds (a file or directory), commit it to the repository, "
-            "or let it be picked up from the CRD cache (filled from earlier --crds runs). Reported once per object "
-            "as a warning because the CRD may legitimately be installed by another tool."
+            "or let it be picked up from the CRD cache (filled from earlier --crds runs). Reported once per kind and "
+            "run, at its first object, with the number of objects and files and the clusters, as a warning because "
+            "the CRD may legitimately be installed by another tool."
         ),
     )
 )
