@@ -134,6 +134,32 @@ def _login(o: dict[str, Any]) -> Any:
     return login_from_process(o.pop("registry_username"), o.pop("registry_password_stdin"))
 
 
+def _check_values(root: Path, fleet: it.Fleet, clusters: list[it.ClusterIntent]) -> None:
+    """The HelmRelease values of clusters whose intent has ``values``, against the charts' values.schema.json
+    (Helm's own check) where the chart is at hand; refused with the first problem, or said to be unchecked."""
+    with_values = [c for c in clusters if c.values or any(p.values for p in c.worker_pools)]
+    if not with_values:
+        return
+    from .render import cluster_objects, fleet_objects
+    from .render.values import releases
+    from .validate.chartvalues import check
+
+    base = fleet_objects(fleet)
+    for c in with_values:
+        r = it.resolve(fleet, c)
+        result = check(root, releases(base, cluster_objects(r), r))
+        if result.errors:
+            more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
+            rel = it.intent_path(root, c.name).relative_to(root).as_posix()
+            raise InputError(f"values break the chart's values.schema.json: {result.errors[0]}{more}", file=rel)
+        for note in result.unchecked:
+            click.echo(
+                f"gitopsgen: values of cluster {c.name} not checked against the chart's values.schema.json "
+                f"(chart not at hand: {note}); 'gitopsgen validate' fetches it and checks them (H002)",
+                err=True,
+            )
+
+
 def _write(root: Path, p: Plan, subject: str, pub: Any, also: tuple[str, ...] = ()) -> None:
     """Write a plan, on a branch / committed / pushed as the publish options say; report on stderr."""
     from .publish import write
@@ -221,14 +247,14 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     if opts["gitlab_project"]:
         fleet = replace(fleet, notifications=replace(fleet.notifications, gitlab_project=opts["gitlab_project"]))
     it.check_fleet(fleet)
-    files = {it.FLEET_FILE: generator.fleet_text(fleet), **generator.render_fleet(fleet)}
+    files = {it.FLEET_FILE: generator.fleet_text(fleet)}
     for rel, text in (("README.md", readme(fleet)), (".gitlab-ci.yml", GITLAB_CI), (".gitignore", GITIGNORE)):
         if not (root / rel).exists():
             files[rel] = text
     for keep in ("intent/clusters/.gitkeep", "overlays/.gitkeep", "clusters/.gitkeep"):
         if not (root / Path(keep).parent).is_dir():
             files[keep] = ""
-    p = plan(root, files, generator.fleet_owned_dirs())
+    p = generator.merge([plan(root, files, []), generator.plan_fleet(root, fleet)])
     if dry_run:
         _preview(p)
         return
@@ -360,20 +386,17 @@ def _server_from_options(base: it.ServerIntent, o: dict[str, Any]) -> it.ServerI
         s = replace(s, redis=it.RedisIntent(host=host, port=port, secret=o["redis_secret"] or current.secret))
     if s.mode == "ha" and s.redis is None:
         s = replace(s, redis=it.RedisIntent())
-    if o["ingress_host"]:
-        s = replace(
-            s,
-            ingress=it.IngressIntent(host=o["ingress_host"], class_name=o["ingress_class"], tls_secret=o["tls_secret"]),
-        )
-    elif o["ingress_class"] or o["tls_secret"]:
-        if s.ingress is None:
+    if o["ingress_host"] or o["ingress_class"] or o["tls_secret"]:
+        if s.ingress is None and not o["ingress_host"]:
             raise InputError("--ingress-class and --tls-secret need --ingress-host")
-        s = replace(
+        current = s.ingress or it.IngressIntent(host=o["ingress_host"])
+        s = replace(  # a setting not given keeps the template's (--from)
             s,
             ingress=replace(
-                s.ingress,
-                class_name=o["ingress_class"] or s.ingress.class_name,
-                tls_secret=o["tls_secret"] or s.ingress.tls_secret,
+                current,
+                host=o["ingress_host"] or current.host,
+                class_name=o["ingress_class"] or current.class_name,
+                tls_secret=o["tls_secret"] or current.tls_secret,
             ),
         )
     if o["auth_secret"]:
@@ -502,12 +525,16 @@ def add_cluster(
     template = it.load_cluster(root, from_cluster) if from_cluster else None
     cluster = build_cluster(name, template, o)
     resolved = it.resolve(fleet, cluster)  # registry and secret store must be known
+    _check_values(root, fleet, [cluster])
     p = generator.plan_cluster(root, fleet, cluster, with_intent=True, login=login)
     if dry_run:
         _preview(p, pub)
         return
     _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub, also=_uncommitted_scaffold(root, pub))
     _secret_checklist(resolved)
+    from .nextsteps import cluster_text
+
+    click.echo(cluster_text(resolved), nl=False)
 
 
 def _uncommitted_scaffold(root: Path, pub: Any) -> tuple[str, ...]:
@@ -678,7 +705,8 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, dry_run: bo
     root = _repo_root(repo)
     if not check:
         _hold_lock(root)
-    recorded = generator.require_scaffold(root).generator_version
+    fleet = generator.require_scaffold(root)
+    recorded = fleet.generator_version
     if check:
         mismatch = generatorversion.check_mismatch(recorded)
         if mismatch is not None:
@@ -687,6 +715,8 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, dry_run: bo
     else:
         generatorversion.refuse_older_writer(recorded)
     p = generator.plan_all(root, login=login)
+    if not check:
+        _check_values(root, fleet, [it.load_cluster(root, n) for n in it.cluster_names(root)])
     if not check and recorded != __version__:
         from . import fleetops
 
@@ -814,7 +844,19 @@ def _settings(
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @repo_option
 @click.option("--cluster", "clusters", multiple=True, metavar="NAME", help="Validate only this cluster (repeatable).")
-@click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes schemas to validate against (default 1.33).")
+@click.option(
+    "--entry",
+    "entries",
+    multiple=True,
+    metavar="PATH",
+    help="Where Flux starts (repeatable): a directory, or the file of a root Kustomization or FluxInstance; "
+    "replaces finding the clusters (default: flux-system sync files, FluxInstances, clusters/<name>/).",
+)
+@click.option(
+    "--kubernetes-version",
+    metavar="X.Y",
+    help="Kubernetes schemas to validate against (default: the newest Flux v2.9 supports, 1.36).",
+)
 @click.option(
     "--shard",
     metavar="K/N",
@@ -857,6 +899,7 @@ def validate(
     fail_on: str,
     quiet: bool,
     clusters: tuple[str, ...],
+    entries: tuple[str, ...],
     kubernetes_version: str | None,
     shard: str | None,
     changed_since: str | None,
@@ -894,6 +937,14 @@ def validate(
     settings = replace(
         settings, shard=parse_shard(shard) if shard else None, changed_since=changed_since, cache=not no_cache
     )
+    if entries:
+        named = []
+        for e in entries:
+            target = (Path.cwd() / e).resolve() if not (root / e).exists() else (root / e).resolve()
+            if not target.exists() or not target.is_relative_to(root):
+                raise InputError(f"--entry {e}: no such file or directory in {root}")
+            named.append(target.relative_to(root).as_posix() or ".")
+        settings = replace(settings, entries=tuple(named))
     result = engine.validate(root, settings)
     flat = {k: v for k, v in result.stats.items() if not isinstance(v, dict)}  # per-stage timings: JSON only
     kwargs: dict[str, Any] = {"root_name": root.name, "clusters": result.clusters, "rules": RULES}
@@ -904,6 +955,8 @@ def validate(
     if shown is not None:  # the summary line still counts every finding
         summary = report.render(result.findings, "text", stats=flat, **kwargs).rstrip("\n").splitlines()[-1]
         text = "\n".join([*text.rstrip("\n").splitlines()[:-1], summary])
+    if fmt == "text" and not quiet:  # which entry each cluster was found from
+        text = "".join(f"{line}\n" for line in result.entries) + text
     for name, file in extra:
         file.parent.mkdir(parents=True, exist_ok=True)
         body = report.render(result.findings, name, stats=result.stats if name == "json" else flat, **kwargs)
@@ -942,7 +995,9 @@ def default_diff_format(output: str | None) -> str:
 @click.option("--output", metavar="FILE", help="Write the diff to FILE instead of stdout.")
 @click.option("--max-lines", default=400, show_default=True, metavar="N", help="Lines shown per object (0: all).")
 @click.option("--context", "context", default=3, show_default=True, metavar="N", help="Unified-diff context lines.")
-@click.option("--kubernetes-version", metavar="X.Y", help="Kubernetes version Helm renders for (default 1.33).")
+@click.option(
+    "--kubernetes-version", metavar="X.Y", help="Kubernetes version Helm renders for (default: as validate, 1.36)."
+)
 @click.option(
     "--gitlab-note",
     is_flag=True,

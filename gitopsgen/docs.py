@@ -48,7 +48,11 @@ FIELD_DOCS: dict[str, str] = {
     "Fleet.image_automation": "Commits of Flux's ImageUpdateAutomation.",
     "AutomationSettings.author_name": "Commit author name of image updates.",
     "AutomationSettings.author_email": "Commit author email of image updates.",
-    "AutomationSettings.push_branch": "Branch image updates are pushed to; default: the followed branch.",
+    "AutomationSettings.push": "`merge-request` (default: image updates go to a branch of their own with GitLab "
+    "merge-request push options, reviewed and validated like every change) or `direct` (commits on `git.branch`; "
+    "a protected branch rejects them).",
+    "AutomationSettings.push_branch": "With `merge-request`: the branch name; `{cluster}` is replaced by the "
+    "cluster's name (default `image-updates/{cluster}`).",
     "ClusterIntent.name": "Cluster name: `clusters/<name>/`, `overlays/<name>/`; must match the file name.",
     "ClusterIntent.cluster_uid": "The worker chart's `worker.clusterUid` (Helm `lookup` is empty under Flux); "
     "default derived from the name.",
@@ -87,14 +91,20 @@ FIELD_DOCS: dict[str, str] = {
     "WorkPoolIntent.memory_request": "Default memory request of a flow run.",
     "WorkPoolIntent.cpu_limit": "Default CPU limit of a flow run (unset: none).",
     "WorkPoolIntent.memory_limit": "Default memory limit of a flow run.",
+    "WorkPoolIntent.values": "prefect-worker chart values of this pool's release, merged over the cluster's and "
+    "gitopsgen's (checked against the chart's values schema when the chart is at hand).",
     "ClusterIntent.registry": "This cluster's registry settings (each key overrides the fleet's).",
     "ClusterIntent.image_automation": "Flux image automation for this cluster.",
     "ImageAutomationIntent.enabled": "Let Flux bump image tags (ImageRepository, ImagePolicy, ImageUpdateAutomation).",
     "ImageAutomationIntent.prefect_policy": "Semver range for Prefect server/worker images; default: patch "
     "releases of the pinned Prefect version.",
     "ImageAutomationIntent.interval": "How often Flux scans the registry.",
+    "ImageAutomationIntent.push": "`merge-request` or `direct` for this cluster; default: the fleet's "
+    "`imageAutomation.push`.",
     "ClusterIntent.prefect_version": "Pins this cluster's Prefect version (default: the fleet's).",
     "ClusterIntent.chart_version": "Pins this cluster's chart version (default: the fleet's).",
+    "ClusterIntent.values": "Chart values per component (`prefect-server`, `prefect-worker`), merged over what "
+    "gitopsgen renders (your value wins).",
 }
 
 

@@ -23,9 +23,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from . import __version__, checks, generator, generatorversion
+from . import __version__, checks, coowned, generator, generatorversion
 from . import intent as it
 from .errors import InputError
+from .render import images
 from .render.protect import removal
 from .tree import Plan, plan
 
@@ -247,7 +248,19 @@ def plan_upgrade(
                 if getattr(cluster, attr) != getattr(intents[n], attr):
                     text = set_key(text, (key,), getattr(cluster, attr), rel)
             plans.append(plan(root, {rel: text}, []))
-        plans.append(generator.plan_cluster(root, new_fleet, cluster))
+        # a Prefect move sets the server and worker tags on purpose, over what image automation wrote
+        moved_prefect = any(m.cluster == n and m.kind == "prefect" for m in moves)
+        override = frozenset({images.SERVER_POLICY, images.WORKER_POLICY}) if moved_prefect else frozenset()
+        cluster_plan = generator.plan_cluster(root, new_fleet, cluster, override=override)
+        plans.append(cluster_plan)
+        if override:
+            for rel in generator.coowned_paths(n):
+                if rel in cluster_plan.write:
+                    policies = images.policies(it.resolve(new_fleet, cluster))
+                    for key, was, now in coowned.moved_back(
+                        cluster_plan.write[rel], cluster_plan.current.get(rel), policies
+                    ):
+                        notes.append(f"{n}: image automation had moved {key} to {was}; the upgrade sets {now}")
     return FleetOp(plan=generator.merge(plans), summary=_upgrade_summary(fleet_moves, moves), notes=notes)
 
 
@@ -287,7 +300,7 @@ def plan_remove_cluster(root: Path, name: str) -> FleetOp:
     fleet = generator.require_scaffold(root)
     _known(root, [name])
     rel = it.intent_path(root, name).relative_to(root).as_posix()
-    p = plan(root, {}, generator.cluster_owned_dirs(name))
+    p = generator.plan_remove(root, name)
     p.current[rel] = _read(root, rel)
     p.delete.append(rel)
     notes: list[str] = []

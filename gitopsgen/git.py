@@ -297,9 +297,31 @@ def _check_push_option(option: str) -> None:
 # Opening the repository
 
 
+# git's configuration can name programs it runs (core.fsmonitor, hooks): reading a repository whose content
+# is untrusted (diff, --changed-since in a merge-request pipeline) runs none of them
+_UNTRUSTED_OPTIONS = ["core.fsmonitor=false", "core.hooksPath=/dev/null"]
+# what git and its hooks never need of ours: blanked in their environment
+_SECRET_VARIABLES = ("GITOPSGEN_REGISTRY_PASSWORD", "GITOPSGEN_GITLAB_TOKEN", "GITOPSGEN_CACHE_SECRET")
+
+
+def _no_filters(repo: git.Repo) -> list[str]:
+    """``-c`` values that turn every configured filter driver (``filter.<name>.*``, which a checkout or a
+    diff of the work tree runs for the paths .gitattributes names) into plain copies."""
+    options: list[str] = []
+    for section in repo.config_reader().sections():
+        m = re.fullmatch(r'filter "(.+)"', section)
+        if m:
+            name = m[1]
+            options += [f"filter.{name}.smudge=cat", f"filter.{name}.clean=cat", f"filter.{name}.process="]
+            options.append(f"filter.{name}.required=false")
+    return options
+
+
 @contextlib.contextmanager
-def _open(root: Path) -> Iterator[tuple[git.Repo, str]]:
-    """The repository holding ``root`` and root's path inside its work tree (``""`` or ``"sub/dir/"``)."""
+def _open(root: Path, untrusted: bool = False) -> Iterator[tuple[git.Repo, str]]:
+    """The repository holding ``root`` and root's path inside its work tree (``""`` or ``"sub/dir/"``);
+    ``untrusted``: every git command runs with ``-c core.fsmonitor=false -c core.hooksPath=/dev/null`` and
+    every configured filter driver made a plain copy."""
     try:
         repo = git.Repo(root, search_parent_directories=True)
     except (InvalidGitRepositoryError, NoSuchPathError):
@@ -313,6 +335,9 @@ def _open(root: Path) -> Iterator[tuple[git.Repo, str]]:
         except ValueError:
             raise InputError(f"{root} is not inside the work tree of its git repository ({top})") from None
         repo.git.update_environment(GIT_LITERAL_PATHSPECS="1", LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+        repo.git.update_environment(**{name: "" for name in _SECRET_VARIABLES if name in os.environ})
+        if untrusted:
+            repo.git.set_persistent_git_options(c=[*_UNTRUSTED_OPTIONS, *_no_filters(repo)])
         yield repo, "" if rel == "." else rel + "/"
     finally:
         repo.close()
@@ -574,14 +599,19 @@ def _resolve(repo: git.Repo, ref: str) -> git.Commit:
     if not ref or ref.startswith("-"):
         raise InputError(f"invalid git ref {ref!r}")
     try:
-        return repo.commit(ref)
-    except (BadName, ValueError, GitCommandError):
+        found = repo.rev_parse(ref)
+        while isinstance(found, git.TagObject):
+            found = found.object
+    except (BadName, ValueError, KeyError, IndexError, GitCommandError):  # KeyError: 'HEAD:..' and the like
         raise InputError(f"unknown git ref {ref!r}") from None
+    if not isinstance(found, git.Commit):
+        raise InputError(f"git ref {ref!r} names a {found.type}, not a commit")
+    return found
 
 
 def commit_of(root: Path, ref: str) -> str:
     """The full sha of ``ref`` (a branch, tag or commit) in the repository holding ``root``."""
-    with _open(root) as (repo, _prefix):
+    with _open(root, untrusted=True) as (repo, _prefix):
         return _resolve(repo, ref).hexsha
 
 
@@ -590,7 +620,7 @@ def changed_paths(root: Path, ref: str) -> set[str]:
 
     Modified, added, deleted, both sides of a rename, untracked files that are not ignored.
     """
-    with _open(root) as (repo, prefix):
+    with _open(root, untrusted=True) as (repo, prefix):
         commit = _resolve(repo, ref)
         found: set[str] = set()
         try:
@@ -626,23 +656,23 @@ def uncommitted(root: Path, paths: Iterable[str]) -> list[str]:
 def worktree_at(root: Path, ref: str) -> Iterator[Path]:
     """A detached checkout of ``ref`` in a temporary directory; yields root's counterpart inside it.
 
-    The worktree is removed and pruned afterwards, also on exceptions. Checkout hooks do not run
-    (``core.hooksPath=/dev/null``): this is a throwaway read-only copy.
+    The worktree is removed and pruned afterwards, also on exceptions. Neither hooks nor an fsmonitor
+    run (see :func:`_open`): this is a throwaway read-only copy of untrusted content.
     """
-    with _open(root) as (repo, prefix):
+    with _open(root, untrusted=True) as (repo, prefix):
         sha = _resolve(repo, ref).hexsha
         top = Path(repo.working_tree_dir or root)
     parent = Path(tempfile.mkdtemp(prefix="gitopsgen-worktree-"))
     tree = parent / "tree"
     try:
-        with _open(top) as (repo, _):
+        with _open(top, untrusted=True) as (repo, _):
             try:
-                repo.git(c="core.hooksPath=/dev/null").worktree("add", "--detach", "--quiet", str(tree), sha)
+                repo.git.worktree("add", "--detach", "--quiet", str(tree), sha)
             except GitCommandError as err:
                 raise InputError(f"cannot check out {ref} into a worktree: {_git_message(err)}") from None
         yield tree / prefix if prefix else tree
     finally:
-        with _open(top) as (repo, _):
+        with _open(top, untrusted=True) as (repo, _):
             with contextlib.suppress(GitCommandError):
                 repo.git.worktree("remove", "--force", str(tree))
             shutil.rmtree(parent, ignore_errors=True)

@@ -123,11 +123,24 @@ class NotificationSettings:
     token_remote_key: str = "gitops/gitlab-token"
 
 
+PUSH_MERGE_REQUEST = "merge-request"
+PUSH_DIRECT = "direct"
+PUSH_MODES = (PUSH_MERGE_REQUEST, PUSH_DIRECT)
+DEFAULT_PUSH_BRANCH = "image-updates/{cluster}"
+
+
 @dataclass(frozen=True)
 class AutomationSettings:
     author_name: str = "fluxcdbot"
     author_email: str = "fluxcdbot@users.noreply.gitlab.com"
-    push_branch: str | None = None
+    # how image updates reach the branch Flux follows: "merge-request" (default: a per-cluster branch
+    # pushed with GitLab merge-request push options, reviewed and validated like any change) or
+    # "direct" (commits on git.branch itself; a protected branch rejects them)
+    push: str = PUSH_MERGE_REQUEST
+    push_branch: str | None = None  # merge-request mode: branch name, "{cluster}" is replaced (default below)
+
+    def branch_for(self, cluster: str) -> str:
+        return (self.push_branch or DEFAULT_PUSH_BRANCH).replace("{cluster}", cluster)
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,7 @@ class WorkPoolIntent:
     def all_namespaces(self) -> list[str]:
         """The default flow-run namespace first, then the others the pool's deployments may target."""
         return [self.namespace, *(ns for ns in self.namespaces or [] if ns != self.namespace)]
+    values: dict[str, Any] | None = None  # prefect-worker chart values of this pool's release (over the cluster's)
 
 
 @dataclass(frozen=True)
@@ -223,6 +237,7 @@ class ImageAutomationIntent:
     enabled: bool = False
     prefect_policy: str | None = None  # default: patch releases of the pinned Prefect version
     interval: str = "10m"
+    push: str | None = None  # merge-request or direct; None: the fleet's imageAutomation.push
 
 
 @dataclass(frozen=True)
@@ -235,6 +250,27 @@ class ClusterIntent:
     image_automation: ImageAutomationIntent = field(default_factory=ImageAutomationIntent)
     prefect_version: str | None = None
     chart_version: str | None = None
+    # chart values per component (prefect-server, prefect-worker), merged over what gitopsgen renders
+    values: dict[str, Any] | None = None
+
+
+VALUES_COMPONENTS = ("prefect-server", "prefect-worker")
+
+
+MAX_VALUES_DEPTH = 32
+
+
+def check_values(values: object, where: str, depth: int = 0) -> None:
+    """Chart values: a mapping with string keys all the way down (lists and scalars as leaves), not too deep."""
+    if not isinstance(values, dict):
+        raise InputError(f"{where} must be a mapping of chart values")
+    if depth > MAX_VALUES_DEPTH:
+        raise InputError(f"{where}: chart values nest deeper than {MAX_VALUES_DEPTH} mappings")
+    for key, value in values.items():
+        if not isinstance(key, str):
+            raise InputError(f"{where}: key {key!r} is not a string")
+        if isinstance(value, dict):
+            check_values(value, f"{where}.{key}", depth + 1)
 
 
 _NESTED: dict[tuple[str, str], type] = {
@@ -294,6 +330,11 @@ class Resolved:
         if pool.flow_image:
             return f"{pool.flow_image}:{pool.flow_image_tag}"
         return f"{self.fleet.prefect.image}:{self.server_tag}"
+
+    @property
+    def image_push(self) -> str:
+        """How image automation pushes: merge-request (a branch of its own) or direct."""
+        return self.cluster.image_automation.push or self.fleet.image_automation.push
 
     @property
     def flow_namespaces(self) -> list[str]:
@@ -368,7 +409,23 @@ def check_fleet(fleet: Fleet) -> Fleet:
         checks.dns_subdomain(fleet.registry.secret_store, "secret store")
     check_registry_credentials(fleet.registry, FLEET_FILE)
     checks.dns_subdomain(fleet.notifications.token_secret, "token secret")
+    check_push(fleet.image_automation.push, f"{FLEET_FILE}: imageAutomation.push")
+    if fleet.image_automation.push_branch is not None:
+        from .git import check_branch_name
+
+        branch = fleet.image_automation.branch_for("cluster")
+        check_branch_name(branch, f"{FLEET_FILE}: imageAutomation.pushBranch")
+        if "{cluster}" not in fleet.image_automation.push_branch:
+            raise InputError(
+                f"{FLEET_FILE}: imageAutomation.pushBranch {fleet.image_automation.push_branch!r} needs '{{cluster}}': "
+                "each cluster's image updates go to a branch of their own"
+            )
     return fleet
+
+
+def check_push(value: object, what: str) -> None:
+    if value not in PUSH_MODES:
+        raise InputError(f"{what} {value!r}: choose one of {', '.join(PUSH_MODES)}")
 
 
 def check_cluster(c: ClusterIntent) -> ClusterIntent:
@@ -485,6 +542,18 @@ def check_cluster(c: ClusterIntent) -> ClusterIntent:
         checks.duration(c.image_automation.interval, "image scan interval")
         if c.image_automation.prefect_policy:
             checks.semver_range(c.image_automation.prefect_policy)
+    if c.image_automation.push is not None:
+        check_push(c.image_automation.push, "imageAutomation.push")
+    if c.values is not None:
+        check_values(c.values, "values")
+        unknown = sorted(set(c.values) - set(VALUES_COMPONENTS))
+        if unknown:
+            raise InputError(f"values: unknown component {unknown[0]!r} (known: {', '.join(VALUES_COMPONENTS)})")
+        for component, values in c.values.items():
+            check_values(values, f"values.{component}")
+    for p in c.worker_pools:
+        if p.values is not None:
+            check_values(p.values, f"values of pool {p.name}")
     if c.prefect_version:
         checks.version(c.prefect_version, "Prefect version")
     if c.chart_version:

@@ -6,6 +6,7 @@ All three are written only where absent: they belong to the repository's owners 
 from __future__ import annotations
 
 from .intent import Fleet
+from .nextsteps import BEGIN, END, update_readme
 
 GITLAB_CI = """\
 # GitLab CI of a gitopsgen fleet repository (written by 'gitopsgen init'; yours to change).
@@ -24,6 +25,11 @@ GITLAB_CI = """\
 #                           or a directory), not from the HelmRepository URL
 #   GITOPSGEN_GITLAB_TOKEN  project access token with api scope (masked) that posts the MR note; CI_JOB_TOKEN
 #                           cannot write notes: without it the rendered diff is only an artifact
+#   GITOPSGEN_CACHE_SECRET  optional, protected + masked: signs the result cache's entries (HMAC); an entry a
+#                           pipeline without the secret wrote (an untrusted merge request's) is then never used
+# Trust: merge-request pipelines run untrusted content. Each branch has its own cache, seeded from the default
+# branch's, and merge-request pipelines only read it (policy: pull): what they compute never reaches another
+# pipeline.
 # gitopsgen's dependencies bring kubectl (and its kustomize): the image needs only Python and git.
 # Air-gapped runners: GITOPSGEN_PACKAGE and its dependencies from your package registry (PIP_INDEX_URL),
 # GITOPSGEN_CRDS and GITOPSGEN_HELM_MIRROR naming what the runner has.
@@ -47,6 +53,7 @@ variables:
   GITOPSGEN_INDEX_URL: ""
   GITOPSGEN_CRDS: ""
   GITOPSGEN_HELM_MIRROR: ""
+  GITOPSGEN_CACHE_POLICY: pull-push  # merge-request pipelines: pull (see .checks-rules)
   FLUX_VERSION: v2.9.5
   ESO_VERSION: v2.0.1
 
@@ -79,13 +86,19 @@ variables:
 
 .checks-rules: &checks-rules
   - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+    variables:
+      GITOPSGEN_CACHE_POLICY: pull
   - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
 
 default:
   # any image with Python >= 3.11, git and curl
   image: python:3.12
   cache:
-    key: gitopsgen
+    # one cache per branch, falling back to the default branch's; merge-request pipelines only pull it
+    key: gitopsgen-$CI_COMMIT_REF_SLUG
+    fallback_keys:
+      - gitopsgen-$CI_DEFAULT_BRANCH
+    policy: $GITOPSGEN_CACHE_POLICY
     paths:
       - .cache/pip
       - .cache/gitopsgen
@@ -126,6 +139,8 @@ rendered-diff:
   stage: check
   rules:
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+      variables:
+        GITOPSGEN_CACHE_POLICY: pull
   variables:
     # the merge request's base commit must be in the clone
     GIT_DEPTH: "0"
@@ -155,7 +170,10 @@ rendered-diff.md
 
 
 def readme(fleet: Fleet) -> str:
-    return f"""\
+    return update_readme(_README.format(fleet=fleet, BEGIN=BEGIN, END=END), fleet)
+
+
+_README = """\
 # Prefect fleet (GitOps with Flux)
 
 This repository runs self-hosted Prefect (server and workers) on Kubernetes clusters through Flux
@@ -186,4 +204,11 @@ Without a store, `gitopsgen add-cluster` prints the Secrets to create by hand.
 
 Namespaces, volumes and server Secrets are never pruned by Flux; `gitopsgen remove-cluster NAME` says
 what it deletes and what stays, and acts only with `--yes`.
+
+Yours inside the generated tree: `values` in a cluster's intent (chart values per component, and per
+work pool) and `overlays/<name>/<component>/custom/`, a Kustomize Component the overlay includes and
+gitopsgen never touches. gitopsgen rewrites and deletes only the files it lists in `.generated-files`.
+
+{BEGIN}
+{END}
 """

@@ -54,9 +54,10 @@ def test_generate_check_reports_a_hand_edit(fleet: Path) -> None:
     assert proc.returncode == 1
     assert "--- a/overlays/cluster-2/prefect-server/helmrelease-patch.yaml" in proc.stdout
     assert "-      replicaCount: 5" in proc.stdout and "+      replicaCount: 3" in proc.stdout
-    assert "+++ /dev/null" in proc.stdout and "extra.yaml" in proc.stdout
+    assert "extra.yaml" not in proc.stdout  # not gitopsgen's: neither drift nor deleted
     run_cli("generate", "--repo", str(fleet), check=True)
-    assert not git.Repo(fleet).is_dirty(untracked_files=True)
+    assert not git.Repo(fleet).is_dirty(untracked_files=False)
+    assert stray.read_text() == "kind: ConfigMap\n"
 
 
 def test_intent_edit_regenerates(fleet: Path) -> None:
@@ -293,3 +294,116 @@ def test_bundled_redis_image_can_be_named_in_the_intent(fleet: Path) -> None:
     intent.write_text(original.replace("    secret: prefect-redis\n", bad))
     proc = run_cli("generate", "--repo", str(fleet))
     assert proc.returncode == 2 and "is not REGISTRY/REPOSITORY:TAG" in proc.stderr
+
+
+FULL_TEMPLATE = """\
+name: full
+clusterUid: 0b6c1c52-1f0e-4c55-9d2f-6f1e1f3b2a10
+server:
+  mode: ha
+  replicas: 4
+  storageSize: 7Gi
+  storageClass: fast-ssd
+  database: {secret: full-db, key: url}
+  redis: {host: redis.example.internal, port: 6380, secret: full-redis}
+  ingress: {host: prefect.full.example.com, className: traefik, tlsSecret: full-tls}
+  authSecret: full-auth
+workerPools:
+  - name: etl
+    namespace: full-etl
+    namespaces: [full-etl, full-etl-adhoc]
+    queues: [high, default]
+    replicas: 3
+    flowImage: harbor.example.com/data/flows
+    flowImageTag: 1.4.2
+    flowImagePolicy: '>=1.4.0 <2.0.0'
+    finishedJobTtl: 120
+    cpuRequest: '1'
+    memoryRequest: 1Gi
+    cpuLimit: '2'
+    memoryLimit: 4Gi
+    values: {worker: {replicaCount: 5}}
+registry:
+  host: registry.example.com
+  secretStore: other-store
+  remoteKey: full/registry
+  credentials: external-secrets
+  ageRecipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]
+imageAutomation: {enabled: true, prefectPolicy: '~3.8.0', interval: 7m, push: direct}
+values:
+  prefect-server: {server: {podLabels: {team: data}}}
+  prefect-worker: {worker: {podLabels: {team: data}}}
+prefectVersion: 3.8.4
+chartVersion: 2026.9.1
+"""
+
+
+def _leaves(value: object, path: str = "") -> dict[str, object]:
+    """Every leaf setting of an intent dict, by dotted path (dataclass defaults included)."""
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            out.update(_leaves(item, f"{path}.{key}" if path else key))
+        return out
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        out = {}
+        for index, item in enumerate(value):
+            out.update(_leaves(item, f"{path}[{index}]"))
+        return out
+    return {path: value}
+
+
+def test_from_keeps_every_setting_not_overridden(fleet: Path) -> None:
+    import dataclasses
+
+    from gitopsgen import intent as it
+
+    (fleet / "intent/clusters/full.yaml").write_text(FULL_TEMPLATE)
+    template = it.load_cluster(fleet, "full")
+    # the template sets every field of the intent to something other than its default: a new field
+    # must be added to FULL_TEMPLATE, so --from is tested over all settings
+    defaults = {
+        it.ClusterIntent: it.ClusterIntent(name="x", cluster_uid="0"),
+        it.ServerIntent: it.ServerIntent(),
+        it.WorkPoolIntent: it.WorkPoolIntent(name="x"),
+        it.RegistrySettings: it.RegistrySettings(),
+        it.ImageAutomationIntent: it.ImageAutomationIntent(),
+        it.DatabaseIntent: it.DatabaseIntent(secret="x"),
+        it.RedisIntent: it.RedisIntent(),
+        it.IngressIntent: it.IngressIntent(host="x"),
+    }
+
+    # settings that exclude one another: the template sets the other one (an external Redis takes no image)
+    exclusive = {"cluster.server.redis.image"}
+
+    def non_default(obj: object, where: str) -> None:
+        default = defaults[type(obj)]
+        for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+            if f"{where}.{f.name}" in exclusive:
+                continue
+            value = getattr(obj, f.name)
+            assert value != getattr(default, f.name), f"FULL_TEMPLATE leaves {where}.{f.name} at its default"
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if dataclasses.is_dataclass(item):
+                    non_default(item, f"{where}.{f.name}")
+
+    non_default(template, "cluster")
+    proc = run_cli("add-cluster", "copy", "--from", "full", "--ingress-host", "prefect.copy.example.com",
+                   "--repo", str(fleet))
+    assert proc.returncode == 0, proc.stderr
+    copy = _leaves(it.cluster_to_dict(it.load_cluster(fleet, "copy")))
+    original = _leaves(it.cluster_to_dict(template))
+    overridden = {"name", "clusterUid", "server.ingress.host"}
+    assert set(copy) == set(original)
+    assert {k: v for k, v in copy.items() if k not in overridden} == {
+        k: v for k, v in original.items() if k not in overridden
+    }
+    assert copy["server.ingress.host"] == "prefect.copy.example.com"
+    assert copy["clusterUid"] == it.default_cluster_uid("copy")
+    # an option given still wins over the template's setting
+    proc = run_cli("add-cluster", "copy2", "--from", "full", "--ingress-host", "prefect.copy2.example.com",
+                   "--tls-secret", "copy2-tls", "--repo", str(fleet))
+    assert proc.returncode == 0, proc.stderr
+    ingress = it.load_cluster(fleet, "copy2").server.ingress
+    assert ingress == it.IngressIntent(host="prefect.copy2.example.com", class_name="traefik", tls_secret="copy2-tls")

@@ -378,8 +378,9 @@ def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 @pytest.fixture
-def evil_helm_repo(tmp_path: Path) -> Iterator[str]:
+def evil_helm_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A Helm repository on 127.0.0.1 whose chart ``demo`` 0.1.0 has a member ``demo/../../evil``."""
+    monkeypatch.setenv("GITOPSGEN_ALLOW_HOSTS", "127.0.0.1")  # a repository's loopback URL is refused otherwise
     served = tmp_path / "served"
     served.mkdir()
     archive = served / "demo-0.1.0.tgz"

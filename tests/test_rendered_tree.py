@@ -24,7 +24,12 @@ CHART_URL = "https://prefecthq.github.io/prefect-helm"
 
 
 def kustomize_dirs(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.glob("**/kustomization.yaml") if ".git" not in p.parts)
+    """Directories kustomize builds (a Component, such as an overlay's custom/, is built by its overlay)."""
+    return sorted(
+        p.parent
+        for p in root.glob("**/kustomization.yaml")
+        if ".git" not in p.parts and "kind: Component\n" not in p.read_text()
+    )
 
 
 def load_all(path: Path) -> list[dict[str, Any]]:

@@ -183,6 +183,30 @@ def test_2_a_file_named_only_by_a_builtin_plugin_config_is_an_input(tmp_path: Pa
     assert warm.exit_code == 1
 
 
+@needs_kustomize
+@pytest.mark.slow
+def test_2_diff_and_changed_since_see_a_change_named_only_by_a_plugin_config(tmp_path: Path) -> None:
+    import dataclasses
+
+    import git
+
+    from gitopsgen.diff import rendered_diff
+
+    root = make(tmp_path / "repo", PLUGIN_FLEET)
+    repo = git.Repo.init(root)
+    repo.index.add([str(p.relative_to(root)) for p in root.rglob("*.yaml") if ".git" not in p.parts])
+    actor = git.Actor("t", "t@example.invalid")
+    repo.index.commit("base", author=actor, committer=actor)
+    patch = root / "patches/security.yaml"
+    patch.write_text(patch.read_text().replace("privileged: false", "privileged: true"))
+    report = rendered_diff(root, "HEAD", Settings(cache=False))
+    [c1] = report.clusters
+    assert c1.status == "changed" and c1.inputs == ["patches/security.yaml"], c1
+    assert any("+" in ln and "privileged: true" in ln for o in c1.objects for ln in o.diff), c1.objects
+    changed = engine.validate(root, dataclasses.replace(Settings(cache=False), changed_since="HEAD"))
+    assert changed.clusters == ["c1"]
+
+
 @pytest.mark.parametrize(
     ("config", "read"),
     [
@@ -320,7 +344,7 @@ def kustomize_reads(root: Path, target: Path) -> set[str]:
         ["strace", "-f", "-qq", "-e", "trace=openat,open", "-o", str(log), *command],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # strace slows kubectl down a lot on a loaded machine
     )
     assert proc.returncode == 0, proc.stderr
     reads = set()
@@ -745,3 +769,346 @@ def test_7_a_journal_naming_a_path_through_a_symlink_out_of_the_repository_is_re
         tree.apply(fleet, tree.plan(fleet, {"owned/a.yaml": "a: 1\n"}, ["owned"]))
     assert sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir()) == before
     assert not (fleet / "owned").exists()  # nothing written either
+
+
+# ---------------------------------------------------------------- 8: cache poisoning
+
+
+def forge_clean(cache: Path) -> int:
+    """What a merge-request pipeline sharing the cache could do: rewrite every cluster outcome as clean."""
+    import json
+
+    count = 0
+    for path in (cache / "results" / "cluster").rglob("*.json"):
+        entry = json.loads(path.read_text())
+        entry["value"]["findings"] = []
+        path.write_text(json.dumps(entry))
+        count += 1
+    return count
+
+
+def test_8_forged_cache_entries_are_not_trusted_with_a_cache_secret(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = deployment()
+    broken["spec"]["replicass"] = 1
+    root = make(tmp_path / "repo", {"clusters/c1/app.yaml": broken})
+    # without a secret (no protection): the forged entry is what the next run reports
+    assert engine.validate(root, Settings()).exit_code == 1
+    assert forge_clean(cache) == 1
+    assert engine.validate(root, Settings()).exit_code == 0  # the attack this protects against
+    # with the secret (a protected CI variable): the main pipeline signs its entries ...
+    monkeypatch.setenv("GITOPSGEN_CACHE_SECRET", "protected-variable")
+    signed = engine.validate(root, Settings())
+    assert signed.exit_code == 1 and signed.stats["clusters_cached"] == 0  # the unsigned forgery is a miss
+    assert engine.validate(root, Settings()).stats["clusters_cached"] == 1  # its own signed entry is a hit
+    # ... and an entry altered by a pipeline without the secret is a miss, not a clean result
+    assert forge_clean(cache) >= 1
+    again = engine.validate(root, Settings())
+    assert again.exit_code == 1 and again.stats["clusters_cached"] == 0
+
+
+@pytest.mark.parametrize("which", ["results", "crds", "."])
+def test_8_10_a_symlinked_cache_directory_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
+    from gitopsgen.errors import InputError
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.json").write_text("{}")
+    cache_dir = tmp_path / "cache-root"
+    if which == ".":
+        cache_dir.symlink_to(elsewhere)
+    else:
+        cache_dir.mkdir()
+        (cache_dir / which).symlink_to(elsewhere)
+    monkeypatch.setenv("GITOPSGEN_CACHE_DIR", str(cache_dir))
+    root = make(tmp_path / "repo", {"clusters/c1/app.yaml": deployment()})
+    with pytest.raises(InputError, match="is a symlink: refusing to use it as gitopsgen's cache"):
+        engine.validate(root, Settings())
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.json"]
+    assert engine.validate(root, Settings(cache=False)).exit_code == 0  # --no-cache still works
+
+
+@pytest.mark.parametrize("which", ["project", "scaffold"])
+def test_8_ci_caches_per_ref_and_merge_request_pipelines_only_pull(which: str) -> None:
+    from conftest import ROOT
+
+    from gitopsgen.scaffold import GITLAB_CI
+
+    text = (ROOT / ".gitlab-ci.yml").read_text() if which == "project" else GITLAB_CI
+    pipeline = yaml.safe_load(text)
+    cache_ = pipeline["default"]["cache"]
+    assert "$CI_COMMIT_REF_SLUG" in cache_["key"]
+    assert cache_["fallback_keys"] == ["gitopsgen-$CI_DEFAULT_BRANCH"]
+    assert (
+        cache_["policy"] == "$GITOPSGEN_CACHE_POLICY" and pipeline["variables"]["GITOPSGEN_CACHE_POLICY"] == "pull-push"
+    )
+
+    # every rule that admits a merge-request pipeline turns the policy to pull: the workflow's (it applies to
+    # every job), else each job's
+    def mr_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rules if "merge_request_event" in str(r.get("if", ""))]
+
+    chosen = mr_rules((pipeline.get("workflow") or {}).get("rules", []))
+    if not chosen:
+        chosen = mr_rules([r for job in pipeline.values() if isinstance(job, dict) for r in job.get("rules") or []])
+    assert chosen and all(r.get("variables", {}).get("GITOPSGEN_CACHE_POLICY") == "pull" for r in chosen)
+
+
+# ---------------------------------------------------------------- 9: in-repository chart templates
+
+
+def test_9_chart_templates_in_the_repository_are_not_parsed_as_yaml(tmp_path: Path) -> None:
+    template = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
+        "data:\n  {{- range $k, $v := .Values.data }}\n  {{ $k }}: {{ $v | quote }}\n  {{- end }}\n"
+    )
+    files: dict[str, object] = {
+        "charts/app/Chart.yaml": {"apiVersion": "v2", "name": "app", "version": "0.1.0"},
+        "charts/app/values.yaml": {"data": {"a": "1"}},
+        "charts/app/templates/configmap.yaml": template,
+        "charts/app/charts/sub/Chart.yaml": {"apiVersion": "v2", "name": "sub", "version": "0.1.0"},
+        "charts/app/charts/sub/templates/cm.yaml": template,
+        "clusters/c1/app.yaml": deployment(),
+        "other/templates/broken.yaml": "a: [\n",  # not a chart: still parsed, still a finding
+    }
+    root = make(tmp_path / "repo", files)
+    result = engine.validate(root, Settings(cache=False))
+    y001 = {f.file for f in result.findings if f.rule == "Y001"}
+    assert y001 == {"other/templates/broken.yaml"}, result.findings
+
+
+# ---------------------------------------------------------------- 10: git runs nothing of the repository's
+
+
+def git_repo(root: Path) -> Any:
+    import git
+
+    repo = git.Repo.init(root)
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "t")
+        config.set_value("user", "email", "t@example.invalid")
+    (root / "a.yaml").write_text("a: 1\n")
+    repo.index.add(["a.yaml"])
+    repo.index.commit("base")
+    return repo
+
+
+def test_10_diff_and_changed_since_run_no_fsmonitor_no_hooks_no_filters(tmp_path: Path) -> None:
+    from gitopsgen import git as gitops
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    repo = git_repo(root)
+    marker = tmp_path / "ran"
+    script = tmp_path / "evil.sh"
+    script.write_text(f'#!/bin/sh\necho "$0 $*" >> {marker}\n')
+    script.chmod(0o755)
+    hooks = root / ".git" / "hooks"
+    for hook in ("post-checkout", "reference-transaction"):
+        (hooks / hook).write_text(script.read_text())
+        (hooks / hook).chmod(0o755)
+    with repo.config_writer() as config:
+        config.set_value("core", "fsmonitor", str(script))
+        config.set_value('filter "evil"', "smudge", f"{script} smudge")
+        config.set_value('filter "evil"', "clean", f"{script} clean")
+        config.set_value('filter "evil"', "required", "true")
+    (root / ".gitattributes").write_text("*.yaml filter=evil\n")
+    repo.index.add([".gitattributes"])
+    repo.index.commit("attributes")
+    (root / "a.yaml").write_text("a: 2\n")
+    assert gitops.changed_paths(root, "HEAD") == {"a.yaml"}
+    assert gitops.commit_of(root, "HEAD") == repo.head.commit.hexsha
+    with gitops.worktree_at(root, "HEAD") as base:
+        assert (base / "a.yaml").read_text() == "a: 1\n"
+    assert not marker.exists(), marker.read_text()
+
+
+@pytest.mark.parametrize("ref", ["HEAD:..", "HEAD:a.yaml", "HEAD^{tree}", "no-such-ref", "-x"])
+def test_10_a_base_that_is_not_a_commit_is_a_clean_error(tmp_path: Path, ref: str) -> None:
+    from gitopsgen import git as gitops
+    from gitopsgen.errors import InputError
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    git_repo(root)
+    with pytest.raises(InputError, match=r"git ref"):
+        gitops.commit_of(root, ref)
+
+
+def test_10_git_hooks_never_see_our_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitopsgen import git as gitops
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    git_repo(root)
+    seen = tmp_path / "hook-env"
+    hook = root / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\nenv > {seen}\n")
+    hook.chmod(0o755)
+    for name in SECRET_VARIABLES:
+        monkeypatch.setenv(name, "s3cret-value")
+    (root / "b.yaml").write_text("b: 1\n")
+    assert gitops.commit_paths(root, ["b.yaml"], "add b")
+    assert seen.exists()
+    gitopsgen_secrets = [n for n in SECRET_VARIABLES if n.startswith("GITOPSGEN_")]
+    assert not [n for n in gitopsgen_secrets if f"{n}=s3cret-value" in seen.read_text()]
+
+
+def test_10_a_secret_value_of_the_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "default"},
+        "stringData": {"pin": 73317, "flag": 4242.5, "list": ["918273"]},
+    }
+    root = make(tmp_path / "repo", {"clusters/c1/secret.yaml": secret})
+    result = engine.validate(root, Settings(cache=False))
+    k001 = [f for f in result.findings if f.rule == "K001"]
+    assert len(k001) == 3, result.findings  # each wrong value is still reported ...
+    assert not [f for f in k001 if any(v in f.message for v in ("73317", "4242", "918273"))], k001  # ... not shown
+
+
+# ---------------------------------------------------------------- 10: hosts a repository's URLs may name
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/charts",
+        "https://localhost/charts",
+        "http://169.254.169.254/latest/meta-data",  # a cloud metadata service: never contacted, only parsed
+        "http://[::1]:5000/",
+        "http://[fe80::1]/",
+        "http://0.0.0.0/",
+        "http://[::ffff:127.0.0.1]/",
+        "127.0.0.1:5000/charts",  # an OCI reference without its scheme
+    ],
+)
+def test_10_loopback_and_link_local_hosts_are_denied(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.parse
+
+    from gitopsgen.validate.hosts import HostPolicy, HostRefused
+
+    monkeypatch.delenv("GITOPSGEN_ALLOW_HOSTS", raising=False)
+    with pytest.raises(HostRefused, match="GITOPSGEN_ALLOW_HOSTS"):
+        HostPolicy.from_environment().check(url)
+    host = urllib.parse.urlsplit(url if "://" in url else f"//{url}").hostname
+    monkeypatch.setenv("GITOPSGEN_ALLOW_HOSTS", f"example.com, {host}")
+    HostPolicy.from_environment().check(url)  # allowed explicitly
+
+
+class _Counting:
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+
+def _redirecting_server(target: str, seen: _Counting) -> Any:
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.paths.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", target + self.path)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.mark.slow
+def test_10_validate_does_not_fetch_from_loopback_unless_allowed(
+    tmp_path: Path, helm_repo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import serve
+
+    monkeypatch.delenv("GITOPSGEN_ALLOW_HOSTS", raising=False)
+    docs = worker_release("w", {})
+    docs[0]["spec"]["url"] = helm_repo_url  # http://127.0.0.1:PORT, named by the repository itself
+    root = make(tmp_path / "repo", {"clusters/c1/prefect.yaml": docs})
+    settings_ = Settings(chart_cache=tmp_path / "charts", cache=False)
+    refused = [f for f in engine.validate(root, settings_).findings if f.rule == "H001"]
+    assert len(refused) == 1 and "127.0.0.1 is a loopback address" in refused[0].message, refused
+    # a host that is allowed redirects to one that is not: the redirect is refused, not followed
+    seen = _Counting()
+    with serve(_redirecting_server(helm_repo_url, seen)) as port:
+        docs[0]["spec"]["url"] = f"http://localhost:{port}"
+        make(root, {"clusters/c1/prefect.yaml": docs})
+        monkeypatch.setenv("GITOPSGEN_ALLOW_HOSTS", "localhost")
+        refused = [f for f in engine.validate(root, settings_).findings if f.rule == "H001"]
+    assert seen.paths == ["/index.yaml"]
+    assert len(refused) == 1 and "127.0.0.1 is a loopback address" in refused[0].message, refused
+    # allowed explicitly (or mirrored): fetched and rendered
+    docs[0]["spec"]["url"] = helm_repo_url
+    make(root, {"clusters/c1/prefect.yaml": docs})
+    monkeypatch.setenv("GITOPSGEN_ALLOW_HOSTS", "127.0.0.1")
+    result = engine.validate(root, settings_)
+    assert not [f for f in result.findings if f.rule.startswith("H")], result.findings
+
+
+def test_10_an_oci_registry_on_loopback_is_not_contacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gitopsgen.validate.charts import ChartError, ChartFetcher, ChartRequest
+    from gitopsgen.validate.hosts import HostPolicy
+
+    monkeypatch.delenv("GITOPSGEN_ALLOW_HOSTS", raising=False)
+    fetcher = ChartFetcher(tmp_path, hosts=HostPolicy.from_environment())
+    with pytest.raises(ChartError, match="loopback"):
+        fetcher.fetch(ChartRequest("oci://127.0.0.1:1/charts", "demo", "1.0.0"))
+
+
+def test_10_matching_built_objects_to_documents_is_linear_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """5,000 Kustomizations in one file took minutes: every object looked at every document of its file."""
+    from gitopsgen.validate.model import Document
+
+    n = 1500
+    docs = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}", "namespace": "n"}} for i in range(n)
+    ]
+    root = make(tmp_path, {"big.yaml": docs}).resolve()
+    repo = Repository(root, load_repository(root), kustomize_command())
+    looked = 0
+    original = Document.is_object
+
+    def counting(self: Document) -> bool:
+        nonlocal looked
+        looked += 1
+        return original.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Document, "is_object", property(counting))
+    for i in range(n):
+        assert repo.match_document("big.yaml", docs[i]).data["metadata"]["name"] == f"c{i}"  # type: ignore[union-attr]
+    assert looked <= 2 * n, looked  # a quadratic lookup makes n * n of them
+
+
+def test_8_the_crd_cache_is_signed_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from gitopsgen.validate.schemas import SchemaStore
+
+    widget = Path(__file__).parent / "validate" / "data" / "schemas" / "widgets.example.com.yaml"
+    cache_dir = tmp_path / "crds"
+    monkeypatch.setenv("GITOPSGEN_CACHE_SECRET", "protected-variable")
+    store = SchemaStore()
+    store.add_crds_from(widget)
+    [saved] = store.save_to_cache(cache_dir)
+    assert SchemaStore().add_cache(cache_dir) == 1  # signed by a pipeline with the secret: used
+    forged = json.loads(saved.read_text())
+    forged["spec"]["versions"] = [
+        {**v, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+        for v in forged["spec"]["versions"]
+    ]
+    saved.write_text(json.dumps(forged))
+    assert SchemaStore().add_cache(cache_dir) == 0  # altered: not used
+    monkeypatch.delenv("GITOPSGEN_CACHE_SECRET")
+    unsigned = SchemaStore()
+    unsigned.add_crds_from(widget)
+    unsigned.save_to_cache(cache_dir)
+    monkeypatch.setenv("GITOPSGEN_CACHE_SECRET", "protected-variable")
+    assert SchemaStore().add_cache(cache_dir) == 0  # written without the secret: not used

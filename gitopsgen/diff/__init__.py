@@ -16,7 +16,6 @@ from typing import Any
 
 from .. import git as gitops
 from ..errors import InputError
-from ..validate.build import cluster_names
 from ..validate.config import Settings
 from ..validate.engine import Rendered, Workspace
 from ..validate.findings import Severity
@@ -51,17 +50,17 @@ def rendered_diff(root: Path, base: str, settings: Settings, context: int = 3) -
     head = Workspace.open(root, settings)
     with gitops.worktree_at(root, commit) as base_root:
         old = Workspace.open(base_root, settings)
-        head_names = set(cluster_names(root, settings.clusters_dir))
-        base_names = set(cluster_names(base_root, settings.clusters_dir))
+        head_names = set(head.repo.cluster_names())
+        base_names = set(old.repo.cluster_names())
         names = sorted(head_names | base_names)
         unknown = sorted(set(wanted) - set(names))
         if unknown:
-            raise InputError(f"--cluster {unknown[0]}: no {settings.clusters_dir}/{unknown[0]}/ at either revision")
+            raise InputError(f"--cluster {unknown[0]}: no such cluster at either revision")
         empty = Inputs()
         inputs = {
             n: (
-                cluster_inputs(old.repo, n, settings.clusters_dir) if n in base_names else empty,
-                cluster_inputs(head.repo, n, settings.clusters_dir) if n in head_names else empty,
+                cluster_inputs(old.repo, n) if n in base_names else empty,
+                cluster_inputs(head.repo, n) if n in head_names else empty,
             )
             for n in names
         }
@@ -76,9 +75,9 @@ def rendered_diff(root: Path, base: str, settings: Settings, context: int = 3) -
             before, after = inputs[n]
             touched = sorted(set(before.touched_by(changed)) | set(after.touched_by(changed)))
             if n not in base_names:
-                todo.append(ClusterDiff(n, "added", f"{settings.clusters_dir}/{n}/ is new", touched))
+                todo.append(ClusterDiff(n, "added", f"{head.repo.entries[n].directory}/ is new", touched))
             elif n not in head_names:
-                todo.append(ClusterDiff(n, "removed", f"{settings.clusters_dir}/{n}/ is gone", touched))
+                todo.append(ClusterDiff(n, "removed", f"{old.repo.entries[n].directory}/ is gone", touched))
             elif touched:
                 todo.append(ClusterDiff(n, "changed", "", touched))
             else:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..intent import Fleet, Resolved
 from ..yamlout import dump_documents
-from . import flux, images, registry, server, worker
+from . import custom, flux, images, registry, server, values, worker
 from .common import Files
 from .registry import EncryptedPullSecret
 
@@ -37,6 +37,8 @@ def cluster_objects(r: Resolved) -> Files:
     if r.cluster.image_automation.enabled:
         files.update(images.overlay(r))
     files.update(flux.render(r))
+    values.merge(files, r)
+    custom.include(files, r.name, flux.components(r))
     return files
 
 

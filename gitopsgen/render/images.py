@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..intent import AutomationSettings, Fleet, Resolved, WorkPoolIntent
+from ..coowned import Policy
+from ..intent import PUSH_DIRECT, AutomationSettings, Fleet, Resolved, WorkPoolIntent
 from ..yamlout import Block
 from .common import (
     COMPONENT_IMAGES,
@@ -33,6 +34,11 @@ PREFECT_REPOSITORY = "prefect"
 SERVER_POLICY = "prefect-server"
 WORKER_POLICY = "prefect-worker"
 AUTOMATION_NAME = "prefect"
+
+
+def _tag_pattern(tag_suffix: str) -> str:
+    """ImagePolicy ``filterTags.pattern`` of the tags ``X.Y.Z<suffix>`` (the version as group ``version``)."""
+    return r"^(?P<version>[0-9]+\.[0-9]+\.[0-9]+)" + tag_suffix.replace(".", r"\.") + "$"
 
 
 def scan_image(repository: str) -> str:
@@ -68,10 +74,7 @@ def image_repository(name: str, image: str, interval: str) -> Obj:
 def image_policy(name: str, repository: str, semver_range: str, tag_suffix: str | None = None) -> Obj:
     spec: dict[str, Any] = {"imageRepositoryRef": {"name": repository}}
     if tag_suffix is not None:
-        spec["filterTags"] = {
-            "pattern": r"^(?P<version>[0-9]+\.[0-9]+\.[0-9]+)" + tag_suffix.replace(".", r"\.") + "$",
-            "extract": "$version",
-        }
+        spec["filterTags"] = {"pattern": _tag_pattern(tag_suffix), "extract": "$version"}
     spec["policy"] = {"semver": {"range": semver_range}}
     return obj(IMAGE_API, "ImagePolicy", name, FLUX_NAMESPACE, spec)
 
@@ -142,6 +145,35 @@ COMMIT_TEMPLATE = """\
 """
 
 
+def push_spec(r: Resolved) -> dict[str, Any]:
+    """``spec.git.push``: by default a per-cluster branch with GitLab merge-request push options, so a tag
+    bump is reviewed and validated like any change; ``direct``: the branch Flux follows."""
+    branch = r.fleet.git.branch
+    if r.image_push == PUSH_DIRECT:
+        return {"branch": branch}
+    return {
+        "branch": r.fleet.image_automation.branch_for(r.name),
+        "options": {
+            "merge_request.create": "",
+            "merge_request.target": branch,
+            "merge_request.title": f"Image updates of cluster {r.name}",
+            "merge_request.remove_source_branch": "",
+        },
+    }
+
+
+def policies(r: Resolved) -> dict[str, Policy]:
+    """ImagePolicy name → what it accepts, for the values behind this cluster's setter markers."""
+    python = f"-python{r.fleet.prefect.python}"
+    out: dict[str, Policy] = {}
+    for name, suffix in ((SERVER_POLICY, python), (WORKER_POLICY, f"{python}-kubernetes")):
+        out[name] = Policy(prefect_policy_range(r), tag_pattern=_tag_pattern(suffix))
+    for pool in automated_pools(r):
+        assert pool.flow_image_policy
+        out[flow_policy_name(pool)] = Policy(pool.flow_image_policy, repository=pool.flow_image)
+    return out
+
+
 def update_automation(r: Resolved) -> Obj:
     """The ImageUpdateAutomation of one cluster, writing only to clusters/<name>/prefect."""
     settings: AutomationSettings = r.fleet.image_automation
@@ -152,7 +184,7 @@ def update_automation(r: Resolved) -> Obj:
             "author": {"name": settings.author_name, "email": settings.author_email},
             "messageTemplate": Block(COMMIT_TEMPLATE % {"cluster": r.name}),
         },
-        "push": {"branch": settings.push_branch or branch},
+        "push": push_spec(r),
     }
     return obj(
         IMAGE_API,

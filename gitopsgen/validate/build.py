@@ -24,10 +24,13 @@ from typing import Any
 
 import yaml
 
+from .entries import Entry, discover, normal_path
 from .findings import Finding, Rule, Severity, object_name, register
 from .kustomize import B001, B002, Built, Scanner, Transforms, build, kustomization_file, rel
 from .load import YAML_SUFFIXES, Loaded, inside
 from .model import Cluster, Document, Manifest
+from .secrets import by_operator
+from .sources import SourceMap
 from .substitute import substitute_object
 
 B003 = register(
@@ -53,7 +56,9 @@ B004 = register(
         "A postBuild.substituteFrom ConfigMap or Secret is not found in the repository.",
         "kustomize-controller fails a Kustomization whose non-optional substituteFrom source does not exist in the "
         "cluster. The validator looks for it among the objects the cluster's Flux applies and the repository's "
-        "manifests. When it is not there it may still be created out of band (by a bootstrap script, a Terraform "
+        "manifests; a Secret that an ExternalSecret, ClusterExternalSecret or SealedSecret provides counts as "
+        "present (its keys are not known, so no variable of it is reported undefined). When it is not there it "
+        "may still be created out of band (by a bootstrap script, a Terraform "
         "module), so this is a warning, and the variables it would define cannot be checked: undefined-variable "
         "findings of that Kustomization are not reported. Mark the reference optional: true if it may be absent.",
     )
@@ -84,8 +89,22 @@ F001 = register(
     )
 )
 
+F005 = register(
+    Rule(
+        "F005",
+        "source-not-in-repository",
+        "flux",
+        Severity.INFO,
+        "A Flux Kustomization builds from a source that is not this repository: it is not built.",
+        "A Kustomization whose sourceRef is a GitRepository of another repository (or another branch of a URL "
+        "that is not this one), an OCIRepository, a Bucket, or an ExternalArtifact that no ArtifactGenerator of "
+        "this repository makes, applies content the validator does not have. It is applied as an object (its own "
+        "fields are checked) but what it would build is not. One finding per source and cluster, at the first "
+        "Kustomization that uses it. Validate that repository on its own, or name an entry with --entry.",
+    )
+)
+
 FLUX_KS_GROUP = "kustomize.toolkit.fluxcd.io"
-THIS_REPO = ("flux-system", "flux-system")
 
 
 def is_flux_kustomization(obj: dict[str, Any]) -> bool:
@@ -108,40 +127,74 @@ class ClusterBuild:
 
 
 class Repository:
-    """The loaded repository, indexed for the builders (read-only, shared by all clusters)."""
+    """The loaded repository, indexed for the builders (read-only, shared by all clusters): its documents,
+    its clusters (:mod:`.entries`) and its sources (:mod:`.sources`)."""
 
-    def __init__(self, root: Path, loaded: Loaded, command: list[str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        loaded: Loaded,
+        command: list[str],
+        clusters_dir: str = "clusters",
+        named: tuple[str, ...] = (),
+    ) -> None:
         self.root = root
         self.loaded = loaded
         self.command = command
         self.by_file: dict[str, list[Document]] = {f: lf.documents for f, lf in loaded.files.items()}
         self.scanner = Scanner(root, self.by_file)
-        self.git_urls: set[str] = set()
-        self.repo_sources: set[tuple[str, str]] = {THIS_REPO}
+        self.clusters_dir = clusters_dir
+        entries, self.bad_entries = discover(root, loaded.documents, clusters_dir, named)
+        self.entries: dict[str, Entry] = {e.name: e for e in entries}
+        self.sources = SourceMap.of(loaded.documents, entries)
+        self.git_urls: set[str] = set(self.sources.urls)
+        self.repo_sources: set[tuple[str, str]] = {(ns, n) for k, ns, n in self.sources.repo if k == "GitRepository"}
         self._by_name: dict[tuple[str, str], list[Document]] = {}
+        self._file_index: dict[str, _FileIndex] = {}
+        self._longest_first: list[str] | None = None
         for d in loaded.documents:
             if d.is_object:
                 self._by_name.setdefault((str(d.data["kind"]), _meta(d.data).get("name", "")), []).append(d)
-        for d in self._by_name.get(("GitRepository", "flux-system"), []):
-            url = (d.data.get("spec") or {}).get("url")
-            if url:
-                self.git_urls.add(str(url).rstrip("/"))
-        for (kind, name), docs in self._by_name.items():
-            if kind == "GitRepository":
-                for d in docs:
-                    if str((d.data.get("spec") or {}).get("url", "")).rstrip("/") in self.git_urls:
-                        self.repo_sources.add((_meta(d.data).get("namespace") or "flux-system", name))
+
+    def cluster_names(self) -> list[str]:
+        return sorted(self.entries)
+
+    def documents_of_kind(self, kind: str) -> list[Document]:
+        return [d for (k, _), docs in self._by_name.items() if k == kind for d in docs]
 
     def documents_named(self, kind: str, name: str) -> list[Document]:
         return self._by_name.get((kind, name), [])
 
+    def files_longest_first(self) -> list[str]:
+        """The repository's files, longest path first (sorted once: build errors look them up by name)."""
+        if self._longest_first is None:
+            self._longest_first = sorted(self.by_file, key=len, reverse=True)
+        return self._longest_first
+
+    def _kinds_of(self, file: str) -> _FileIndex:
+        """``file``'s object documents by kind and by (kind, name), made once per file: looking every object
+        of a large file up in a list of its documents would be quadratic."""
+        found = self._file_index.get(file)
+        if found is None:
+            by_kind: dict[object, list[Document]] = {}
+            by_name: dict[tuple[object, object], list[Document]] = {}
+            for d in self.by_file.get(file, []):
+                if d.is_object:
+                    kind = _hashable(d.data.get("kind"))
+                    by_kind.setdefault(kind, []).append(d)
+                    by_name.setdefault((kind, _hashable(_meta(d.data).get("name"))), []).append(d)
+            found = self._file_index[file] = (by_kind, by_name)
+        return found
+
     def match_document(self, file: str, obj: dict[str, Any]) -> Document | None:
         """The document of ``file`` that an object built from it most likely is."""
-        candidates = [d for d in self.by_file.get(file, []) if d.is_object and d.data.get("kind") == obj.get("kind")]
+        by_kind, by_name = self._kinds_of(file)
+        kind = _hashable(obj.get("kind"))
+        candidates = by_kind.get(kind, [])
         if not candidates:
             return None
         name = str(_meta(obj).get("name", ""))
-        exact = [d for d in candidates if _meta(d.data).get("name") == name]
+        exact = by_name.get((kind, name), [])
         if exact:
             ns = _meta(obj).get("namespace")
             return next((d for d in exact if _meta(d.data).get("namespace") == ns), exact[0])
@@ -151,16 +204,17 @@ class Repository:
         return candidates[0] if len(candidates) == 1 else None
 
 
+_FileIndex = tuple[dict[object, list["Document"]], dict[tuple[object, object], list["Document"]]]
+
+
+def _hashable(value: Any) -> object:
+    """``value`` as a dictionary key (a kind or name that is a mapping or list, in a hostile file: its repr)."""
+    return value if isinstance(value, str | int | float | bool | None) else repr(value)
+
+
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, dict) else {}
-
-
-def cluster_names(root: Path, clusters_dir: str) -> list[str]:
-    base = root / clusters_dir
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
 
 
 @dataclass
@@ -177,11 +231,15 @@ class _Pending:
 class ClusterBuilder:
     """Builds one cluster: its Flux Kustomizations, recursively, into Manifests."""
 
-    def __init__(self, repo: Repository, name: str, clusters_dir: str) -> None:
+    def __init__(self, repo: Repository, name: str) -> None:
         self.repo = repo
         self.name = name
-        self.directory = f"{clusters_dir}/{name}"
+        self.entry = repo.entries[name]
+        self.directory = self.entry.directory
         self.result = ClusterBuild(Cluster(name, self.directory))
+        self.result.cluster.sources.add(self.entry.source)
+        self._outside: set[tuple[str, str, str]] = set()  # sources of other repositories already reported
+        self._artifacts: dict[tuple[str, str], list[tuple[str, str]]] = {}  # of the ArtifactGenerators applied
 
     # -------------------------------------------------------------- entry
 
@@ -211,22 +269,18 @@ class ClusterBuilder:
                     self.result.cluster.manifests.append(manifest)
                     if is_flux_kustomization(manifest.data):
                         level.append(manifest)
+                    elif manifest.kind == "ArtifactGenerator":
+                        made = self.repo.sources.generated(manifest.data)
+                        self._artifacts.update(made)
+                        self.result.cluster.sources |= {("ExternalArtifact", ns, n) for ns, n in made}
         return self.result
 
     def _root_kustomization(self) -> Manifest:
-        for d in self.repo.loaded.documents:
-            if not d.file.startswith(self.directory + "/") or not d.is_object or not is_flux_kustomization(d.data):
-                continue
-            path = str((d.data.get("spec") or {}).get("path", "")).strip("./")
-            if path == self.directory:
-                return Manifest(d.data, self.name, d.file, d.line, d.lines)
-        implicit = {
-            "apiVersion": f"{FLUX_KS_GROUP}/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": "flux-system", "namespace": "flux-system"},
-            "spec": {"path": f"./{self.directory}", "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
-        }
-        return Manifest(implicit, self.name, self.directory, 0, {}, via="implicit flux-system Kustomization")
+        e = self.entry
+        via = "" if e.file and e.root.get("kind") == "Kustomization" and e.lines else e.how
+        if via:  # made by the operator / implicit: findings about it point at the entry's line
+            return Manifest(e.root, self.name, e.file or e.directory, e.line, {}, via=via)
+        return Manifest(e.root, self.name, e.file, e.line, e.lines)
 
     # -------------------------------------------------------------- one Flux Kustomization
 
@@ -238,17 +292,20 @@ class ClusterBuilder:
     def _prepare(self, ks: Manifest) -> _Pending | None:
         """What kustomize must build for ``ks`` (None: nothing — another source, or a finding says why)."""
         spec = ks.data.get("spec") if isinstance(ks.data.get("spec"), dict) else {}
-        source = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
-        source_key = (str(source.get("namespace") or ks.namespace or "flux-system"), str(source.get("name", "")))
-        if source.get("kind", "GitRepository") != "GitRepository" or source_key not in self.repo.repo_sources:
+        resolved = self.repo.sources.resolve(ks.data, ks.namespace, self._artifacts)
+        if resolved.directory is None:
+            if resolved.why and resolved.source not in self._outside:
+                self._outside.add(resolved.source)
+                self._finding(F005, ks, f"not built: {resolved.why}", "spec", "sourceRef", "name")
             return None  # another source: applied as an object, its content is not in this repository
         raw_path = str(spec.get("path") or "./")
-        target = (self.repo.root / raw_path.lstrip("/")).resolve()
+        target = (self.repo.root / resolved.directory).resolve()
         if not inside(self.repo.root, target):
             self._finding(F001, ks, f"spec.path {raw_path} leaves the repository", "spec", "path")
             return None
         if not target.is_dir():
-            self._finding(F001, ks, f"spec.path {raw_path} is not a directory of this repository", "spec", "path")
+            where = "" if resolved.directory == normal_path(raw_path) else f" ({resolved.directory} of this repository)"
+            self._finding(F001, ks, f"spec.path {raw_path}{where} is not a directory of its source", "spec", "path")
             return None
         targets = self._targets(target)
         if not targets:
@@ -334,7 +391,7 @@ class ClusterBuilder:
         return bool(docs) and all(d.is_object for d in docs)
 
     def _build_error(self, ks: Manifest, target: Path, error: str) -> None:
-        for file in sorted(self.repo.by_file, key=len, reverse=True):
+        for file in self.repo.files_longest_first():
             if file in error:
                 docs = self.repo.by_file[file]
                 line = docs[0].line if docs else 1
@@ -404,6 +461,9 @@ class ClusterBuilder:
                 continue
             kind, name = str(ref.get("kind", "")), str(ref.get("name", ""))
             data = self._config_data(kind, name, ks.namespace)
+            if data is None and kind == "Secret" and self._by_operator(ks.namespace, name):
+                complete = False  # made by a secrets operator: it exists, its keys are not known here
+                continue
             if data is None:
                 if not ref.get("optional"):
                     complete = False
@@ -421,6 +481,18 @@ class ClusterBuilder:
         for k, v in (post.get("substitute") or {}).items():
             variables[str(k)] = v if isinstance(v, str) else yaml.safe_dump(v).strip().removesuffix("...").strip()
         return variables, complete
+
+    def _by_operator(self, namespace: str, name: str) -> bool:
+        """Whether an ExternalSecret, ClusterExternalSecret or SealedSecret of this cluster (or, not applied
+        yet, of the repository) provides Secret ``namespace/name``."""
+        if by_operator(self.result.cluster.manifests, namespace, name):
+            return True
+        documents = (
+            Manifest(d.data, self.name, d.file, d.line)
+            for kind in ("ExternalSecret", "ClusterExternalSecret", "SealedSecret")
+            for d in self.repo.documents_of_kind(kind)
+        )
+        return by_operator(documents, namespace, name)
 
     def _config_data(self, kind: str, name: str, namespace: str) -> dict[str, str] | None:
         found = [

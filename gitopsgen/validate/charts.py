@@ -32,7 +32,9 @@ from typing import Any
 
 import yaml
 
+from ..semver import Constraint, Version
 from .findings import Rule, Severity, register
+from .hosts import HostPolicy, HostRefused
 from .resultcache import cache_root
 
 H001 = register(
@@ -64,6 +66,11 @@ class ChartError(Exception):
     """A chart could not be resolved, downloaded or accepted; the message is one line."""
 
 
+class ChartUnavailable(ChartError):
+    """A chart could not be fetched at all (offline and not cached, no network, a private registry): nothing
+    is known about it, so it is not a problem of the repository (H007, not H001)."""
+
+
 @dataclass(frozen=True)
 class ChartRequest:
     """One chart as Flux's source-controller would fetch it."""
@@ -77,194 +84,6 @@ class ChartRequest:
     def describe(self) -> str:
         name = self.chart or self.url.rstrip("/").rsplit("/", 1)[-1]
         return f"chart {name} {self.version or '*'}"
-
-
-# ---------------------------------------------------------------- Masterminds semver
-
-
-_VERSION_RE = re.compile(
-    r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?"
-    r"(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
-
-
-@dataclass(frozen=True)
-class Version:
-    """A semantic version as Masterminds/semver (Helm, Flux) parses it: ``v`` prefix and missing parts allowed."""
-
-    major: int
-    minor: int
-    patch: int
-    prerelease: str = ""
-    metadata: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> Version | None:
-        m = _VERSION_RE.match(text.strip())
-        if not m:
-            return None
-        return cls(int(m[1]), int(m[2] or 0), int(m[3] or 0), m[4] or "", m[5] or "")
-
-    @property
-    def key(self) -> tuple[Any, ...]:
-        """Sort key: semver precedence (metadata ignored; a release sorts after its pre-releases)."""
-        if not self.prerelease:
-            pre: tuple[Any, ...] = (1,)
-        else:
-            pre = (0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease.split(".")))
-        return (self.major, self.minor, self.patch, pre)
-
-    def __lt__(self, other: Version) -> bool:
-        return self.key < other.key
-
-
-_CV = (
-    r"v?([0-9xX*]+)(\.[0-9xX*]+)?(\.[0-9xX*]+)?"
-    r"(-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-)
-_CV_NOGROUP = re.sub(r"\((?!\?)", "(?:", _CV)
-_OPS = r"=|!=|>|<|>=|=>|<=|=<|~|~>|\^|"  # "" last: Python's alternation is ordered, so try operators first
-_TERM_RE = re.compile(rf"^\s*({_OPS})\s*({_CV})\s*$")
-_FIND_RE = re.compile(rf"(?:{_OPS})\s*{_CV_NOGROUP}")
-_VALID_RE = re.compile(rf"^(\s*(?:{_OPS})\s*{_CV_NOGROUP}\s*)((?:\s+|,\s*)(?:{_OPS})\s*{_CV_NOGROUP}\s*)*$")
-_RANGE_RE = re.compile(rf"\s*({_CV_NOGROUP})\s+-\s+({_CV_NOGROUP})\s*")
-
-
-def _is_x(part: str) -> bool:
-    return part in ("x", "X", "*")
-
-
-@dataclass(frozen=True)
-class _Term:
-    op: str
-    con: Version
-    dirty: bool
-    minor_dirty: bool
-    patch_dirty: bool
-
-    @classmethod
-    def parse(cls, text: str) -> _Term:
-        m = _TERM_RE.match(text)
-        if not m:
-            raise ValueError(f"improper constraint: {text.strip()}")
-        op, major, minor, patch, pre = m[1], m[3], (m[4] or "")[1:], (m[5] or "")[1:], m[7] or ""
-        dirty = minor_dirty = patch_dirty = False
-        if _is_x(major):
-            con, dirty = Version(0, 0, 0, pre), True
-        elif _is_x(minor) or not minor:
-            con, dirty, minor_dirty = Version(int(major), 0, 0, pre), True, True
-        elif _is_x(patch) or not patch:
-            con, dirty, patch_dirty = Version(int(major), int(minor), 0, pre), True, True
-        else:
-            con = Version(int(major), int(minor), int(patch), pre)
-        return cls(op, con, dirty, minor_dirty, patch_dirty)
-
-    def check(self, v: Version) -> bool:
-        c = self.con
-        if self.op == "!=":
-            return self._not_equal(v)
-        if v.prerelease and not c.prerelease:
-            return False  # pre-releases only satisfy constraints that name one
-        if self.op in ("", "="):
-            return self._tilde(v) if self.dirty else v.key == c.key
-        if self.op in ("~", "~>"):
-            return self._tilde(v)
-        if self.op == "^":
-            return self._caret(v)
-        if self.op == ">":
-            if not self.dirty:
-                return v.key > c.key
-            if v.major != c.major:
-                return v.major > c.major
-            if self.minor_dirty:
-                return False
-            if self.patch_dirty:
-                return v.minor > c.minor
-            return v.key > c.key
-        if self.op == "<":
-            return v.key < c.key
-        if self.op in (">=", "=>"):
-            return v.key >= c.key
-        # "<=", "=<"
-        if not self.dirty:
-            return v.key <= c.key
-        if v.major > c.major:
-            return False
-        return not (v.major == c.major and v.minor > c.minor and not self.minor_dirty)
-
-    def _not_equal(self, v: Version) -> bool:
-        c = self.con
-        if self.dirty:
-            if v.prerelease and not c.prerelease:
-                return False
-            if c.major != v.major:
-                return True
-            if c.minor != v.minor and not self.minor_dirty:
-                return True
-            if self.minor_dirty:
-                return False
-            if c.patch != v.patch and not self.patch_dirty:
-                return True
-            if self.patch_dirty:
-                return (v.prerelease or c.prerelease) != "" and v.prerelease != c.prerelease
-        return v.key != c.key
-
-    def _tilde(self, v: Version) -> bool:
-        c = self.con
-        if v < c:
-            return False
-        if (c.major, c.minor, c.patch) == (0, 0, 0) and not self.minor_dirty and not self.patch_dirty:
-            return True
-        if v.major != c.major:
-            return False
-        return v.minor == c.minor or self.minor_dirty
-
-    def _caret(self, v: Version) -> bool:
-        c = self.con
-        if v < c:
-            return False
-        if c.major > 0 or self.minor_dirty:
-            return v.major == c.major
-        if v.major > 0:
-            return False
-        if c.minor > 0 or self.patch_dirty:
-            return v.minor == c.minor
-        if v.minor > 0:
-            return False
-        return v.patch == c.patch
-
-
-class Constraint:
-    """A Masterminds/semver constraint: ``||`` = OR, ``,`` or whitespace = AND; ``=``, ``!=``, ``>``, ``<``,
-    ``>=``, ``<=``, ``~``, ``~>``, ``^``, ``x``/``X``/``*`` wildcards and hyphen ranges ``1.2 - 1.4``.
-
-    Raises ``ValueError`` on a malformed constraint.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        rewritten = _RANGE_RE.sub(lambda m: f" >= {m[1]}, <= {m[2]} ", text)
-        self.alternatives: list[list[_Term]] = []
-        for part in rewritten.split("||"):
-            if not part.strip():
-                self.alternatives.append([_Term.parse("*")])
-                continue
-            if not _VALID_RE.match(part):
-                raise ValueError(f"improper constraint: {part.strip()}")
-            self.alternatives.append([_Term.parse(t) for t in _FIND_RE.findall(part)])
-
-    def allows(self, version: Version) -> bool:
-        """Masterminds' check, plus: an alternative without any pre-release term never admits a pre-release
-        (Masterminds lets ``!=1.2.3`` through to ``2.0.0-rc.1``; Helm users expect releases only)."""
-        return any(
-            all(t.check(version) for t in terms) and (not version.prerelease or any(t.con.prerelease for t in terms))
-            for terms in self.alternatives
-        )
-
-    def __repr__(self) -> str:
-        return f"Constraint({self.text!r})"
 
 
 def resolve_version(wanted: str, available: Iterable[str]) -> str | None:
@@ -418,16 +237,24 @@ class ChartFetcher:
     """Resolves and downloads charts into a cache; thread-safe; each request is resolved once per fetcher."""
 
     def __init__(
-        self, cache_dir: Path, mirrors: dict[str, str] | None = None, offline: bool = False, timeout: float = 30
+        self,
+        cache_dir: Path,
+        mirrors: dict[str, str] | None = None,
+        offline: bool = False,
+        timeout: float = 30,
+        hosts: HostPolicy | None = None,
     ) -> None:
+        """``hosts``: the allow/deny list for URLs that do not go to a mirror (None: no check, for callers
+        whose URLs are not a repository's)."""
         self.cache_dir = Path(cache_dir)
+        self.hosts = hosts
         self.mirrors = {_norm(k): v if _local_dir(v) is not None else _norm(v) for k, v in (mirrors or {}).items()}
         self.offline = offline
         self.timeout = timeout
         self._lock = threading.Lock()
         self._locks: dict[object, threading.Lock] = {}
-        self._results: dict[object, Path | str] = {}  # request → archive, or the ChartError message
-        self._indexes: dict[str, dict[str, Any] | str] = {}  # repository → index entries, or error message
+        self._results: dict[object, Path | ChartError] = {}  # request → archive, or the ChartError
+        self._indexes: dict[str, dict[str, Any] | ChartError] = {}  # repository → index entries, or the ChartError
 
     # -- public
 
@@ -440,10 +267,10 @@ class ChartFetcher:
                 try:
                     done = self._fetch(req)
                 except ChartError as exc:
-                    done = str(exc)
+                    done = exc
                 self._results[key] = done
-        if isinstance(done, str):
-            raise ChartError(done)
+        if isinstance(done, ChartError):
+            raise type(done)(str(done))
         return done
 
     # -- plumbing
@@ -498,7 +325,7 @@ class ChartFetcher:
         if target.is_file():
             return target
         if self.offline and local is None:
-            raise ChartError(f"chart {chart} {resolved} from {url} is not in the chart cache (offline)")
+            raise ChartUnavailable(f"chart {chart} {resolved} from {url} is not in the chart cache (offline)")
         entry = by_version[resolved]
         urls = entry.get("urls")
         if not isinstance(urls, list) or not urls or not isinstance(urls[0], str):
@@ -532,10 +359,10 @@ class ChartFetcher:
                 try:
                     done = self._load_http_index(url, mirror)
                 except ChartError as exc:
-                    done = str(exc)
+                    done = exc
                 self._indexes[url] = done
-        if isinstance(done, str):
-            raise ChartError(done)
+        if isinstance(done, ChartError):
+            raise type(done)(str(done))
         return done
 
     def _load_http_index(self, url: str, mirror: str | None) -> dict[str, Any]:
@@ -549,7 +376,7 @@ class ChartFetcher:
             where = str(source)
         elif self.offline:
             if not cache.is_file():
-                raise ChartError(f"index of {url} is not in the chart cache (offline)")
+                raise ChartUnavailable(f"index of {url} is not in the chart cache (offline)")
             data = cache.read_bytes()
             where = f"{url}/index.yaml (cached)"
         else:
@@ -566,16 +393,32 @@ class ChartFetcher:
             raise ChartError(f"invalid index {where}: no entries")
         return {str(k): v for k, v in entries.items() if isinstance(v, list)}
 
+    def _mirrored(self, url: str) -> bool:
+        return any(url.startswith(m) for m in self.mirrors.values() if _local_dir(m) is None)
+
+    def _check_host(self, url: str) -> None:
+        """ChartError when ``url`` (not a mirror's) names a denied host."""
+        if self.hosts is not None and not self._mirrored(url):
+            try:
+                self.hosts.check(url)
+            except HostRefused as exc:
+                raise ChartError(f"cannot fetch {url}: {exc}") from None
+
     def _get(self, url: str, limit: int) -> bytes:
+        self._check_host(url)
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        opener = urllib.request.build_opener(_CheckedRedirects(self._check_host))
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+            with opener.open(request, timeout=self.timeout) as resp:
                 data = resp.read(limit + 1)
+        except ChartError:
+            raise
         except urllib.error.HTTPError as exc:
-            raise ChartError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
+            error = ChartError if exc.code == 404 else ChartUnavailable  # 401/403: private; 5xx: down
+            raise error(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ChartError(f"cannot fetch {url}: {_one_line(reason)}") from None
+            raise ChartUnavailable(f"cannot fetch {url}: {_one_line(reason)}") from None
         if len(data) > limit:
             raise ChartError(f"cannot fetch {url}: larger than {limit // (1024 * 1024)} MB")
         return data
@@ -631,6 +474,8 @@ class ChartFetcher:
                 return cached
         if local is not None:
             return self._oci_from_dir(req, local, name, wanted)
+        if not self.offline and ref == (f"{base}/{req.chart}" if req.chart else base):  # not mirrored
+            self._check_host(ref.removeprefix("oci://"))
         if not pinned:
             tags = self._oci_tags(ref, req.insecure)
             try:
@@ -643,7 +488,7 @@ class ChartFetcher:
         if target.is_file():
             return target
         if self.offline:
-            raise ChartError(f"chart {name} {pinned} from {ref} is not in the chart cache (offline)")
+            raise ChartUnavailable(f"chart {name} {pinned} from {ref} is not in the chart cache (offline)")
         return self._produce(target, lambda: self._oci_pull(ref, pinned, req.insecure, target))
 
     def _oci_from_dir(self, req: ChartRequest, local: Path, name: str, wanted: str) -> Path:
@@ -667,17 +512,17 @@ class ChartFetcher:
                 try:
                     done = {"tags": self._load_oci_tags(ref, insecure)}
                 except ChartError as exc:
-                    done = str(exc)
+                    done = exc
                 self._indexes[ref] = done
-        if isinstance(done, str):
-            raise ChartError(done)
+        if isinstance(done, ChartError):
+            raise type(done)(str(done))
         return list(done["tags"])
 
     def _load_oci_tags(self, ref: str, insecure: bool) -> list[str]:
         cache = self._index_cache(ref, "tags.json")
         if self.offline:
             if not cache.is_file():
-                raise ChartError(f"tags of {ref} are not in the chart cache (offline)")
+                raise ChartUnavailable(f"tags of {ref} are not in the chart cache (offline)")
             return [str(t) for t in json.loads(cache.read_text())]
         import helm_python
 
@@ -685,7 +530,8 @@ class ChartFetcher:
             with helm_python.RegistryClient(plain_http=insecure) as client:
                 tags = [str(t) for t in client.tags(ref)]
         except helm_python.HelmError as exc:
-            raise ChartError(f"cannot list tags of {ref}: {_one_line(exc)}") from None
+            error = ChartError if "not found" in str(exc).lower() else ChartUnavailable
+            raise error(f"cannot list tags of {ref}: {_one_line(exc)}") from None
         _atomic_write(cache, lambda out: out.write(json.dumps(tags).encode()))
         return tags
 
@@ -710,9 +556,21 @@ class ChartFetcher:
                 raise ChartError(f"chart {what}: pull produced {len(pulled)} archives")
             self._store_file(pulled[0], target, "", what)
         except helm_python.HelmError as exc:
-            raise ChartError(f"cannot pull {what}: {_one_line(exc)}") from None
+            error = ChartError if "not found" in str(exc).lower() else ChartUnavailable
+            raise error(f"cannot pull {what}: {_one_line(exc)}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a host the policy allows (a public host may redirect to 127.0.0.1)."""
+
+    def __init__(self, check: Callable[[str], None]) -> None:
+        self.check = check
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        self.check(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _is_constraint(text: str) -> bool:

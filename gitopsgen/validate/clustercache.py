@@ -10,12 +10,17 @@ change a build (Kubernetes version, clusters directory, ignored paths, chart mir
 schemas (:meth:`~.schemas.SchemaStore.digest`), which GitRepositories are this repository, the
 cluster's name and the content of every file it reads (:mod:`.fingerprint`). Outcomes that depend on
 something outside those — a chart that could not be fetched, a chart version that is a range, a rule
-that crashed, a kustomize that timed out or was killed — are not stored (:func:`cacheable`).
+that crashed, a kustomize that timed out or was killed — are not stored (:func:`cacheable`). Offline,
+what Helm finds depends only on the chart cache, so its listing (names, sizes, times) is part of the key
+(:func:`chart_cache_listing`) and outcomes with unfetchable or floating charts are stored too: a warm
+offline run of a repository whose charts cannot be fetched rebuilds nothing.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .config import Settings
@@ -25,8 +30,11 @@ from .resultcache import digest
 
 KIND = "cluster"
 # findings whose cause is not among the key's inputs: chart download (H001), unpinned charts (H005),
-# crashes (R001), a render bound exceeded (H006: a time-out depends on the machine's load)
-_VOLATILE = frozenset({"H001", "H005", "H006", "R001"})
+# crashes (R001), a render bound exceeded (H006: a time-out depends on the machine's load), an unfetchable chart
+# (H007)
+_VOLATILE = frozenset({"H001", "H005", "H006", "H007", "R001"})
+# offline, the chart findings depend only on the chart cache, which the key then covers
+_VOLATILE_OFFLINE = frozenset({"H006", "R001"})
 _IMAGE_GROUP = "image.toolkit.fluxcd.io/"
 
 
@@ -96,10 +104,28 @@ def image_summary(manifests: list[Manifest]) -> list[dict[str, Any]]:
     return out
 
 
-def cacheable(outcome: ClusterOutcome) -> bool:
+def cacheable(outcome: ClusterOutcome, offline: bool = False) -> bool:
     """Whether the outcome depends only on what its key covers (no download failure, unpinned chart, crash,
-    kustomize time-out)."""
-    return not outcome.volatile and not any(f.rule in _VOLATILE for f in outcome.findings)
+    kustomize time-out; ``offline``: the chart findings depend on the chart cache, which the key covers)."""
+    volatile = _VOLATILE_OFFLINE if offline else _VOLATILE
+    return not outcome.volatile and not any(f.rule in volatile for f in outcome.findings)
+
+
+def chart_cache_listing(directory: Path) -> list[tuple[str, int, int]]:
+    """(relative path, size, mtime in ns) of every file of the chart cache: what an offline run can read."""
+    out: list[tuple[str, int, int]] = []
+    if not directory.is_dir():
+        return out
+    for current, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(current) / name
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((path.relative_to(directory).as_posix(), st.st_size, st.st_mtime_ns))
+    return out
 
 
 def cluster_key(
@@ -110,6 +136,7 @@ def cluster_key(
     git_urls: set[str],
     name: str,
     inputs: str,
+    charts: object = None,
 ) -> str:
     """The cache key of one cluster's outcome (see the module docstring for what it covers)."""
     return digest(
@@ -120,6 +147,7 @@ def cluster_key(
         sorted(settings.ignore),
         sorted(settings.helm_mirrors),
         settings.offline,
+        charts,
         schemas,
         sorted(repo_sources),
         sorted(git_urls),

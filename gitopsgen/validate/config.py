@@ -1,6 +1,7 @@
 """Validator settings: defaults ← ``[tool.gitopsgen]`` (pyproject.toml) or ``.gitopsgen.yaml`` ← command line.
 
-Keys (kebab-case; snake_case accepted): ``kubernetes-version``, ``clusters-dir``, ``crds`` (list of
+Keys (kebab-case; snake_case accepted): ``kubernetes-version``, ``clusters-dir``, ``entries`` (files or
+directories where Flux starts, see :mod:`.entries`), ``crds`` (list of
 paths), ``helm-mirrors`` (URL → mirror URL or directory), ``chart-cache``, ``offline``, ``ignore``
 (path globs), ``disable`` (rule IDs), ``rules`` (ID → ``{enabled, severity}``). Paths in a config file
 are relative to the repository root and must stay inside it: the repository under test does not
@@ -21,8 +22,19 @@ from ..checks import no_yaml_aliases
 from ..errors import InputError
 from .findings import RULES, Severity
 from .load import inside
+from .schemas import kubernetes_versions
 
-DEFAULT_KUBERNETES_VERSION = "1.33"
+FLUX_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")  # what Flux v2.9 supports
+
+
+def default_kubernetes_version() -> str:
+    """The newest Kubernetes minor that Flux v2.9 supports and the bundled schemas cover."""
+    bundled = kubernetes_versions()
+    covered = [v for v in FLUX_KUBERNETES_VERSIONS if v in bundled]
+    return covered[-1] if covered else bundled[-1]
+
+
+DEFAULT_KUBERNETES_VERSION = default_kubernetes_version()
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class Settings:
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     clusters_dir: str = "clusters"
     clusters: tuple[str, ...] = ()
+    entries: tuple[str, ...] = ()  # repository-relative entry files or directories (replace discovery)
     crds: tuple[Path, ...] = ()
     helm_mirrors: tuple[tuple[str, str], ...] = ()
     chart_cache: Path | None = None
@@ -61,6 +74,7 @@ class Settings:
 _KEYS = {
     "kubernetes-version",
     "clusters-dir",
+    "entries",
     "crds",
     "helm-mirrors",
     "chart-cache",
@@ -132,6 +146,12 @@ def from_table(root: Path, table: dict[str, Any], source: str) -> Settings:
     if "clusters-dir" in table:
         rel = _repo_path(root, table["clusters-dir"], "clusters-dir", source).relative_to(root).as_posix()
         s = replace(s, clusters_dir=rel)
+    if "entries" in table:
+        entries = table["entries"] if isinstance(table["entries"], list) else [table["entries"]]
+        s = replace(
+            s,
+            entries=tuple(_repo_path(root, e, "entries", source).relative_to(root).as_posix() or "." for e in entries),
+        )
     if "crds" in table:
         crds = table["crds"] if isinstance(table["crds"], list) else [table["crds"]]
         s = replace(s, crds=tuple(_repo_path(root, c, "crds", source) for c in crds))

@@ -23,14 +23,15 @@ from typing import Any
 
 from ..errors import InputError
 from . import rules
-from .build import ClusterBuild, ClusterBuilder, Repository, cluster_names
+from .build import ClusterBuild, ClusterBuilder, Repository
 from .charts import ChartFetcher, default_cache_dir
 from .clustercache import KIND as CLUSTER_KIND
-from .clustercache import ClusterOutcome, cacheable, cluster_key, image_summary
+from .clustercache import ClusterOutcome, cacheable, chart_cache_listing, cluster_key, image_summary
 from .config import Settings
 from .findings import Finding, Rule, Severity, object_name, register
 from .fingerprint import Fingerprints
 from .helmstage import HelmStage
+from .hosts import HostPolicy
 from .inputs import Inputs, cluster_inputs
 from .kustomize import B001, build, kustomization_file, kustomize_command, rel
 from .load import Limits, Loaded, inline_ignores, is_ignored, load_repository
@@ -59,6 +60,7 @@ class Result:
     findings: list[Finding]
     clusters: list[str]
     stats: dict[str, Any] = field(default_factory=dict)
+    entries: list[str] = field(default_factory=list)  # where each cluster starts, or how the run checked files
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -111,14 +113,18 @@ def schema_store(
     return store
 
 
-def select_clusters(root: Path, settings: Settings) -> list[str]:
-    """The clusters under the clusters directory, or those ``settings.clusters`` names (unknown ones: an error)."""
-    names = cluster_names(root, settings.clusters_dir)
+def select_clusters(repo: Repository, settings: Settings) -> list[str]:
+    """The repository's clusters (:mod:`.entries`), or those ``settings.clusters`` names (unknown ones: an error)."""
+    if repo.bad_entries:
+        raise InputError(
+            f"--entry {repo.bad_entries[0]}: neither a directory nor a file with a Flux Kustomization or FluxInstance"
+        )
+    names = repo.cluster_names()
     if settings.clusters:
         unknown = sorted(set(settings.clusters) - set(names))
         if unknown:
             known = ", ".join(names) or "none"
-            raise InputError(f"--cluster {unknown[0]}: no {settings.clusters_dir}/{unknown[0]}/ (clusters: {known})")
+            raise InputError(f"--cluster {unknown[0]}: no such cluster (clusters: {known})")
         names = [n for n in names if n in settings.clusters]
     return names
 
@@ -142,20 +148,23 @@ class Workspace:
         except FileNotFoundError as exc:
             raise InputError(str(exc)) from None
         fetcher = ChartFetcher(
-            settings.chart_cache or default_cache_dir(), dict(settings.helm_mirrors), settings.offline
+            settings.chart_cache or default_cache_dir(),
+            dict(settings.helm_mirrors),
+            settings.offline,
+            hosts=HostPolicy.from_environment(),  # the repository's URLs: loopback and link-local refused
         )
         return cls(
             root,
             settings,
             loaded,
-            Repository(root, loaded, command),
+            Repository(root, loaded, command, settings.clusters_dir, settings.entries),
             HelmStage(root, fetcher, settings.kubernetes_version, command),
         )
 
     def render_one(self, name: str, pool: Executor) -> Rendered:
         """One cluster as Flux would apply it: its Kustomizations built (their kustomize runs in ``pool``),
         its HelmReleases rendered."""
-        result = ClusterBuilder(self.repo, name, self.settings.clusters_dir).run(pool)
+        result = ClusterBuilder(self.repo, name).run(pool)
         outcome = self.helm.run(result.cluster, self.repo.repo_sources)
         result.cluster.manifests += outcome.manifests
         return Rendered(result, outcome.findings, outcome.releases)
@@ -209,10 +218,10 @@ def validate(root: Path, settings: Settings) -> Result:
     texts = {f: lf.text for f, lf in loaded.files.items()}
 
     with timings.stage("cache"):
-        names = select_clusters(root, settings)
+        names = select_clusters(workspace.repo, settings)
         inputs: dict[str, Inputs] = {}
         if settings.shard is not None or settings.changed_since is not None or cache.enabled:
-            inputs = {n: cluster_inputs(workspace.repo, n, settings.clusters_dir) for n in names}
+            inputs = {n: cluster_inputs(workspace.repo, n) for n in names}
         scope = narrow(workspace, names, inputs)
         schemas_digest = store.digest() if cache.enabled else ""
         outcomes, keys = cached_outcomes(workspace, schemas_digest, cache, scope.names, inputs)
@@ -221,12 +230,13 @@ def validate(root: Path, settings: Settings) -> Result:
     schemas = SchemaChecks(store, cache, schemas_digest)
     with timings.stage("schemas"):
         for r in builds:
-            outcomes[r.build.cluster.name] = built_outcome(r, schemas)
+            name = r.build.cluster.name
+            outcomes[name] = built_outcome(r, schemas, workspace.repo.entries[name].operator)
     with timings.stage("rules"):
         for r in builds:
             outcome = outcomes[r.build.cluster.name]
             outcome.findings += run_rules(rules.CLUSTER, Context(root, [], {}, [r.build.cluster]), outcome.name)
-            if outcome.name in keys and cacheable(outcome):
+            if outcome.name in keys and cacheable(outcome, settings.offline):
                 cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
 
     done = [outcomes[n] for n in scope.names]
@@ -237,7 +247,10 @@ def validate(root: Path, settings: Settings) -> Result:
             reached = set().union(scope.reached, *(o.reached for o in done))
             referenced = set().union(scope.files, *(o.files for o in done))
             applied = set().union(*(o.manifest_files for o in done))
-            extra, more = standalone(workspace.repo, applied, reached, referenced)
+            if workspace.repo.entries:
+                extra, more = [], unreached(workspace.repo, applied, reached, referenced)
+            else:
+                extra, more = standalone(workspace.repo, applied, reached, referenced)
             count, schema_findings = schemas.check(extra)
             checked += count
             findings += more + schema_findings
@@ -264,10 +277,25 @@ def validate(root: Path, settings: Settings) -> Result:
         stats["clusters_cached"] = sum(o.cached for o in done)
     if scope.narrowed:
         stats["clusters_selected_of"] = scope.total
-    return Result(finish(findings, settings, texts), [o.name for o in done], stats)
+    return Result(finish(findings, settings, texts), [o.name for o in done], stats, entry_lines(workspace.repo, names))
 
 
-def built_outcome(r: Rendered, schemas: SchemaChecks) -> ClusterOutcome:
+NO_ENTRY = (
+    "no cluster found: no flux-system GitRepository/OCIRepository + Kustomization pair, FluxInstance sync or "
+    "{dir}/<name>/ directory, so every file was checked on its own and nothing was built; name where Flux starts "
+    "with --entry PATH (a directory or the file of its root Kustomization or FluxInstance) or 'entries:' in "
+    ".gitopsgen.yaml"
+)
+
+
+def entry_lines(repo: Repository, names: list[str]) -> list[str]:
+    """One line per cluster validated: its name and the entry it starts from (how to name one when none)."""
+    if not repo.entries:
+        return [NO_ENTRY.format(dir=repo.clusters_dir)]
+    return [f"cluster {repo.entries[n].describe()}" for n in names]
+
+
+def built_outcome(r: Rendered, schemas: SchemaChecks, operator: bool = False) -> ClusterOutcome:
     """The outcome of a cluster built in this run, with its objects through the schema stage."""
     cluster = r.build.cluster
     outcome = ClusterOutcome(
@@ -281,7 +309,7 @@ def built_outcome(r: Rendered, schemas: SchemaChecks) -> ClusterOutcome:
         images=image_summary(cluster.manifests),
         volatile=r.build.volatile,
     )
-    outcome.objects, more = schemas.check(cluster.manifests)
+    outcome.objects, more = schemas.check(cluster.manifests, operator)
     outcome.findings += more
     return outcome
 
@@ -295,9 +323,21 @@ def cached_outcomes(
         return {}, {}
     tool = tool_digest(ws.repo.command)
     prints = Fingerprints(ws.root)
+    # offline, Helm reads only the chart cache: its listing is an input (see clustercache)
+    charts = None
+    if ws.settings.offline:  # and the mirror directories it may read instead
+        local = [Path(m) for _, m in ws.settings.helm_mirrors if "://" not in m]
+        charts = [chart_cache_listing(d) for d in (ws.helm.fetcher.cache_dir, *local)]
     keys = {
         n: cluster_key(
-            tool, ws.settings, schemas, ws.repo.repo_sources, ws.repo.git_urls, n, prints.of_inputs(inputs[n])
+            tool,
+            ws.settings,
+            schemas,
+            ws.repo.repo_sources,
+            ws.repo.git_urls,
+            n,
+            prints.of_inputs(inputs[n]) + repr(ws.repo.entries[n]) + repr(sorted(ws.repo.sources.artifacts.items())),
+            charts,
         )
         for n in names
     }
@@ -373,11 +413,60 @@ def narrow(ws: Workspace, names: list[str], inputs: dict[str, Inputs]) -> Scope:
     return scope
 
 
+F006 = register(
+    Rule(
+        "F006",
+        "not-applied-by-any-cluster",
+        "flux",
+        Severity.INFO,
+        "Manifests or kustomizations that no cluster's Flux applies: not checked.",
+        "Where the repository has clusters (see 'How clusters are found'), only what their Flux Kustomizations "
+        "apply is built and checked, as Flux would: a kustomize Component is built inside the Kustomizations that "
+        "use it, and directories no cluster reaches (bootstrap manifests applied by hand or by another tool, "
+        "templates, examples) are not built, so they raise no error. This finding lists them, one per directory, "
+        "so that a directory a cluster was meant to apply is noticed. Name another entry with --entry (or "
+        "'entries:' in the configuration) to validate what applies them.",
+    )
+)
+
+
+def unreached(repo: Repository, applied: set[str], reached: set[str], referenced: set[str]) -> list[Finding]:
+    """F006: the directories of kustomizations and manifests no cluster reaches (``applied``: the files the
+    clusters' objects came from), not built."""
+    covered = applied | referenced
+    kustomizations: dict[str, int] = {}
+    manifests: dict[str, int] = {}
+    first: dict[str, str] = {}  # directory → its first such file (where the finding points)
+    for file, lf in sorted(repo.loaded.files.items()):
+        directory = str(Path(file).parent)
+        if directory in reached or any(directory.startswith(r + "/") for r in reached if r != "."):
+            continue
+        if Path(file).name in ("kustomization.yaml", "kustomization.yml"):
+            kustomizations[directory] = kustomizations.get(directory, 0) + 1
+        elif file not in covered and any(d.is_object for d in lf.documents):
+            manifests[directory] = manifests.get(directory, 0) + 1
+        else:
+            continue
+        first.setdefault(directory, file)
+    dirs = sorted(set(kustomizations) | set(manifests))
+    tops = [d for d in dirs if not any(t != d and (t == "." or d.startswith(t + "/")) for t in dirs)]
+    findings: list[Finding] = []
+    for top in tops:
+        below = [d for d in dirs if d == top or top == "." or d.startswith(top + "/")]
+        k = sum(kustomizations.get(d, 0) for d in below)
+        m = sum(manifests.get(d, 0) for d in below)
+        parts = [f"{n} {word}{'s' if n > 1 else ''}" for n, word in ((k, "kustomization"), (m, "manifest file")) if n]
+        where = "the repository root" if top == "." else f"{top}/"
+        message = f"{' and '.join(parts)} under {where} applied by no cluster: not built or checked"
+        findings.append(Finding(min(first[d] for d in below), 0, F006.id, message, F006.severity))
+    return findings
+
+
 def standalone(
     repo: Repository, applied: set[str], reached: set[str], referenced: set[str]
 ) -> tuple[list[Manifest], list[Finding]]:
-    """Kustomization directories and manifests no cluster reaches (``applied``: the files the clusters'
-    objects came from): built or checked on their own."""
+    """Kustomization directories and manifests when the repository has no cluster: built or checked on their
+    own (``applied``: the files the clusters' objects came from)."""
     findings: list[Finding] = []
     manifests: list[Manifest] = []
     scanner = repo.scanner
@@ -441,4 +530,40 @@ def finish(findings: list[Finding], settings: Settings, texts: dict[str, str]) -
         Finding(f.file, f.line, f.rule, f.message, f.severity, f.column, f.object, ",".join(sorted(c)))
         for f, c in merged.values()
     ]
-    return sorted(out)
+    return sorted(per_kind(out))
+
+
+PER_KIND = frozenset({"K005"})  # rules reported once per message (one kind), not once per object
+
+
+def per_kind(findings: list[Finding]) -> list[Finding]:
+    """The findings of :data:`PER_KIND` rules with the same message as one, at the first place, saying how
+    many objects in how many files it stands for, with every cluster."""
+    groups: dict[tuple[str, str, Severity], list[Finding]] = {}
+    out: list[Finding] = []
+    for f in findings:
+        if f.rule in PER_KIND:
+            groups.setdefault((f.rule, f.message, f.severity), []).append(f)
+        else:
+            out.append(f)
+    for same in groups.values():
+        same.sort()
+        first = same[0]
+        clusters = sorted({c for f in same for c in f.cluster.split(",") if c})
+        files = len({f.file for f in same})
+        message = first.message
+        if len(same) > 1:
+            message += f" ({len(same)} objects in {files} file{'s' if files > 1 else ''}, the first here)"
+        out.append(
+            Finding(
+                first.file,
+                first.line,
+                first.rule,
+                message,
+                first.severity,
+                first.column,
+                first.object,
+                ",".join(clusters),
+            )
+        )
+    return out

@@ -21,13 +21,14 @@ from typing import Any
 import yaml
 
 from .build import config_data
-from .charts import ChartError, ChartFetcher, ChartRequest, is_exact_version
+from .charts import ChartError, ChartFetcher, ChartRequest, ChartUnavailable, is_exact_version
 from .findings import RULES, Finding, Rule, Severity, register
 from .helmrender import RenderError, ValuesSchemaError
 from .helmworker import H006, BoundExceeded, render_bounded
 from .kustomize import Transforms, build
 from .load import inside, parse_documents
 from .model import Cluster, Manifest
+from .secrets import by_operator
 
 H004 = register(
     Rule(
@@ -78,6 +79,22 @@ CLUSTER_SCOPED = {
     "ClusterIssuer",
     "Node",
 }
+H007 = register(
+    Rule(
+        "H007",
+        "chart-not-fetched",
+        "helm",
+        Severity.INFO,
+        "The charts of a Helm source could not be fetched here (offline, no network, a private registry).",
+        "Nothing is known about a chart that could not be downloaded, so the HelmReleases using it are not rendered "
+        "and their objects not checked; that is a limit of this run, not a problem of the repository, hence info. "
+        "One finding per chart source (HelmRepository or OCIRepository) and cluster, at the source's URL. To render "
+        "them, serve the source from a mirror (--helm-mirror URL=MIRROR, a chart repository URL or a directory of "
+        "archives; in CI the GITOPSGEN_HELM_MIRROR variable), or run once with network access and keep the chart "
+        "cache (--chart-cache DIR). A chart that the source answers is not there (HTTP 404, an unknown tag or "
+        "version) is H001.",
+    )
+)
 
 
 def _rule(rule_id: str) -> Rule:
@@ -89,6 +106,7 @@ class HelmOutcome:
     manifests: list[Manifest] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     releases: int = 0
+    unavailable: set[str] = field(default_factory=set)  # chart sources already reported (H007)
 
 
 def release_name(hr: Manifest) -> str:
@@ -238,9 +256,25 @@ class HelmStage:
             request = ChartRequest(url=url, chart=chart, version=version)
         try:
             return self.fetcher.fetch(request)
+        except ChartUnavailable as exc:
+            self._unavailable(out, hr, source, request.url, exc)
+            return None
         except ChartError as exc:
             self._finding(out, _rule("H001"), hr, str(exc), *chart_path(spec))
             return None
+
+    def _unavailable(self, out: HelmOutcome, hr: Manifest, source: Manifest, url: str, exc: ChartError) -> None:
+        """H007 once per chart source: at its URL, with how to make its charts available."""
+        if source.ref in out.unavailable:
+            return
+        out.unavailable.add(source.ref)
+        why = "not in the chart cache (offline)" if self.fetcher.offline else str(exc)
+        message = (
+            f"charts of {url} cannot be fetched: {why}; the HelmReleases using it are not rendered "
+            f"(serve it with --helm-mirror {url}=MIRROR or GITOPSGEN_HELM_MIRROR, or keep a --chart-cache DIR)"
+        )
+        file, line = source.where("spec", "url")
+        out.findings.append(Finding(file, line, H007.id, message, H007.severity, object=source.ref, cluster=hr.cluster))
 
     def _local_chart(self, hr: Manifest, chart: str, out: HelmOutcome) -> Path | None:
         path = (self.root / chart).resolve()
@@ -274,6 +308,13 @@ class HelmStage:
             key = str(ref.get("valuesKey") or "values.yaml")
             source = cluster.find(kind, hr.namespace, name)
             text = config_data(source.data, unreadable="").get(key) if source is not None else None
+            if (
+                text is None
+                and kind == "Secret"
+                and source is None
+                and by_operator(cluster.manifests, hr.namespace, name)
+            ):
+                continue  # made by a secrets operator: it exists, what it holds is not known here
             if text is None:
                 if not ref.get("optional"):
                     what = f"{kind} {hr.namespace}/{name}" + (f" key {key}" if source is not None else "")

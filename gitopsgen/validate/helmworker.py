@@ -143,9 +143,12 @@ class _Worker:
                     raise BoundExceeded(f"the rendered output exceeds {self.bounds.output_mb:g} MB")
                 if chunk.endswith(b"\n"):
                     break
-        answer = json.loads(b"".join(chunks))
-        if not isinstance(answer, dict):
-            raise BoundExceeded("the render process answered something that is not an object")
+        try:
+            answer = json.loads(b"".join(chunks))
+        except (ValueError, RecursionError):
+            answer = None
+        if not isinstance(answer, dict):  # the worker is killed by the caller: never read out of step
+            raise BoundExceeded("the render process answered something that is not a JSON object")
         return answer
 
 

@@ -64,12 +64,15 @@ def _group(data: dict[str, Any]) -> str:
     return str(data.get("apiVersion", "")).partition("/")[0]
 
 
-def cluster_inputs(repo: Repository, name: str, clusters_dir: str) -> Inputs:
-    """The inputs of cluster ``name``: its directory and everything its Flux Kustomizations reach."""
+def cluster_inputs(repo: Repository, name: str) -> Inputs:
+    """The inputs of cluster ``name``: its entry, its directory and everything its Flux Kustomizations reach."""
     root = repo.root
     scanner = repo.scanner
-    home = f"{clusters_dir}/{name}"
+    entry = repo.entries[name]
+    home = entry.directory
     out = Inputs(trees={home})  # the root Kustomization may be in any file below the cluster's directory
+    if entry.file:
+        out.files.add(entry.file)
     queue: list[str] = [home]
     seen: set[str] = set()
     while queue:
@@ -91,16 +94,18 @@ def cluster_inputs(repo: Repository, name: str, clusters_dir: str) -> Inputs:
                 continue
             if is_flux_kustomization(d.data) and _from_this_repository(repo, d.data):
                 spec = _spec(d.data)
-                follow = _flux_path(d.data)
-                if follow is None:
+                namespace = str((d.data.get("metadata") or {}).get("namespace") or "")
+                follows = repo.sources.directories(d.data, namespace)
+                if follows is None:
                     return _everything(out, f"{d.file}:{d.line}: spec.path is not a plain path")
                 if any(_redirects(p.get("patch") if isinstance(p, dict) else None) for p in spec.get("patches") or []):
                     return _everything(out, f"{d.file}:{d.line}: spec.patches change a path or a chart")
-                queue.append(follow)
-                for c in spec.get("components") or []:
-                    if not isinstance(c, str) or "$" in c:
-                        return _everything(out, f"{d.file}:{d.line}: a component is not a plain path")
-                    queue.append(posixpath.normpath(f"{follow}/{c}"))
+                for follow in follows:
+                    queue.append(follow)
+                    for c in spec.get("components") or []:
+                        if not isinstance(c, str) or "$" in c:
+                            return _everything(out, f"{d.file}:{d.line}: a component is not a plain path")
+                        queue.append(posixpath.normpath(f"{follow}/{c}"))
                 why = _named_sources(repo, out, (spec.get("postBuild") or {}).get("substituteFrom"))
                 if why:
                     return _everything(out, f"{d.file}:{d.line}: {why}")
@@ -234,21 +239,15 @@ def _redirected(repo: Repository, reach: _Reach) -> str:
 
 
 def _from_this_repository(repo: Repository, data: dict[str, Any]) -> bool:
-    """Whether a Flux Kustomization may build from this repository: a GitRepository of that name in any
-    namespace (the namespace the build sees can differ from the one written: kustomize's ``namespace:``)."""
+    """Whether a Flux Kustomization may build from this repository: a source of this repository (or an
+    ExternalArtifact made from it) of that kind and name in any namespace (the namespace the build sees can
+    differ from the one written: kustomize's ``namespace:``)."""
     source = _spec(data).get("sourceRef")
     source = source if isinstance(source, dict) else {}
-    name = str(source.get("name", ""))
-    return source.get("kind", "GitRepository") == "GitRepository" and any(n == name for _, n in repo.repo_sources)
-
-
-def _flux_path(data: dict[str, Any]) -> str | None:
-    raw = _spec(data).get("path", "./")
-    if not isinstance(raw, str) or "$" in raw:
-        return None
-    path = raw.strip().lstrip("/")
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    return "/".join(parts) or "."
+    kind, name = str(source.get("kind", "GitRepository")), str(source.get("name", ""))
+    if kind == "ExternalArtifact":
+        return any(n == name for _, n in repo.sources.artifacts)
+    return any(k == kind and n == name for k, _, n in repo.sources.repo)
 
 
 def _local_chart(data: dict[str, Any]) -> str | None:

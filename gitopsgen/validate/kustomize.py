@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from .findings import Finding, Rule, Severity, register
-from .load import parse_documents
+from .load import KubeLoader, parse_documents
 from .model import Document
 from .sandbox import child_environment, env_number, limited
 
@@ -481,7 +481,7 @@ def build(
             out.seek(0)
             stdout = out.read().decode("utf-8", "replace")
         try:
-            docs = [d for d in yaml.load_all(stdout, Loader=yaml.CSafeLoader) if isinstance(d, dict)]
+            docs = [d for d in yaml.load_all(stdout, Loader=KubeLoader) if isinstance(d, dict)]
         except yaml.YAMLError as exc:
             return Built([], f"kustomize produced unparseable output: {str(exc).splitlines()[0]}")
         return Built([(d, origin_of(d, workdir, root)) for d in docs])

@@ -130,16 +130,19 @@ def inside(root: Path, path: Path) -> bool:
 
 
 def discover(root: Path, ignore: tuple[str, ...] = ()) -> tuple[list[str], list[Finding]]:
-    """Repository-relative paths of the YAML files under ``root``; symlinks leaving it become findings."""
+    """Repository-relative paths of the YAML files under ``root``; symlinks leaving it become findings. A
+    chart's ``templates/`` (beside a ``Chart.yaml``) is left out: Go templates, not YAML, rendered by the
+    Helm stage when a HelmRelease names the chart."""
     found: list[str] = []
     findings: list[Finding] = []
     for current, dirs, files in os.walk(root, followlinks=False):
         here = Path(current)
         rel_dir = here.relative_to(root).as_posix()
+        chart = "Chart.yaml" in files
         kept = []
         for d in sorted(dirs):
             rel = d if rel_dir == "." else f"{rel_dir}/{d}"
-            if d in SKIP_DIRS or is_ignored(rel, ignore):
+            if d in SKIP_DIRS or is_ignored(rel, ignore) or (chart and d == "templates"):
                 continue
             if (here / d).is_symlink():
                 if not inside(root, here / d):
@@ -249,6 +252,20 @@ _resolver = yaml.resolver.Resolver()
 _constructor = yaml.constructor.SafeConstructor()
 _MERGE = "tag:yaml.org,2002:merge"
 _NESTING_LIMIT = "exceeded maximum nesting depth"  # PyYAML's (>= 6.0.3) scanner message for its own depth bound
+
+
+class KubeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader reading YAML as Kubernetes (and kustomize, go-yaml) does: a timestamp stays a
+    string (the API server decodes YAML as JSON) and a bare ``=`` is the string "=" (YAML 1.1's ``value``
+    tag, which PyYAML resolves but cannot construct; kustomize writes it unquoted)."""
+
+
+def _plain(loader: yaml.BaseLoader, node: yaml.Node) -> Any:
+    return node.value
+
+
+KubeLoader.add_constructor("tag:yaml.org,2002:value", _plain)
+KubeLoader.add_constructor("tag:yaml.org,2002:timestamp", _plain)
 
 
 def _scalar(event: yaml.ScalarEvent) -> Any:

@@ -107,6 +107,9 @@ class Cluster:
     name: str
     root: str  # repository-relative directory, e.g. clusters/cluster-1
     manifests: list[Manifest] = field(default_factory=list)
+    # sources that exist without a manifest of their own: (kind, namespace, name) — the sync source of the
+    # cluster's entry, the ExternalArtifacts of its ArtifactGenerators
+    sources: set[tuple[str, str, str]] = field(default_factory=set)
 
     def of_kind(self, kind: str, group: str | None = None) -> Iterator[Manifest]:
         for m in self.manifests:

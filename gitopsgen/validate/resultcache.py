@@ -9,6 +9,14 @@ symlink is followed, no FIFO opened) of bounded size and are checked for their s
 a broken or foreign entry is a miss and is rewritten. Writes are atomic (temporary file + rename), so
 parallel runs (GitLab ``parallel:`` jobs sharing a cache) never see half an entry.
 
+Trust: a cache restored by CI may have been written by another pipeline, a merge request's included.
+When ``GITOPSGEN_CACHE_SECRET`` is set (a protected CI/CD variable, so merge-request pipelines of
+untrusted branches never see it) every entry carries an HMAC-SHA256 of its key and value under that
+secret, and an entry without a valid one is a miss: only pipelines that hold the secret can write what
+a protected branch's pipeline reads; the CRD cache (``crds/``) is signed the same way. A cache
+directory, its ``results/`` or ``crds/`` that is a symlink is refused
+(:class:`~gitopsgen.errors.InputError`): writes and pruning never follow one out of the cache.
+
 The directory is kept under a size bound (``GITOPSGEN_CACHE_MAX_MB``, default 512): after a run that
 wrote entries, the least recently used ones are removed until it is under 80% of the bound. A hit
 refreshes the entry's modification time when it is more than an hour old.
@@ -17,6 +25,7 @@ refreshes the entry's modification time when it is more than an hour old.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -30,6 +39,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from ..errors import InputError
 
 FORMAT = 1  # bump when the shape of any entry changes
 DEFAULT_MAX_MB = 512
@@ -110,13 +121,37 @@ def _read_entry(path: Path) -> tuple[bytes, float]:
         return f.read(MAX_ENTRY_BYTES + 1), st.st_mtime
 
 
+def cache_secret() -> bytes | None:
+    """``$GITOPSGEN_CACHE_SECRET`` (None when unset): the key that signs what the caches hold."""
+    return os.environ.get("GITOPSGEN_CACHE_SECRET", "").encode() or None
+
+
+def entry_mac(secret: bytes, key: str, value: Any) -> str:
+    """HMAC-SHA256 of an entry's key and value (canonical JSON) under ``secret``."""
+    body = json.dumps([FORMAT, key, value], sort_keys=True, separators=(",", ":"))
+    return hmac.new(secret, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def mac_matches(secret: bytes, key: str, value: Any, mac: Any) -> bool:
+    return isinstance(mac, str) and hmac.compare_digest(mac, entry_mac(secret, key, value))
+
+
+def refuse_symlinks(*directories: Path) -> None:
+    """InputError when one of ``directories`` is a symlink: a cache is never written or pruned through one."""
+    for directory in directories:
+        if directory.is_symlink():
+            raise InputError(f"{directory} is a symlink: refusing to use it as gitopsgen's cache (make it a directory)")
+
+
 @dataclass
 class ResultCache:
-    """Entries by kind and key; ``directory`` None: a cache that holds nothing (``--no-cache``)."""
+    """Entries by kind and key; ``directory`` None: a cache that holds nothing (``--no-cache``); ``secret``:
+    the HMAC key entries must carry (None: entries are not signed)."""
 
     directory: Path | None
     max_bytes: int = DEFAULT_MAX_MB * 1024 * 1024
     counts: dict[str, int] = field(default_factory=lambda: {"hits": 0, "misses": 0, "writes": 0})
+    secret: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, enabled: bool = True) -> ResultCache:
@@ -126,7 +161,9 @@ class ResultCache:
             max_mb = int(os.environ.get("GITOPSGEN_CACHE_MAX_MB", DEFAULT_MAX_MB))
         except ValueError:
             max_mb = DEFAULT_MAX_MB
-        return cls(cache_root() / "results", max(max_mb, 1) * 1024 * 1024)
+        root = cache_root()
+        refuse_symlinks(root, root / "results", root / "crds")
+        return cls(root / "results", max(max_mb, 1) * 1024 * 1024, secret=cache_secret())
 
     @property
     def enabled(self) -> bool:
@@ -150,6 +187,10 @@ class ResultCache:
         if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != key:
             self.counts["misses"] += 1
             return None
+        if self.secret is not None:  # written by a pipeline without the secret, or altered: not trusted
+            if not mac_matches(self.secret, key, entry.get("value"), entry.get("mac")):
+                self.counts["misses"] += 1
+                return None
         if used < time.time() - _TOUCH_AFTER:  # least-recently-used order at an hour's grain, not a write per hit
             try:
                 os.utime(path)
@@ -164,11 +205,16 @@ class ResultCache:
             return
         path = self._path(kind, key)
         try:
-            body = json.dumps({"format": FORMAT, "key": key, "value": value}, separators=(",", ":"), sort_keys=True)
+            entry = {"format": FORMAT, "key": key, "value": value}
+            if self.secret is not None:
+                entry["mac"] = entry_mac(self.secret, key, value)
+            body = json.dumps(entry, separators=(",", ":"), sort_keys=True)
         except (TypeError, ValueError, RecursionError):  # a value JSON cannot hold (a date in YAML): not kept
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if any(p.is_symlink() for p in (path.parent, path.parent.parent)):
+                return  # a kind or shard directory replaced by a symlink: never written through
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -38,18 +38,24 @@ def limit_process(memory_mb: float, file_mb: float = 16) -> None:
     """Bound this process: writable memory ``memory_mb`` (``RLIMIT_DATA``: Go reserves address space it never
     uses, so ``RLIMIT_AS`` would measure the wrong thing), each file it writes ``file_mb`` (stdout redirected to
     a file included: the way to bound a child's output), no core dumps."""
-    memory, files = int(memory_mb * (1 << 20)), int(file_mb * (1 << 20))
-    resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for which, mb in ((resource.RLIMIT_DATA, memory_mb), (resource.RLIMIT_FSIZE, file_mb), (resource.RLIMIT_CORE, 0)):
+        _lower(which, int(mb * (1 << 20)))
 
 
-_SHIM = (
-    "import os, resource, sys\n"
-    "m, f = int(float(sys.argv[1]) * 1048576), int(float(sys.argv[2]) * 1048576)\n"
-    "resource.setrlimit(resource.RLIMIT_DATA, (m, m))\n"
-    "resource.setrlimit(resource.RLIMIT_FSIZE, (f, f))\n"
-    "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"
+def _lower(which: int, limit: int) -> None:
+    """Set a limit, never above the one already in force (a process may only lower its hard limit)."""
+    _soft, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(which, (limit, limit))
+
+
+_SHIM = (  # limit_process, standalone: the shim runs in isolated mode, without gitopsgen on its path
+    "import os, resource as r, sys\n"
+    "for w, mb in ((r.RLIMIT_DATA, sys.argv[1]), (r.RLIMIT_FSIZE, sys.argv[2]), (r.RLIMIT_CORE, 0)):\n"
+    "    n, h = int(float(mb) * 1048576), r.getrlimit(w)[1]\n"
+    "    n = n if h == r.RLIM_INFINITY else min(n, h)\n"
+    "    r.setrlimit(w, (n, n))\n"
     "os.execvp(sys.argv[3], sys.argv[3:])\n"
 )
 

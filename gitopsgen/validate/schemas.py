@@ -42,7 +42,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from .findings import Rule, Severity, register
-from .resultcache import cache_root
+from .resultcache import cache_root, cache_secret, entry_mac, mac_matches
 
 JsonPath = tuple[str | int, ...]
 
@@ -134,8 +134,9 @@ NO_SCHEMA = register(
             "An object whose kind is neither a Kubernetes built-in of the chosen version nor defined by a known "
             "CustomResourceDefinition cannot be checked at all, and the cluster will reject it unless the CRD is "
             "installed before it. Supply the CRD with --crds (a file or directory), commit it to the repository, "
-            "or let it be picked up from the CRD cache (filled from earlier --crds runs). Reported once per object "
-            "as a warning because the CRD may legitimately be installed by another tool."
+            "or let it be picked up from the CRD cache (filled from earlier --crds runs). Reported once per kind and "
+            "run, at its first object, with the number of objects and files and the clusters, as a warning because "
+            "the CRD may legitimately be installed by another tool."
         ),
     )
 )
@@ -492,6 +493,17 @@ def _read_json_document(path: Path) -> list[Any]:
         raise ValueError(f"{path}: {exc}") from None
 
 
+_CACHE_MAC = "gitopsgenCacheMac"  # a cached CRD's HMAC (GITOPSGEN_CACHE_SECRET), beside its fields
+
+
+def _signed(secret: bytes, name: str, docs: list[Any]) -> bool:
+    """Whether a CRD cache file is one document carrying a valid HMAC of its name and content."""
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        return False
+    body = {k: v for k, v in docs[0].items() if k != _CACHE_MAC}
+    return mac_matches(secret, name, body, docs[0].get(_CACHE_MAC))
+
+
 def crd_cache_dir() -> Path:
     """Where CRDs given with --crds are cached: $GITOPSGEN_CACHE_DIR, $XDG_CACHE_HOME/gitopsgen or
     ~/.cache/gitopsgen, subdirectory ``crds/`` (not created here)."""
@@ -825,9 +837,9 @@ def _expected(types: Any) -> list[str]:
     return [t for t in names if t != "null"] or names
 
 
-def _type_message(types: Iterable[str], instance: Any) -> str:
+def _type_message(types: Iterable[str], instance: Any, hide: bool = False) -> str:
     got = _json_type(instance)
-    shown = "" if isinstance(instance, dict | list) or instance is None else f" {_short(instance)}"
+    shown = "" if hide or isinstance(instance, dict | list) or instance is None else f" {_short(instance)}"
     return f"expected {' or '.join(dict.fromkeys(types))}, got {got}{shown}"
 
 
@@ -846,8 +858,11 @@ def _has_encrypted(value: Any) -> bool:
 _REQUIRED = re.compile(r"^(.*) is a required property$")
 
 
-def _describe(rule: str, error: ValidationError, sops: bool) -> list[SchemaIssue]:
-    """Short one-line issues for one jsonschema error (several for several unknown fields)."""
+def _describe(rule: str, error: ValidationError, sops: bool, hide: bool = False) -> list[SchemaIssue]:
+    """Short one-line issues for one jsonschema error (several for several unknown fields); ``hide``: never
+    show the offending value (a Secret's)."""
+    if hide:
+        return [SchemaIssue(i.rule, i.path, _hidden(i.message, error.instance)) for i in _describe(rule, error, sops)]
     path: JsonPath = tuple(error.absolute_path)
     instance = error.instance
     if sops and _is_encrypted(instance):
@@ -888,6 +903,22 @@ def _describe(rule: str, error: ValidationError, sops: bool) -> list[SchemaIssue
     if len(message) > _MAX_MESSAGE:
         message = message.replace(repr(instance), _short(instance))
     return [SchemaIssue(rule, path, _one_line(message))]
+
+
+def _in_secret_values(error: ValidationError) -> bool:
+    """Whether a Secret's error is about anything but its identity (apiVersion, kind, metadata)."""
+    path = tuple(error.absolute_path)
+    return not path or path[0] not in ("apiVersion", "kind", "metadata")
+
+
+def _hidden(message: str, instance: Any) -> str:
+    """``message`` without the value it is about (every way it may be spelt: JSON, repr, str, shortened)."""
+    if isinstance(instance, dict | list) or instance is None:
+        return message
+    for shown in {_short(instance), _short(instance, 30), repr(instance), json.dumps(instance, default=str)}:
+        message = message.replace(shown, "<value hidden>")
+    text = str(instance)
+    return message.replace(text, "<value hidden>") if len(text) >= 3 else message
 
 
 def _dedupe(issues: Iterable[SchemaIssue]) -> list[SchemaIssue]:
@@ -1024,8 +1055,11 @@ class SchemaStore:
                 "metadata": {"name": meta.get("name", f"{crd.plural}.{group}")},
                 "spec": crd.raw["spec"],
             }
-            text = json.dumps(_plain(body), sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
             target = directory / f"{group}_{crd.plural}.json"
+            secret = cache_secret()
+            if secret is not None:  # see add_cache: an unsigned CRD is not used where a secret is set
+                body[_CACHE_MAC] = entry_mac(secret, target.name, _plain(body))
+            text = json.dumps(_plain(body), sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
             try:
                 unchanged = target.read_text(encoding="utf-8") == text
             except (OSError, UnicodeDecodeError):
@@ -1043,9 +1077,15 @@ class SchemaStore:
         if not directory.is_dir():
             return 0
         count = 0
+        secret = cache_secret()
         for file in [*sorted(directory.glob("*.yaml")), *sorted(directory.glob("*.json"))]:
             try:
                 docs = _read_json_document(file) if file.suffix == ".json" else read_yaml_documents(file)
+                if secret is not None and not _signed(secret, file.name, docs):
+                    continue  # GITOPSGEN_CACHE_SECRET set: written by a pipeline without it, or altered
+                for doc in docs:
+                    if isinstance(doc, dict):
+                        doc.pop(_CACHE_MAC, None)
                 crds = [_parse_crd(_plain(c), str(file), "cache") for d in docs for c in _crd_documents(d)]
             except ValueError:
                 continue
@@ -1124,8 +1164,11 @@ class SchemaStore:
         builtins = _builtins(self.kubernetes_version)
         validator = builtins.validator(api_version, kind)
         if validator is not None:
+            hide = kind == "Secret"  # a Secret's values never reach a message, whatever their type
             return _dedupe(
-                issue for error in validator.iter_errors(data) for issue in _describe(SCHEMA_INVALID.id, error, sops)
+                issue
+                for error in validator.iter_errors(data)
+                for issue in _describe(SCHEMA_INVALID.id, error, sops, hide and _in_secret_values(error))
             )
 
         removed = self._removed(api_version, kind, crd)

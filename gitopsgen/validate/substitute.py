@@ -1,11 +1,19 @@
-"""Flux's postBuild variable substitution, with kustomize-controller v2.9's strict semantics.
+"""Flux's postBuild variable substitution, as kustomize-controller v2.9 runs it (fluxcd/pkg/envsubst,
+a fork of drone/envsubst, in strict mode).
 
-Only ``${name}`` forms are substituted (a bare ``$name`` is left alone), ``$${name}`` is an escape
-for a literal ``${name}``, and the bash-like operators drone/envsubst understands are applied:
-defaults (``:-``, ``:=``, ``-``, ``=``), alternates (``:+``, ``+``), case (``^ ^^ , ,,``), prefix and
-suffix removal (``# ## % %%``), replacement (``/ //``) and substrings (``:offset:length``). Strict
-mode: a variable that is neither defined nor given a default fails the whole Kustomization. Objects
-labelled or annotated ``kustomize.toolkit.fluxcd.io/substitute: disabled`` are skipped. The
+The grammar and the functions follow that library exactly:
+
+- ``$$`` is a literal ``$`` (so ``$${name}`` writes ``${name}``); a bare ``$name`` is left alone.
+- ``${name}``; defaults ``${name:=word}``, ``${name:-word}``, ``${name:+word}``, ``${name:?word}`` and
+  ``${name=word}`` all give *word* when the variable is unset or empty (the library's ``toDefault``; there
+  is no bash-style alternate value), and ``${name-word}``/``${name+word}`` without the colon do not parse;
+  the word may hold nested expressions (``${A:=${B:-x}}``), which are evaluated first, like every argument;
+- case ``^ ^^ , ,,``, length ``${#name}``, prefix/suffix removal ``# ## % %%``, replacement
+  ``/ // /# /%`` and substrings ``${name:offset[:length]}``; inside arguments a backslash escapes ``/`` and itself.
+- Strict mode: an unset variable fails the whole Kustomization unless its operator is a default one; an
+  expression that does not parse fails it too.
+
+Objects labelled or annotated ``kustomize.toolkit.fluxcd.io/substitute: disabled`` are skipped. The
 substitution runs on each object's YAML text, as Flux does, so ``replicas: ${n}`` becomes a number.
 """
 
@@ -13,14 +21,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-_EXPR = re.compile(r"\$\$\{[^}]*\}|\$\{([^}]*)\}")
-_NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
+from .load import KubeLoader
+
 DISABLED = "kustomize.toolkit.fluxcd.io/substitute"
+_DEFAULT_OPS = (":=", ":-", ":?", ":+", "=")
 
 
 @dataclass
@@ -28,6 +37,16 @@ class Outcome:
     text: str
     undefined: list[str]
     invalid: list[str]
+
+
+class _Invalid(Exception):
+    """An expression the library does not parse."""
+
+
+@dataclass
+class _State:
+    variables: dict[str, str]
+    undefined: list[str] = field(default_factory=list)
 
 
 def _pattern_strip(value: str, pattern: str, longest: bool, prefix: bool) -> str:
@@ -39,67 +58,158 @@ def _pattern_strip(value: str, pattern: str, longest: bool, prefix: bool) -> str
     return value
 
 
-def _apply(value: str | None, op: str) -> tuple[str | None, bool]:
-    """(result, ok) of one operator on a variable's value (None: undefined)."""
-    for default_op in (":-", ":=", "-", "="):
-        if op.startswith(default_op):
-            default = op[len(default_op) :]
-            if value is None or (default_op.startswith(":") and value == ""):
-                return default, True
-            return value, True
-    for alt_op in (":+", "+"):
-        if op.startswith(alt_op):
-            return (op[len(alt_op) :] if value else ""), True
+def _closing(text: str, start: int) -> int:
+    """Index of the ``}`` closing the expression whose body starts at ``start`` (nested ``${`` counted)."""
+    depth = 0
+    i = start
+    while i < len(text):
+        if text.startswith("${", i):
+            depth += 1
+            i += 2
+            continue
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in "/\\":
+            i += 2
+            continue
+        if c == "}":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    raise _Invalid(text[start - 2 : start + 40])
+
+
+def _text(text: str, state: _State, top: bool) -> str:
+    """``text`` with its expressions evaluated (``top``: the document itself, where ``$$`` escapes ``$``;
+    inside an argument a backslash escapes ``/`` and itself)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("${", i):
+            end = _closing(text, i + 2)
+            out.append(_expression(text[i + 2 : end], state))
+            i = end + 1
+        elif text.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif not top and text[i] == "\\" and i + 1 < len(text) and text[i + 1] in "/\\":
+            out.append(text[i + 1])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+_IDENT = re.compile(r"\w+")
+
+
+def _expression(body: str, state: _State) -> str:
+    """The value of one ``${body}``."""
+    if body.startswith("#"):  # ${#name}: the length
+        name = body[1:]
+        if not _IDENT.fullmatch(name):
+            raise _Invalid("${" + body + "}")
+        return str(len(_value(name, "#", state)))
+    m = _IDENT.match(body)
+    if m is None:
+        raise _Invalid("${" + body + "}")
+    name, rest = m.group(0), body[m.end() :]
+    if rest == "":
+        return _value(name, "", state)
+    op = next((o for o in _DEFAULT_OPS if rest.startswith(o)), None)
+    if op is not None:
+        word = _text(rest[len(op) :], state, top=False)  # arguments first, as the library does
+        value = state.variables.get(name)
+        return value if value else word
+    for casing, fn in (("^^", str.upper), (",,", str.lower)):
+        if rest == casing:
+            return fn(_value(name, rest, state))
+    if rest == "^":
+        v = _value(name, rest, state)
+        return v[:1].upper() + v[1:]
+    if rest == ",":
+        v = _value(name, rest, state)
+        return v[:1].lower() + v[1:]
+    for strip, longest, prefix in (("##", True, True), ("#", False, True), ("%%", True, False), ("%", False, False)):
+        if rest.startswith(strip):
+            pattern = _text(rest[len(strip) :], state, top=False)
+            return _pattern_strip(_value(name, strip, state), pattern, longest, prefix)
+    if rest.startswith("/"):
+        return _replace(name, rest, state)
+    if rest.startswith(":"):
+        return _substring(name, rest[1:], state)
+    raise _Invalid("${" + body + "}")
+
+
+def _value(name: str, op: str, state: _State) -> str:
+    """A variable's value for an operator that reads it; strict mode: unset is a failure (recorded)."""
+    value = state.variables.get(name)
     if value is None:
-        return None, True
-    if op == "":
-        return value, True
-    if op == "^^":
-        return value.upper(), True
-    if op == ",,":
-        return value.lower(), True
-    if op == "^":
-        return value[:1].upper() + value[1:], True
-    if op == ",":
-        return value[:1].lower() + value[1:], True
-    for strip_op, longest, prefix in (("##", True, True), ("#", False, True), ("%%", True, False), ("%", False, False)):
-        if op.startswith(strip_op):
-            return _pattern_strip(value, op[len(strip_op) :], longest, prefix), True
-    for repl_op, count in (("//", 0), ("/", 1)):
-        if op.startswith(repl_op):
-            old, _, new = op[len(repl_op) :].partition("/")
-            return (value.replace(old, new) if count == 0 else value.replace(old, new, 1)), True
-    m = re.fullmatch(r":(\d+)(?::(\d+))?", op)
-    if m:
-        start = int(m.group(1))
-        return (value[start : start + int(m.group(2))] if m.group(2) else value[start:]), True
-    return value, False
+        state.undefined.append(name)
+        return ""
+    return value
+
+
+def _replace(name: str, rest: str, state: _State) -> str:
+    kind = rest[:2] if rest[:2] in ("//", "/#", "/%") else "/"
+    raw = rest[len(kind) :]
+    cut = _unescaped_slash(raw)
+    old = _text(raw[:cut], state, top=False)
+    new = _text(raw[cut + 1 :], state, top=False) if cut < len(raw) else ""
+    value = _value(name, kind, state)
+    if kind == "//":
+        return value.replace(old, new) if old else value
+    if kind == "/#":
+        return new + value[len(old) :] if old and value.startswith(old) else value
+    if kind == "/%":
+        return value[: len(value) - len(old)] + new if old and value.endswith(old) else value
+    return value.replace(old, new, 1) if old else value
+
+
+def _unescaped_slash(raw: str) -> int:
+    """Index of the first ``/`` of ``raw`` that no backslash escapes and no nested expression holds."""
+    i = 0
+    while i < len(raw):
+        if raw.startswith("${", i):
+            i = _closing(raw, i + 2) + 1
+        elif raw[i] == "\\" and i + 1 < len(raw):
+            i += 2
+        elif raw[i] == "/":
+            return i
+        else:
+            i += 1
+    return len(raw)
+
+
+def _substring(name: str, rest: str, state: _State) -> str:
+    args = _text(rest, state, top=False).split(":")
+    value = _value(name, ":", state)
+    try:
+        start = int(args[0])
+    except ValueError:
+        return value  # bash returns the string when the position does not parse
+    start = max(0, min(len(value), start if start >= 0 else len(value) + start))
+    if len(args) < 2:
+        return value[start:]
+    try:
+        length = int(args[1])
+    except ValueError:
+        return value
+    return value[start : start + max(0, length)]
 
 
 def substitute_text(text: str, variables: dict[str, str]) -> Outcome:
-    undefined: list[str] = []
-    invalid: list[str] = []
-
-    def one(m: re.Match[str]) -> str:
-        whole = m.group(0)
-        if whole.startswith("$$"):
-            return whole[1:]
-        inner = m.group(1)
-        name = _NAME.match(inner)
-        if name is None:
-            invalid.append(whole)
-            return whole
-        result, ok = _apply(variables.get(name.group(0)), inner[name.end() :])
-        if not ok:
-            invalid.append(whole)
-            return whole
-        if result is None:
-            undefined.append(name.group(0))
-            return whole
-        return result
-
-    out = _EXPR.sub(one, text)
-    return Outcome(out, sorted(set(undefined)), sorted(set(invalid)))
+    """``text`` with its ``${…}`` expressions substituted; what is undefined or does not parse (then the
+    text is returned unchanged, as Flux fails the Kustomization)."""
+    state = _State(variables)
+    try:
+        out = _text(text, state, top=True)
+    except _Invalid as exc:
+        return Outcome(text, sorted(set(state.undefined)), [str(exc)])
+    if state.undefined:
+        return Outcome(text, sorted(set(state.undefined)), [])
+    return Outcome(out, [], [])
 
 
 def disabled(obj: dict[str, Any]) -> bool:
@@ -121,7 +231,7 @@ def substitute_object(obj: dict[str, Any], variables: dict[str, str]) -> tuple[d
     if outcome.undefined or outcome.invalid:
         return obj, outcome
     try:
-        new = yaml.load(outcome.text, Loader=yaml.CSafeLoader)
+        new = yaml.load(outcome.text, Loader=KubeLoader)
     except yaml.YAMLError as exc:
         outcome.invalid.append(f"the substituted object is not valid YAML ({str(exc).splitlines()[0]})")
         return obj, outcome

@@ -230,7 +230,7 @@ def test_every_rule_module_says_its_scope() -> None:
     from gitopsgen.validate import rules
 
     scopes = {m.__name__.rsplit(".", 1)[1][:4]: m.SCOPE for m in rules.modules()}
-    assert {k for k, v in scopes.items() if v == rules.REPOSITORY} == {"g001", "s001", "s002"}
+    assert {k for k, v in scopes.items() if v == rules.REPOSITORY} == {"f007", "g001", "s001", "s002", "s007"}
     assert set(scopes.values()) == {rules.CLUSTER, rules.REPOSITORY}
     assert len(rules.checks(rules.CLUSTER)) + len(rules.checks(rules.REPOSITORY)) == len(rules.checks())
 

@@ -21,8 +21,13 @@ def flux_ks(name: str, path: str, **spec: object) -> dict:
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
         "metadata": {"name": name, "namespace": "flux-system"},
-        "spec": {"interval": "10m", "path": path, "prune": True,
-                 "sourceRef": {"kind": "GitRepository", "name": "flux-system"}, **spec},
+        "spec": {
+            "interval": "10m",
+            "path": path,
+            "prune": True,
+            "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+            **spec,
+        },
     }
 
 
@@ -37,13 +42,20 @@ FILES: dict[str, object] = {
     "overlays/a/kustomization.yaml": {"resources": ["../../base/app"], "patches": [{"path": "patch.yaml"}]},
     "overlays/a/patch.yaml": cm("app", a="2"),
     "overlays/b/kustomization.yaml": {"resources": ["../../base/app"]},
-    "components/extra/kustomization.yaml": {"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component",
-                                            "patches": [{"path": "patch.yaml"}]},
+    "components/extra/kustomization.yaml": {
+        "apiVersion": "kustomize.config.k8s.io/v1alpha1",
+        "kind": "Component",
+        "patches": [{"path": "patch.yaml"}],
+    },
     "components/extra/patch.yaml": cm("app", extra="yes"),
     "plain/x/cm.yaml": cm("x"),
     "vars/cluster-vars.yaml": cm("cluster-vars", env="a"),
-    "clusters/a/apps.yaml": flux_ks("apps", "./overlays/a", components=["../../components/extra"],
-                                    postBuild={"substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"}]}),
+    "clusters/a/apps.yaml": flux_ks(
+        "apps",
+        "./overlays/a",
+        components=["../../components/extra"],
+        postBuild={"substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"}]},
+    ),
     "clusters/b/apps.yaml": flux_ks("apps", "./overlays/b"),
     "clusters/b/plain.yaml": flux_ks("plain", "./plain/x"),
 }
@@ -58,7 +70,7 @@ def make(root: Path, files: dict[str, object]) -> None:
 
 def inputs(root: Path) -> dict[str, Inputs]:
     repo = Repository(root, load_repository(root), ["kubectl", "kustomize"])
-    return {name: cluster_inputs(repo, name, "clusters") for name in ("a", "b")}
+    return {name: cluster_inputs(repo, name) for name in ("a", "b")}
 
 
 @pytest.fixture
@@ -98,9 +110,18 @@ def test_which_changes_reach_which_cluster(fleet: Path, changed: str, a: bool, b
         {
             "clusters/a/kustomization.yaml": {
                 "resources": ["apps.yaml"],
-                "patches": [{"patch": yaml.safe_dump(
-                    {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-                     "metadata": {"name": "apps", "namespace": "flux-system"}, "spec": {"path": "./overlays/b"}})}],
+                "patches": [
+                    {
+                        "patch": yaml.safe_dump(
+                            {
+                                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                                "kind": "Kustomization",
+                                "metadata": {"name": "apps", "namespace": "flux-system"},
+                                "spec": {"path": "./overlays/b"},
+                            }
+                        )
+                    }
+                ],
             }
         },
         # the same as a JSON 6902 patch file
@@ -109,23 +130,51 @@ def test_which_changes_reach_which_cluster(fleet: Path, changed: str, a: bool, b
             "clusters/a/redirect.yaml": [{"op": "replace", "path": "/spec/path", "value": "./overlays/b"}],
         },
         # a substituteFrom source whose name a variable decides
-        {"clusters/a/apps.yaml": flux_ks("apps", "./overlays/a", postBuild={
-            "substituteFrom": [{"kind": "ConfigMap", "name": "${CLUSTER}-vars"}]})},
+        {
+            "clusters/a/apps.yaml": flux_ks(
+                "apps", "./overlays/a", postBuild={"substituteFrom": [{"kind": "ConfigMap", "name": "${CLUSTER}-vars"}]}
+            )
+        },
         # a patch adds a substituteFrom source (JSON 6902, inside the field and above it)
         {
             "clusters/a/kustomization.yaml": {"resources": ["apps.yaml"], "patches": [{"path": "vars.yaml"}]},
-            "clusters/a/vars.yaml": [{"op": "add", "path": "/spec/postBuild/substituteFrom/-",
-                                      "value": {"kind": "ConfigMap", "name": "other"}}],
+            "clusters/a/vars.yaml": [
+                {
+                    "op": "add",
+                    "path": "/spec/postBuild/substituteFrom/-",
+                    "value": {"kind": "ConfigMap", "name": "other"},
+                }
+            ],
         },
         {
             "clusters/a/kustomization.yaml": {"resources": ["apps.yaml"], "patches": [{"path": "vars.yaml"}]},
-            "clusters/a/vars.yaml": [{"op": "replace", "path": "/spec/postBuild",
-                                      "value": {"substituteFrom": [{"kind": "ConfigMap", "name": "other"}]}}],
+            "clusters/a/vars.yaml": [
+                {
+                    "op": "replace",
+                    "path": "/spec/postBuild",
+                    "value": {"substituteFrom": [{"kind": "ConfigMap", "name": "other"}]},
+                }
+            ],
         },
         # the Flux Kustomization patches a HelmRelease's chart source
-        {"clusters/a/apps.yaml": flux_ks("apps", "./overlays/a", patches=[{"patch": yaml.safe_dump(
-            {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "x"},
-             "spec": {"chart": {"spec": {"chart": "./charts/other"}}}})}])},
+        {
+            "clusters/a/apps.yaml": flux_ks(
+                "apps",
+                "./overlays/a",
+                patches=[
+                    {
+                        "patch": yaml.safe_dump(
+                            {
+                                "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                                "kind": "HelmRelease",
+                                "metadata": {"name": "x"},
+                                "spec": {"chart": {"spec": {"chart": "./charts/other"}}},
+                            }
+                        )
+                    }
+                ],
+            )
+        },
     ],
 )
 def test_paths_decided_elsewhere_make_every_file_an_input(fleet: Path, files: dict[str, object]) -> None:
@@ -136,19 +185,41 @@ def test_paths_decided_elsewhere_make_every_file_an_input(fleet: Path, files: di
 
 
 def test_patches_of_other_fields_keep_the_answer_precise(fleet: Path) -> None:
-    make(fleet, {"clusters/a/apps.yaml": flux_ks("apps", "./overlays/a", patches=[{"patch": yaml.safe_dump(
-        {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": {"name": "x"},
-         "spec": {"chart": {"spec": {"version": "1.2.3"}}, "values": {"replicaCount": 2}}})}])})
+    make(
+        fleet,
+        {
+            "clusters/a/apps.yaml": flux_ks(
+                "apps",
+                "./overlays/a",
+                patches=[
+                    {
+                        "patch": yaml.safe_dump(
+                            {
+                                "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                                "kind": "HelmRelease",
+                                "metadata": {"name": "x"},
+                                "spec": {"chart": {"spec": {"version": "1.2.3"}}, "values": {"replicaCount": 2}},
+                            }
+                        )
+                    }
+                ],
+            )
+        },
+    )
     found = inputs(fleet)["a"]
     assert not found.everything
     assert found.touched_by(["overlays/b/kustomization.yaml"]) == []
 
 
 def test_local_chart_directory_counts(fleet: Path) -> None:
-    hr = {"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
-          "metadata": {"name": "x", "namespace": "apps"},
-          "spec": {"chart": {"spec": {"chart": "./charts/x", "sourceRef": {"kind": "GitRepository",
-                                                                            "name": "flux-system"}}}}}
+    hr = {
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "x", "namespace": "apps"},
+        "spec": {
+            "chart": {"spec": {"chart": "./charts/x", "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}}
+        },
+    }
     make(fleet, {"base/app/hr.yaml": hr, "base/app/kustomization.yaml": {"resources": ["cm.yaml", "hr.yaml"]}})
     found = inputs(fleet)
     assert found["a"].touched_by(["charts/x/templates/deployment.yaml"])

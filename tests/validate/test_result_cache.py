@@ -333,12 +333,33 @@ def test_an_unpinned_chart_is_rendered_on_every_run(fleet: Path, helm_repo_url: 
     assert cached == [0, 1]  # then cluster-2 from the cache, cluster-1 rendered again
 
 
-def test_a_chart_that_cannot_be_fetched_is_not_stored(fleet: Path, helm_repo_url: str, cache: Path) -> None:
+def test_a_chart_that_cannot_be_fetched_online_is_not_stored(fleet: Path, cache: Path) -> None:
     for _ in range(2):
-        report = validate(fleet, helm_repo_url, "--offline")  # the chart cache of this test is empty
-        assert {f["cluster"] for f in report["findings"] if f["rule"] == "H001"} >= {"cluster-1", "cluster-2"}
+        report = validate(fleet, "http://127.0.0.1:9")  # a mirror that refuses connections: a network failure
+        clusters = {c for f in report["findings"] if f["rule"] == "H007" for c in f["cluster"].split(",")}
+        assert clusters >= {"cluster-1", "cluster-2"}
         assert stats(report)["clusters_cached"] == 0
         assert cluster_entries(cache) == {}
+
+
+def test_offline_outcomes_are_stored_and_a_filled_chart_cache_is_a_new_key(
+    fleet: Path, helm_repo_url: str, cache: Path
+) -> None:
+    """Offline, Helm reads only the chart cache, whose listing is part of the key: a warm offline run with
+    unfetchable charts rebuilds nothing, and one after the cache got the charts renders them."""
+    first = validate(fleet, helm_repo_url, "--offline")  # the chart cache of this test is empty
+    assert {c for f in first["findings"] if f["rule"] == "H007" for c in f["cluster"].split(",")} >= {
+        "cluster-1",
+        "cluster-2",
+    }
+    assert stats(first)["clusters_cached"] == 0 and len(cluster_entries(cache)) == 2
+    warm = validate(fleet, helm_repo_url, "--offline")
+    assert stats(warm)["clusters_cached"] == 2 and warm["findings"] == first["findings"]
+    online = validate(fleet, helm_repo_url)  # downloads the charts into the chart cache through the mirror
+    assert not [f for f in online["findings"] if f["rule"] in ("H001", "H007")], online["findings"]
+    after = validate(fleet, helm_repo_url, "--offline")
+    assert stats(after)["clusters_cached"] == 0, "the chart cache changed: a new key"
+    assert not [f for f in after["findings"] if f["rule"] in ("H001", "H007")], after["findings"]
 
 
 # ---------------------------------------------------------------- 4. corrupt and foreign entries

@@ -16,16 +16,28 @@ RULE = register(
         "source-not-found",
         "flux",
         Severity.ERROR,
-        "A Kustomization's sourceRef or a HelmRelease's chart source does not exist in the cluster.",
+        "A Kustomization's sourceRef, a HelmRelease's chart source or an ImagePolicy's ImageRepository does not "
+        "exist in the cluster.",
         "A Flux Kustomization's spec.sourceRef, a HelmRelease's spec.chart.spec.sourceRef or spec.chartRef, and an "
         "ImageUpdateAutomation's spec.sourceRef must name a source object (GitRepository, OCIRepository, "
-        "HelmRepository, Bucket, HelmChart) that the cluster's Flux applies; otherwise the object stays not ready "
+        "HelmRepository, Bucket, HelmChart) that the cluster's Flux applies, and an ImagePolicy's "
+        "spec.imageRepositoryRef an ImageRepository; otherwise the object stays not ready "
         "with 'source not found'. The namespace defaults to the referring object's. The flux-system GitRepository "
-        "that 'flux bootstrap' creates is assumed to exist even where bootstrap's files are not committed.",
+        "that 'flux bootstrap' creates is assumed to exist even where bootstrap's files are not committed, and so "
+        "is the sync source a FluxInstance makes; an ExternalArtifact exists when an ArtifactGenerator the cluster "
+        "applies generates it (Flux >= 2.7 source-watcher).",
     )
 )
 
-SOURCE_KINDS = {"GitRepository", "OCIRepository", "HelmRepository", "Bucket", "HelmChart", "ExternalArtifact"}
+SOURCE_KINDS = {
+    "GitRepository",
+    "OCIRepository",
+    "HelmRepository",
+    "Bucket",
+    "HelmChart",
+    "ExternalArtifact",
+    "ImageRepository",
+}
 
 
 def refs(m: Manifest) -> Iterator[tuple[dict[str, Any], tuple[str | int, ...]]]:
@@ -37,6 +49,10 @@ def refs(m: Manifest) -> Iterator[tuple[dict[str, Any], tuple[str | int, ...]]]:
     }:
         if isinstance(spec.get("sourceRef"), dict):
             yield spec["sourceRef"], ("spec", "sourceRef")
+    elif (group, m.kind) == ("image.toolkit.fluxcd.io", "ImagePolicy"):
+        ref = spec.get("imageRepositoryRef")
+        if isinstance(ref, dict):
+            yield {**ref, "kind": "ImageRepository"}, ("spec", "imageRepositoryRef", "name")
     elif (group, m.kind) == ("helm.toolkit.fluxcd.io", "HelmRelease"):
         if isinstance(spec.get("chartRef"), dict):
             yield spec["chartRef"], ("spec", "chartRef")
@@ -48,7 +64,9 @@ def refs(m: Manifest) -> Iterator[tuple[dict[str, Any], tuple[str | int, ...]]]:
 
 
 def exists(cluster: Cluster, kind: str, namespace: str, name: str) -> bool:
-    if (kind, namespace, name) == ("GitRepository", "flux-system", "flux-system"):
+    if (kind, namespace, name) == ("GitRepository", "flux-system", "flux-system") or (
+        (kind, namespace, name) in cluster.sources
+    ):
         return True
     return any(m.kind == kind and m.name == name and m.namespace == namespace for m in cluster.manifests)
 

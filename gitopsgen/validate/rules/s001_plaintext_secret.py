@@ -1,11 +1,15 @@
 """S001 plaintext-secret: no Secret values are committed to Git in clear text.
 
 Looks at the repository's own files (``ctx.documents``), not at cluster builds: what matters is what
-sits in Git. Covers ``v1 Secret`` documents and kustomize ``secretGenerator`` entries.
+sits in Git. Covers ``v1 Secret`` documents and kustomize ``secretGenerator`` entries. Values that only
+refer to a secret kept elsewhere (``${VAR}``, ``op://``, ``ref+``, ``<path:…>``, ``vault:``, ``ENC[…]``,
+templates) are not plaintext (:func:`is_reference`, shared with S007).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import posixpath
 import re
 from collections.abc import Iterator
@@ -31,8 +35,12 @@ RULE = register(
             "these values in clear text is reported too. It also reports kustomize secretGenerator entries of "
             "kustomization.yaml files that take literals, or files/envs that are not SOPS-encrypted (no sops "
             "metadata and ENC[ values), since the generated Secret's content then sits in Git as well; the finding "
-            "points at the generator. Keep secrets out of Git with SOPS (and a Flux decryption provider), "
-            "ExternalSecrets or SealedSecrets."
+            "points at the generator. Values that only refer to a secret kept elsewhere are not plaintext: Flux "
+            "substitution variables (${VAR}), 1Password (op://), vals (ref+…), argocd-vault-plugin (<path:…>), "
+            "vault: references, SOPS ENC[…] values and {{ templates }}. Keep secrets out of Git with SOPS (and a "
+            "Flux decryption provider), ExternalSecrets or SealedSecrets, and give charts their credentials "
+            "through valuesFrom or the chart's existingSecret. Credentials in HelmRelease values and ConfigMaps: "
+            "S007."
         ),
     )
 )
@@ -46,22 +54,49 @@ def is_encrypted_value(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("ENC[")
 
 
+_REFERENCE = re.compile(r"^(?:op://|ref\+|<path:|vault:|ENC\[|\{\{.*\}\}$|<[A-Za-z0-9_.-]+>$)", re.DOTALL)
+_VARIABLE = re.compile(r"\$\{[^}]*\}|\$\([A-Za-z0-9_]+\)|\{\{[^}]*\}\}")
+
+
+def is_reference(value: Any) -> bool:
+    """Whether a value points at a secret kept elsewhere (see the module docstring) rather than holding one: a
+    reference, or text whose variable part (``${DB_PASSWORD}`` in a URL) is where the secret comes from."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if _REFERENCE.match(text):
+        return True
+    return _VARIABLE.search(text) is not None  # the secret part comes from a variable or template
+
+
 def is_sops_text(text: str) -> bool:
     """Whether a file's text is SOPS-encrypted (YAML, JSON, dotenv or INI store)."""
     return "ENC[" in text and _SOPS_METADATA.search(text) is not None
 
 
-def plaintext_keys(values: Any) -> list[str]:
-    """Keys of a data/stringData mapping whose values are non-empty and not SOPS-encrypted."""
+def _decoded(value: Any) -> Any:
+    try:
+        return base64.b64decode(str(value), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return value
+
+
+def plaintext_keys(values: Any, encoded: bool = False) -> list[str]:
+    """Keys of a data/stringData mapping whose values are non-empty, not SOPS-encrypted and not references
+    (``encoded``: base64 ``data``, decoded before it is looked at)."""
     if not isinstance(values, dict):
         return []
-    return [str(k) for k, v in values.items() if v not in (None, "") and not is_encrypted_value(v)]
+    return [
+        str(k)
+        for k, v in values.items()
+        if v not in (None, "") and not is_encrypted_value(v) and not is_reference(_decoded(v) if encoded else v)
+    ]
 
 
 def _secret_findings(doc: Document) -> Iterator[Finding]:
     sops = isinstance(doc.data.get("sops"), dict)
     for section in ("data", "stringData"):
-        keys = plaintext_keys(doc.data.get(section))
+        keys = plaintext_keys(doc.data.get(section), encoded=section == "data")
         if not keys:
             continue
         shown = ", ".join(keys)

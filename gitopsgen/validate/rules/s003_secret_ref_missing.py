@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .. import admission
 from ..findings import Finding, Rule, Severity, register
-from ..model import Cluster, Context, JsonPath, Manifest
+from ..model import Context, JsonPath, Manifest
+from ..secrets import provided
 from . import finding_at
 from ._workloads import as_list, containers, namespace_of, pod_specs, value_at
 
@@ -42,28 +42,6 @@ RULE = register(
         ),
     )
 )
-
-# Secrets that exist in every Flux cluster without being in the repository: (namespace, name).
-WELL_KNOWN = frozenset({("flux-system", "flux-system")})
-
-# ---------------------------------------------------------------- providers
-
-
-@dataclass
-class Provided:
-    """The Secrets one cluster's build provides (:class:`gitopsgen.validate.admission.Provided` decides), plus
-    the ones every Flux cluster has without the repository."""
-
-    cluster: admission.Provided
-
-    def has(self, namespace: str, name: str) -> bool:
-        return (namespace, name) in WELL_KNOWN or self.cluster.has_secret(namespace, name)
-
-
-def provided(cluster: Cluster) -> Provided:
-    """Every Secret the build of ``cluster`` creates, directly or through a secrets operator."""
-    return Provided(admission.Provided.of(m.data for m in cluster.manifests))
-
 
 # ---------------------------------------------------------------- references
 
@@ -136,7 +114,7 @@ def secret_refs(manifest: Manifest) -> Iterator[SecretRef]:
 
 def check(ctx: Context) -> Iterator[Finding]:
     for cluster in ctx.clusters:
-        have = provided(cluster)
+        have = provided(cluster.manifests)
         for m in cluster.manifests:
             ns = namespace_of(m)
             for ref in secret_refs(m):
