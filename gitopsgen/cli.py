@@ -1137,8 +1137,8 @@ def build(
 
     root = _repo_root(repo)
     settings = _settings(root, (cluster,), kubernetes_version, offline, chart_cache, crds, mirrors)
-    names = select_clusters(root, settings)
-    rendered = Workspace.open(root, settings).render(names)[0]
+    workspace = Workspace.open(root, settings)
+    rendered = workspace.render(select_clusters(workspace.repo, settings))[0]
     manifests = rendered.build.cluster.manifests
     if kustomization:
         known = kustomization_names(manifests)

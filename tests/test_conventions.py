@@ -138,11 +138,11 @@ def test_validate_repo_fail_on_and_quiet(
 ) -> None:
     monkeypatch.setenv("GITOPSGEN_CACHE_DIR", str(tmp_path / "empty-cache"))  # no CRD cached by another test
     base = ("validate", "--repo", str(small_fleet), "--helm-mirror", f"{CHARTS}={helm_repo_url}")
-    # without the CRDs, Flux kinds have no schema: warnings only
+    # without the CRDs, Flux kinds have no schema: warnings (and infos), no error
     plain = run_cli(*base, "--format", "json")
     report = json.loads(plain.stdout)
     severities = {f["severity"] for f in report["findings"]}
-    assert plain.returncode == 0 and severities == {"warning"}, plain.stderr
+    assert plain.returncode == 0 and "warning" in severities and "error" not in severities, plain.stderr
     assert run_cli(*base, "--fail-on", "warning").returncode == 1
     quiet = run_cli(*base, "--quiet")
     assert quiet.returncode == 0 and quiet.stdout.strip().splitlines() == [quiet.stdout.strip().splitlines()[-1]]
