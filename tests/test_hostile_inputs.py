@@ -239,8 +239,9 @@ CASES: dict[str, Case] = {
         {("Y001", "clusters/c1/noise.yml", 1)},
     ),
     "resources-parent-outside": Case(
+        # no cluster applies apps/: it is never built (F006 says so), so nothing outside is read either
         lambda o: {"apps/kustomization.yaml": kustomization("resources:\n  - ../../outside\n")},
-        {("B002", "apps/kustomization.yaml", 4)},
+        {("F006", "apps/kustomization.yaml", 0)},
     ),
     "resources-https-url": Case(
         lambda o: {APP: kustomization("resources:\n  - https://github.com/x/y\n")}, {("B002", APP, 4)}
