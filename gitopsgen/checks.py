@@ -121,6 +121,9 @@ def positive_int(value: object, what: str, minimum: int = 1, maximum: int = 1000
 
 
 MAX_YAML_DEPTH = 100
+# PyYAML >= 6.0.3 bounds nesting in its scanner (which reads ahead of the events) with this message: the same fact
+# as gitopsgen's own depth bound, reported as such
+PYYAML_NESTING_LIMIT = "exceeded maximum nesting depth"
 
 
 def no_yaml_aliases(text: str, file: str) -> None:
@@ -139,5 +142,9 @@ def no_yaml_aliases(text: str, file: str) -> None:
                     raise InputError(f"nested deeper than {MAX_YAML_DEPTH} levels", file=file, line=line)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if PYYAML_NESTING_LIMIT in str(exc):
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            raise InputError(f"nested deeper than {MAX_YAML_DEPTH} levels", file=file, line=line) from None
         return

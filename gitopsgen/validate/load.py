@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ..checks import PYYAML_NESTING_LIMIT
 from .findings import Finding, Rule, Severity, register
 from .model import Document, JsonPath
 
@@ -251,7 +252,6 @@ class _Bound(Exception):
 _resolver = yaml.resolver.Resolver()
 _constructor = yaml.constructor.SafeConstructor()
 _MERGE = "tag:yaml.org,2002:merge"
-_NESTING_LIMIT = "exceeded maximum nesting depth"  # PyYAML's (>= 6.0.3) scanner message for its own depth bound
 
 
 class KubeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -411,7 +411,7 @@ def parse_documents(text: str, rel: str, limits: Limits = Limits()) -> tuple[lis
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         context = getattr(exc, "context", None)
-        if _NESTING_LIMIT in str(problem):
+        if PYYAML_NESTING_LIMIT in str(problem):
             # PyYAML >= 6.0.3 bounds nesting in its scanner, which reads ahead of the events: the same fact as
             # gitopsgen's depth bound, reported as Y003 once (not again when the bound already stopped the document)
             if not depth_reported:
