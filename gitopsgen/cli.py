@@ -543,7 +543,7 @@ def _uncommitted_scaffold(root: Path, pub: Any) -> tuple[str, ...]:
         return ()
     from .git import uncommitted
 
-    scaffold = [it.FLEET_FILE, "README.md", ".gitlab-ci.yml", ".gitignore", *generator.fleet_owned_dirs(),
+    scaffold = [it.FLEET_FILE, "README.md", ".gitlab-ci.yml", ".gitignore", "base",
                 f"{it.INTENT_DIR}/.gitkeep", "overlays/.gitkeep", "clusters/.gitkeep"]
     return tuple(uncommitted(root, [p for p in scaffold if (root / p).exists()]))
 
@@ -914,7 +914,8 @@ def validate(
 ) -> None:
     """Find what Flux, kustomize, Helm and Kubernetes would reject, at file:line (PATH or --repo: the repository).
 
-    Exit 0: no finding at --fail-on severity or worse; 1: such findings; 2: the validation could not run.
+    Exit 0: no error findings; 1: error findings; 2: the validation could not run. With --fail-on warning, warnings
+    count as errors for the exit code.
     """
     from .validate import engine, report
     from .validate.findings import RULES, Severity

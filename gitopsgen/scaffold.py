@@ -42,8 +42,11 @@ stages:
 
 workflow:
   rules:
-    # merge request pipelines (merged results when enabled) for merge requests, branch pipelines otherwise
+    # merge request pipelines (merged results when enabled) for merge requests, branch pipelines otherwise; a
+    # merge request's pipeline only reads the cache
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+      variables:
+        GITOPSGEN_CACHE_POLICY: pull
     - if: $CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS
       when: never
     - if: $CI_COMMIT_BRANCH

@@ -94,10 +94,10 @@ def test_a_foreign_file_where_generate_would_write_is_refused(fleet: Path) -> No
 
 def test_remove_cluster_refuses_over_a_users_file_and_removes_untouched_seeds(fleet: Path) -> None:
     (fleet / CUSTOM / "extra.yaml").write_text("kind: ConfigMap\n")
-    proc = run_cli("remove-cluster", "cluster-2", "--repo", str(fleet))
+    proc = run_cli("remove-cluster", "cluster-2", "--repo", str(fleet), "--yes")
     assert proc.returncode == 2 and f"{CUSTOM}/extra.yaml was not written by gitopsgen" in proc.stderr
     (fleet / CUSTOM / "extra.yaml").unlink()
-    run_cli("remove-cluster", "cluster-2", "--repo", str(fleet), check=True)
+    run_cli("remove-cluster", "cluster-2", "--repo", str(fleet), "--yes", check=True)
     assert not (fleet / "overlays/cluster-2").exists()
 
 

@@ -175,7 +175,7 @@ def test_2_a_file_named_only_by_a_builtin_plugin_config_is_an_input(tmp_path: Pa
     patch.write_text(patch.read_text().replace("privileged: false", "privileged: 'yes'"))
     # the static input map (diff, --changed-since) sees the change
     repo = Repository(root.resolve(), load_repository(root.resolve()), kustomize_command())
-    assert cluster_inputs(repo, "c1", "clusters").touched_by(["patches/security.yaml"]) == ["patches/security.yaml"]
+    assert cluster_inputs(repo, "c1").touched_by(["patches/security.yaml"]) == ["patches/security.yaml"]
     # the warm run is not answered from the cache of the clean tree: kustomize applies the patch
     warm = engine.validate(root, settings)
     assert warm.stats["clusters_cached"] == 0
@@ -222,7 +222,7 @@ def test_2_every_builtin_plugin_config_path_is_an_input(tmp_path: Path, config: 
     files[read] = "a: 1\n"
     root = make(tmp_path, files).resolve()
     repo = Repository(root, load_repository(root), kustomize_command())
-    inputs = cluster_inputs(repo, "c1", "clusters")
+    inputs = cluster_inputs(repo, "c1")
     assert not inputs.everything, inputs.why
     assert inputs.touched_by([read]) == [read]
     # the same config given inline in the kustomization
@@ -233,7 +233,7 @@ def test_2_every_builtin_plugin_config_path_is_an_input(tmp_path: Path, config: 
     (root / "apps/kustomization.yaml").write_text(yaml.safe_dump(inline))
     (root / "apps/patcher.yaml").unlink()
     repo = Repository(root, load_repository(root), kustomize_command())
-    assert cluster_inputs(repo, "c1", "clusters").touched_by([read]) == [read]
+    assert cluster_inputs(repo, "c1").touched_by([read]) == [read]
 
 
 def test_2_a_plugin_config_reading_outside_the_repository_is_refused(tmp_path: Path) -> None:
@@ -258,7 +258,7 @@ def test_2_a_directory_of_plugin_configs_makes_every_file_an_input(tmp_path: Pat
     files["gen/patcher.yaml"] = PLUGIN_FLEET["apps/patcher.yaml"]
     root = make(tmp_path, files).resolve()
     repo = Repository(root, load_repository(root), kustomize_command())
-    inputs = cluster_inputs(repo, "c1", "clusters")
+    inputs = cluster_inputs(repo, "c1")
     assert inputs.everything and "plugin configs" in inputs.why
 
 
@@ -357,7 +357,7 @@ def kustomize_reads(root: Path, target: Path) -> set[str]:
 
 def cluster_key(root: Path) -> str:
     repo = Repository(root, load_repository(root), kustomize_command())
-    return Fingerprints(root).of_inputs(cluster_inputs(repo, "c1", "clusters"))
+    return Fingerprints(root).of_inputs(cluster_inputs(repo, "c1"))
 
 
 @pytest.fixture(scope="module")
