@@ -946,7 +946,7 @@ def validate(
                 raise InputError(f"--entry {e}: no such file or directory in {root}")
             named.append(target.relative_to(root).as_posix() or ".")
         settings = replace(settings, entries=tuple(named))
-    result = engine.validate(root, settings)
+    result = engine.validate(root, settings, progress=_terminal_progress())
     flat = {k: v for k, v in result.stats.items() if not isinstance(v, dict)}  # per-stage timings: JSON only
     kwargs: dict[str, Any] = {"root_name": root.name, "clusters": result.clusters, "rules": RULES}
     shown = [f for f in result.findings if f.severity == Severity.ERROR] if quiet and fmt == "text" else None
@@ -976,6 +976,19 @@ def validate(
 
 
 # ---------------------------------------------------------------- diff
+
+
+def _terminal_progress() -> Any:
+    """On a terminal (stderr), a line that says which stage a long run is in, rewritten in place and cleared when
+    the run ends; elsewhere (CI logs, pipes) nothing."""
+    if not sys.stderr.isatty():
+        return None
+    click.get_current_context().call_on_close(lambda: click.echo("\r\033[K", err=True, nl=False))
+
+    def show(stage: str) -> None:
+        click.echo(f"\r\033[Kgitopsgen: {stage}…", err=True, nl=False)
+
+    return show
 
 
 def default_diff_format(output: str | None) -> str:

@@ -191,3 +191,28 @@ def test_diff_format_follows_the_reader(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("CI")
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     assert default_diff_format(None) == "markdown"
+
+
+@pytest.mark.slow
+def test_validate_shows_its_stages_on_a_terminal_only(small_fleet: Path, helm_repo_url: str) -> None:
+    """A real pseudo-terminal: the stage line is written in place and cleared; a pipe (CI) gets none of it."""
+    import pty
+
+    args = ["validate", "--repo", str(small_fleet), "--helm-mirror", f"{CHARTS}={helm_repo_url}", "--quiet"]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "gitopsgen.cli", *args])
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.waitpid(pid, 0)
+    text = seen.decode("utf-8", "replace")
+    assert "gitopsgen: building clusters (kustomize, Flux, Helm)…" in text and "\r\x1b[K" in text
+    piped = run_cli(*args)
+    assert "gitopsgen: building" not in piped.stderr + piped.stdout

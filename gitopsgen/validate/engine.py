@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -191,11 +191,30 @@ class Rendered:
         return self.build.findings + self.helm_findings
 
 
+# what a person watching a long run is told at the start of each stage
+STAGE_WORDS = {
+    "load": "reading the repository",
+    "crds": "loading schemas and CRDs",
+    "cache": "finding clusters and cached results",
+    "builds": "building clusters (kustomize, Flux, Helm)",
+    "schemas": "checking objects against schemas",
+    "rules": "running the rules",
+    "repository": "running the repository rules",
+}
+
+
 class Timings(dict[str, float]):
-    """Seconds per pipeline stage (the JSON report's ``stats.stages``)."""
+    """Seconds per pipeline stage (the JSON report's ``stats.stages``); ``progress`` is told each stage as it
+    starts (the command line shows it on a terminal)."""
+
+    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
+        super().__init__()
+        self.progress = progress
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        if self.progress is not None:
+            self.progress(STAGE_WORDS.get(name, name))
         started = time.perf_counter()
         try:
             yield
@@ -203,10 +222,10 @@ class Timings(dict[str, float]):
             self[name] = self.get(name, 0.0) + time.perf_counter() - started
 
 
-def validate(root: Path, settings: Settings) -> Result:
+def validate(root: Path, settings: Settings, progress: Callable[[str], None] | None = None) -> Result:
     started = time.perf_counter()
     root = root.resolve()
-    timings = Timings()
+    timings = Timings(progress)
     cache = ResultCache.open(settings.cache)
     with timings.stage("load"):
         parses = ParseCache(cache, Limits()) if cache.enabled else None
