@@ -19,6 +19,7 @@ import click
 
 from . import __version__, checks, generator, generatorversion
 from . import intent as it
+from .completion import SHELLS
 from .errors import InputError
 from .render.common import overlay_dir
 from .scaffold import GITIGNORE, GITLAB_CI, readme
@@ -1106,7 +1107,7 @@ def list_rules(fmt: str, rule_id: str | None) -> None:
 
 
 @cli.command()
-@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.argument("shell", type=click.Choice(SHELLS))
 def completion(shell: str) -> None:
     """Print the shell completion script for SHELL.
 
