@@ -212,8 +212,10 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     from . import initsettings
 
     if repo is None and _git_top() is None:
-        raise InputError("not inside a git repository: run 'git init' first (Flux reads the fleet from git), or "
-                         "name the directory with --repo")
+        raise InputError(
+            "not inside a git repository: run 'git init' first (Flux reads the fleet from git), or "
+            "name the directory with --repo"
+        )
     root = _repo_root(repo)
     if (root / it.FLEET_FILE).exists() and not force:
         raise InputError(f"{it.FLEET_FILE} exists: this repository is already initialised (use --force to replace)")
@@ -221,8 +223,10 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     opts = {**opts, "git_url": opts["git_url"] or found.get("git_url"), "branch": opts["branch"] or found.get("branch")}
     ask = None
     if sys.stdin.isatty() and sys.stderr.isatty():
+
         def ask(option: str, what: str) -> str:
             return str(click.prompt(f"{option} ({what})", err=True))
+
     opts = initsettings.complete(opts, ask)
     _hold_lock(root)
     fleet = it.Fleet(generator_version=__version__)
@@ -510,9 +514,7 @@ def _pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:
 @login_options
 @publish_options
 @dry_run_option
-def add_cluster(
-    name: str, repo: str | None, from_cluster: str | None, force: bool, dry_run: bool, **o: Any
-) -> None:
+def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bool, dry_run: bool, **o: Any) -> None:
     """Write the intent of cluster NAME and everything generated from it."""
     pub = _publish(o)
     login = _login(o)
@@ -544,8 +546,16 @@ def _uncommitted_scaffold(root: Path, pub: Any) -> tuple[str, ...]:
         return ()
     from .git import uncommitted
 
-    scaffold = [it.FLEET_FILE, "README.md", ".gitlab-ci.yml", ".gitignore", "base",
-                f"{it.INTENT_DIR}/.gitkeep", "overlays/.gitkeep", "clusters/.gitkeep"]
+    scaffold = [
+        it.FLEET_FILE,
+        "README.md",
+        ".gitlab-ci.yml",
+        ".gitignore",
+        "base",
+        f"{it.INTENT_DIR}/.gitkeep",
+        "overlays/.gitkeep",
+        "clusters/.gitkeep",
+    ]
     return tuple(uncommitted(root, [p for p in scaffold if (root / p).exists()]))
 
 

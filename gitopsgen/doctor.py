@@ -68,7 +68,8 @@ def check_schemas(root: Path, settings: Any) -> Check:
     what = f"Kubernetes {settings.kubernetes_version}"
     if missing:
         return Check(
-            "schemas", WARN,
+            "schemas",
+            WARN,
             f"{what}; no CRD for {', '.join(missing)}: run 'gitopsgen validate --crds DIR' once with the Flux and "
             "External Secrets CRDs (kept in the CRD cache), or commit the CRDs to the repository",
         )
@@ -92,7 +93,8 @@ def check_charts(root: Path, settings: Any) -> Check:
             fetcher.fetch(ChartRequest(fleet.chart.repository, chart, fleet.chart.version))
         except ChartError as exc:
             return Check(
-                "charts", FAIL,
+                "charts",
+                FAIL,
                 f"{exc}; give a mirror (--helm-mirror {fleet.chart.repository}=URL_OR_DIR, or helm-mirrors in "
                 "the configuration, or GITOPSGEN_HELM_MIRROR in CI) or fill the chart cache (--chart-cache)",
             )
@@ -112,8 +114,12 @@ def check_git(root: Path) -> list[Check]:
     identity = (
         Check("git identity", OK, f"{name} <{email}>")
         if name and email
-        else Check("git identity", WARN, "no user.name/user.email: --commit and --push will refuse "
-                   "(git config user.name …; git config user.email …)")
+        else Check(
+            "git identity",
+            WARN,
+            "no user.name/user.email: --commit and --push will refuse "
+            "(git config user.name …; git config user.email …)",
+        )
     )
     remotes = {r.name: list(r.urls) for r in repo.remotes}
     if not remotes:

@@ -229,6 +229,7 @@ class WorkPoolIntent:
     def all_namespaces(self) -> list[str]:
         """The default flow-run namespace first, then the others the pool's deployments may target."""
         return [self.namespace, *(ns for ns in self.namespaces or [] if ns != self.namespace)]
+
     values: dict[str, Any] | None = None  # prefect-worker chart values of this pool's release (over the cluster's)
 
 

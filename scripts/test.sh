@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check gitopsgen tests
+.venv/bin/ruff format --check gitopsgen tests
 .venv/bin/python -m pytest -q --durations=15 "$@"
 # this repository is its own first user: its committed tree must be what its intent generates ...
 .venv/bin/gitopsgen generate --check --repo .

@@ -57,27 +57,51 @@ def run_cli(*args: str, cwd: Path | None = None, check: bool = False) -> subproc
 
 INIT_ARGS = (
     "init",
-    "--registry", "harbor.example.com",
-    "--secret-store", "vault-backend",
-    "--git-url", "ssh://git@gitlab.example.com/platform/fleet.git",
+    "--registry",
+    "harbor.example.com",
+    "--secret-store",
+    "vault-backend",
+    "--git-url",
+    "ssh://git@gitlab.example.com/platform/fleet.git",
 )
 CLUSTER_1 = ("add-cluster", "cluster-1", "--server-mode", "single", "--worker-pool", "default")
 CLUSTER_2 = (
-    "add-cluster", "cluster-2",
-    "--server-mode", "ha", "--server-replicas", "3",
-    "--database-secret", "prefect-db", "--redis", "bundled", "--redis-secret", "prefect-redis",
-    "--ingress-host", "prefect.cluster-2.example.com", "--ingress-class", "nginx", "--tls-secret", "prefect-tls",
-    "--auth-secret", "prefect-basic-auth",
-    "--worker-pool", "etl:queues=default+high,replicas=2,namespace=prefect-etl",
-    "--worker-pool", "ml:namespace=prefect-ml,cpu=2,memory=8Gi,memory-limit=16Gi,ttl=600",
-    "--flow-image", "harbor.example.com/data/flows:1.4.2", "--image-policy", ">=1.4.0 <2.0.0",
+    "add-cluster",
+    "cluster-2",
+    "--server-mode",
+    "ha",
+    "--server-replicas",
+    "3",
+    "--database-secret",
+    "prefect-db",
+    "--redis",
+    "bundled",
+    "--redis-secret",
+    "prefect-redis",
+    "--ingress-host",
+    "prefect.cluster-2.example.com",
+    "--ingress-class",
+    "nginx",
+    "--tls-secret",
+    "prefect-tls",
+    "--auth-secret",
+    "prefect-basic-auth",
+    "--worker-pool",
+    "etl:queues=default+high,replicas=2,namespace=prefect-etl",
+    "--worker-pool",
+    "ml:namespace=prefect-ml,cpu=2,memory=8Gi,memory-limit=16Gi,ttl=600",
+    "--flow-image",
+    "harbor.example.com/data/flows:1.4.2",
+    "--image-policy",
+    ">=1.4.0 <2.0.0",
 )
 
 
 def copy_working_tree(target: Path) -> None:
     """This checkout's tracked and untracked-not-ignored files, as they are now."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     for name in sorted(set(filter(None, listed.split("\0")))):
         source, dest = ROOT / name, target / name
         if not source.is_symlink() and not source.is_file():

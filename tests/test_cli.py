@@ -39,8 +39,11 @@ def test_output_is_byte_identical_across_repositories(tmp_path: Path, fleet: Pat
     other = tmp_path / "other"
     other.mkdir()
     make_repo(other)
-    for args in (INIT_ARGS, ("add-cluster", "cluster-1", "--server-mode", "single", "--worker-pool", "default"),
-                 CLUSTER_2):
+    for args in (
+        INIT_ARGS,
+        ("add-cluster", "cluster-1", "--server-mode", "single", "--worker-pool", "default"),
+        CLUSTER_2,
+    ):
         run_cli(*args, "--repo", str(other), check=True)
     assert snapshot(other) == snapshot(fleet)
 
@@ -81,8 +84,17 @@ def test_two_branches_adding_clusters_merge_without_conflict(fleet: Path) -> Non
     for branch, name in (("add-cluster-3", "cluster-3"), ("add-cluster-4", "cluster-4")):
         repo.git.checkout("main")
         repo.git.checkout("-b", branch)
-        run_cli("add-cluster", name, "--from", "cluster-2", "--ingress-host", f"prefect.{name}.example.com",
-                "--repo", str(fleet), check=True)
+        run_cli(
+            "add-cluster",
+            name,
+            "--from",
+            "cluster-2",
+            "--ingress-host",
+            f"prefect.{name}.example.com",
+            "--repo",
+            str(fleet),
+            check=True,
+        )
         repo.git.add(A=True)
         repo.index.commit(f"Add {name}")
         origin.push(branch)
@@ -193,8 +205,18 @@ def test_every_namespaced_object_has_a_namespace(fleet: Path) -> None:
 
 
 def test_force_replaces_and_removes_what_the_new_intent_no_longer_has(fleet: Path) -> None:
-    run_cli("add-cluster", "cluster-2", "--force", "--server-mode", "single", "--worker-pool", "etl",
-            "--repo", str(fleet), check=True)
+    run_cli(
+        "add-cluster",
+        "cluster-2",
+        "--force",
+        "--server-mode",
+        "single",
+        "--worker-pool",
+        "etl",
+        "--repo",
+        str(fleet),
+        check=True,
+    )
     assert not (fleet / "overlays/cluster-2/prefect-worker/pools/ml").exists()
     assert not (fleet / "overlays/cluster-2/image-automation").exists()
     assert not (fleet / "clusters/cluster-2/prefect/image-update-automation.yaml").exists()
@@ -212,12 +234,20 @@ def test_fleet_default_change_regenerates_base(fleet: Path) -> None:
     assert "version: 2026.9.1" in (fleet / "overlays/cluster-1/prefect-server/helmrelease-patch.yaml").read_text()
 
 
-
 def test_a_request_above_the_default_limit_raises_the_limit(fleet: Path) -> None:
     """README's `ml:cpu=2,memory=8Gi`: the default 2Gi memory limit follows the request (a Job with request > limit
     is rejected by the API server); a limit given explicitly is kept."""
-    run_cli("add-cluster", "c9", "--worker-pool", "ml:cpu=2,memory=8Gi", "--worker-pool", "small:memory=1Gi",
-            "--repo", str(fleet), check=True)
+    run_cli(
+        "add-cluster",
+        "c9",
+        "--worker-pool",
+        "ml:cpu=2,memory=8Gi",
+        "--worker-pool",
+        "small:memory=1Gi",
+        "--repo",
+        str(fleet),
+        check=True,
+    )
     pools = {p["name"]: p for p in yaml.safe_load((fleet / "intent/clusters/c9.yaml").read_text())["workerPools"]}
     assert (pools["ml"]["memoryRequest"], pools["ml"]["memoryLimit"]) == ("8Gi", "8Gi")
     assert (pools["small"]["memoryRequest"], pools["small"]["memoryLimit"]) == ("1Gi", "2Gi")
@@ -250,23 +280,66 @@ def test_without_a_secret_store_the_server_secrets_are_a_printed_checklist(tmp_p
     import sys
 
     make_repo(tmp_path)
-    run_cli("init", "--registry", "harbor.example.com", "--git-url", "ssh://git@gitlab.example.com/p/fleet.git",
-            "--registry-credentials", "sops", "--age-recipient",
-            "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29", "--repo", str(tmp_path), check=True)
+    run_cli(
+        "init",
+        "--registry",
+        "harbor.example.com",
+        "--git-url",
+        "ssh://git@gitlab.example.com/p/fleet.git",
+        "--registry-credentials",
+        "sops",
+        "--age-recipient",
+        "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29",
+        "--repo",
+        str(tmp_path),
+        check=True,
+    )
     env = {**os.environ, "GITOPSGEN_REGISTRY_USERNAME": "robot", "GITOPSGEN_REGISTRY_PASSWORD": "s3cret-pw"}
     proc = subprocess.run(
-        [sys.executable, "-m", "gitopsgen.cli", "add-cluster", "c9", "--registry-credentials", "sops",
-         "--age-recipient", "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29",
-         "--server-mode", "ha", "--database-secret", "pg", "--redis", "bundled", "--redis-secret", "rd",
-         "--auth-secret", "auth", "--ingress-host", "p.example.com", "--tls-secret", "tls",
-         "--worker-pool", "etl:namespace=flows-a", "--worker-pool", "ml:namespace=flows-b", "--repo", str(tmp_path)],
-        capture_output=True, text=True, env=env, check=True,
+        [
+            sys.executable,
+            "-m",
+            "gitopsgen.cli",
+            "add-cluster",
+            "c9",
+            "--registry-credentials",
+            "sops",
+            "--age-recipient",
+            "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29",
+            "--server-mode",
+            "ha",
+            "--database-secret",
+            "pg",
+            "--redis",
+            "bundled",
+            "--redis-secret",
+            "rd",
+            "--auth-secret",
+            "auth",
+            "--ingress-host",
+            "p.example.com",
+            "--tls-secret",
+            "tls",
+            "--worker-pool",
+            "etl:namespace=flows-a",
+            "--worker-pool",
+            "ml:namespace=flows-b",
+            "--repo",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     lines = proc.stderr.splitlines()
     start = lines.index("c9 has no ClusterSecretStore: create these Secrets before the server starts:")
     checklist = lines[start + 1 :]
     assert [line.split(" (")[0] for line in checklist] == [
-        "  - Secret pg", "  - Secret rd", "  - Secret auth", "  - Secret tls"
+        "  - Secret pg",
+        "  - Secret rd",
+        "  - Secret auth",
+        "  - Secret tls",
     ]
     assert "in namespaces prefect, flows-a, flows-b:" in checklist[2]
     assert "(redis-password, docket-url) in namespace prefect:" in checklist[1]
@@ -280,14 +353,18 @@ def test_bundled_redis_image_can_be_named_in_the_intent(fleet: Path) -> None:
     intent = fleet / "intent/clusters/cluster-2.yaml"
     original = intent.read_text()
     assert "    secret: prefect-redis\n" in original
-    intent.write_text(original.replace(
-        "    secret: prefect-redis\n",
-        "    secret: prefect-redis\n    image: harbor.example.com:5000/proxy/bitnamilegacy/redis:8.2.1\n",
-    ))
+    intent.write_text(
+        original.replace(
+            "    secret: prefect-redis\n",
+            "    secret: prefect-redis\n    image: harbor.example.com:5000/proxy/bitnamilegacy/redis:8.2.1\n",
+        )
+    )
     run_cli("generate", "--repo", str(fleet), check=True)
     patch = yaml.safe_load((fleet / "overlays/cluster-2/prefect-server/helmrelease-patch.yaml").read_text())
     assert patch["spec"]["values"]["redis"]["image"] == {
-        "registry": "harbor.example.com:5000", "repository": "proxy/bitnamilegacy/redis", "tag": "8.2.1",
+        "registry": "harbor.example.com:5000",
+        "repository": "proxy/bitnamilegacy/redis",
+        "tag": "8.2.1",
         "pullSecrets": ["registry-credentials"],
     }
     bad = "    secret: prefect-redis\n    image: redis:8\n"
@@ -389,8 +466,9 @@ def test_from_keeps_every_setting_not_overridden(fleet: Path) -> None:
                     non_default(item, f"{where}.{f.name}")
 
     non_default(template, "cluster")
-    proc = run_cli("add-cluster", "copy", "--from", "full", "--ingress-host", "prefect.copy.example.com",
-                   "--repo", str(fleet))
+    proc = run_cli(
+        "add-cluster", "copy", "--from", "full", "--ingress-host", "prefect.copy.example.com", "--repo", str(fleet)
+    )
     assert proc.returncode == 0, proc.stderr
     copy = _leaves(it.cluster_to_dict(it.load_cluster(fleet, "copy")))
     original = _leaves(it.cluster_to_dict(template))
@@ -402,8 +480,18 @@ def test_from_keeps_every_setting_not_overridden(fleet: Path) -> None:
     assert copy["server.ingress.host"] == "prefect.copy.example.com"
     assert copy["clusterUid"] == it.default_cluster_uid("copy")
     # an option given still wins over the template's setting
-    proc = run_cli("add-cluster", "copy2", "--from", "full", "--ingress-host", "prefect.copy2.example.com",
-                   "--tls-secret", "copy2-tls", "--repo", str(fleet))
+    proc = run_cli(
+        "add-cluster",
+        "copy2",
+        "--from",
+        "full",
+        "--ingress-host",
+        "prefect.copy2.example.com",
+        "--tls-secret",
+        "copy2-tls",
+        "--repo",
+        str(fleet),
+    )
     assert proc.returncode == 0, proc.stderr
     ingress = it.load_cluster(fleet, "copy2").server.ingress
     assert ingress == it.IngressIntent(host="prefect.copy2.example.com", class_name="traefik", tls_secret="copy2-tls")

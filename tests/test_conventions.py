@@ -53,8 +53,9 @@ def test_bash_completion_completes_commands_and_options() -> None:
 
     def complete(words: str, cword: int) -> list[str]:
         env = {**os.environ, "_GITOPSGEN_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
-        proc = subprocess.run([sys.executable, "-m", "gitopsgen.cli"], env=env, capture_output=True, text=True,
-                              timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "gitopsgen.cli"], env=env, capture_output=True, text=True, timeout=60
+        )
         return [line.split(",", 1)[1] for line in proc.stdout.splitlines() if "," in line]
 
     assert "add-cluster" in complete("gitopsgen add-", 1)
@@ -72,8 +73,17 @@ def test_completion_refuses_an_unknown_shell() -> None:
 
 def test_dry_run_on_every_writing_command_writes_nothing(small_fleet: Path, tmp_path: Path) -> None:
     before = tree(small_fleet)
-    add = run_cli("add-cluster", "cluster-9", "--server-mode", "single", "--worker-pool", "default",
-                  "--repo", str(small_fleet), "--dry-run")
+    add = run_cli(
+        "add-cluster",
+        "cluster-9",
+        "--server-mode",
+        "single",
+        "--worker-pool",
+        "default",
+        "--repo",
+        str(small_fleet),
+        "--dry-run",
+    )
     assert add.returncode == 0, add.stderr
     assert "+++ b/intent/clusters/cluster-9.yaml" in add.stdout
     assert "would write intent/clusters/cluster-9.yaml" in add.stderr
@@ -92,8 +102,18 @@ def test_dry_run_on_every_writing_command_writes_nothing(small_fleet: Path, tmp_
 
 
 def test_dry_run_refuses_publishing(small_fleet: Path) -> None:
-    proc = run_cli("add-cluster", "cluster-9", "--server-mode", "single", "--worker-pool", "default",
-                   "--repo", str(small_fleet), "--dry-run", "--commit")
+    proc = run_cli(
+        "add-cluster",
+        "cluster-9",
+        "--server-mode",
+        "single",
+        "--worker-pool",
+        "default",
+        "--repo",
+        str(small_fleet),
+        "--dry-run",
+        "--commit",
+    )
     assert proc.returncode == 2 and "--dry-run writes nothing" in proc.stderr
     assert not (small_fleet / "intent/clusters/cluster-9.yaml").exists()
 
@@ -103,23 +123,48 @@ def test_dry_run_refuses_publishing(small_fleet: Path) -> None:
 
 @pytest.mark.slow
 def test_build_prints_what_one_kustomization_applies(small_fleet: Path, helm_repo_url: str) -> None:
-    proc = run_cli("build", "cluster-1", "--repo", str(small_fleet), "--kustomization", "prefect-workers",
-                   "--helm-mirror", f"{CHARTS}={helm_repo_url}")
+    proc = run_cli(
+        "build",
+        "cluster-1",
+        "--repo",
+        str(small_fleet),
+        "--kustomization",
+        "prefect-workers",
+        "--helm-mirror",
+        f"{CHARTS}={helm_repo_url}",
+    )
     assert proc.returncode == 0, proc.stderr
     objects = [d for d in yaml.safe_load_all(proc.stdout) if d]
     kinds = {d["kind"] for d in objects}
     # the HelmRelease the Kustomization applies, and what its chart renders (the worker Deployment)
     assert {"HelmRelease", "Deployment"} <= kinds and "Kustomization" not in kinds
     assert "# Source: base/prefect-worker/helmrelease.yaml" in proc.stdout
-    unknown = run_cli("build", "cluster-1", "--repo", str(small_fleet), "--kustomization", "nope",
-                      "--helm-mirror", f"{CHARTS}={helm_repo_url}")
+    unknown = run_cli(
+        "build",
+        "cluster-1",
+        "--repo",
+        str(small_fleet),
+        "--kustomization",
+        "nope",
+        "--helm-mirror",
+        f"{CHARTS}={helm_repo_url}",
+    )
     assert unknown.returncode == 2 and "prefect-workers" in unknown.stderr
 
 
 @pytest.mark.slow
 def test_doctor_reports_each_check(small_fleet: Path, helm_repo_url: str, tmp_path: Path) -> None:
-    ok = run_cli("doctor", "--repo", str(small_fleet), "--helm-mirror", f"{CHARTS}={helm_repo_url}",
-                 "--crds", str(shared("flux-crds")), "--crds", str(shared("external-secrets-crds")))
+    ok = run_cli(
+        "doctor",
+        "--repo",
+        str(small_fleet),
+        "--helm-mirror",
+        f"{CHARTS}={helm_repo_url}",
+        "--crds",
+        str(shared("flux-crds")),
+        "--crds",
+        str(shared("external-secrets-crds")),
+    )
     lines = dict(line.split(":", 1) for line in ok.stdout.splitlines())
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert {k.split()[1] for k in lines} == {"kustomize", "schemas", "charts", "git"}
@@ -127,8 +172,15 @@ def test_doctor_reports_each_check(small_fleet: Path, helm_repo_url: str, tmp_pa
     missing = tmp_path / "empty-mirror"
     missing.mkdir()
     (missing / "index.yaml").write_text("apiVersion: v1\nentries: {}\n")
-    bad = run_cli("doctor", "--repo", str(small_fleet), "--helm-mirror", f"{CHARTS}={missing}",
-                  "--chart-cache", str(tmp_path / "charts"))
+    bad = run_cli(
+        "doctor",
+        "--repo",
+        str(small_fleet),
+        "--helm-mirror",
+        f"{CHARTS}={missing}",
+        "--chart-cache",
+        str(tmp_path / "charts"),
+    )
     assert bad.returncode == 1 and "fail  charts:" in bad.stdout and "--helm-mirror" in bad.stdout
 
 
@@ -167,7 +219,11 @@ def test_pre_commit_hooks_run_on_a_fleet(small_fleet: Path, tmp_path: Path, helm
         # the checkout's hooks as a fleet's .pre-commit-config.yaml would name them (one environment per commit)
         return subprocess.run(
             [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), *hook_id, "--all-files", "--verbose"],
-            cwd=small_fleet, env=env, capture_output=True, text=True, timeout=900,
+            cwd=small_fleet,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
 
     clean = hooks()  # every hook of .pre-commit-hooks.yaml

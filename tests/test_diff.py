@@ -48,8 +48,11 @@ def deployment(replicas: int = 1, chart: str = "prefect-server-1.0.0", checksum:
 def test_normalize_strips_render_noise_and_orders_keys() -> None:
     n = normalize(deployment())
     assert list(n) == ["apiVersion", "kind", "metadata", "spec"]
-    assert n["metadata"] == {"labels": {"app.kubernetes.io/name": "prefect-server"}, "name": "prefect-server",
-                             "namespace": "prefect"}
+    assert n["metadata"] == {
+        "labels": {"app.kubernetes.io/name": "prefect-server"},
+        "name": "prefect-server",
+        "namespace": "prefect",
+    }
     assert "metadata" not in n["spec"]["template"]  # only noise was there
     # a new chart release or a changed checksum alone is no change
     assert normalize(deployment(chart="prefect-server-2.0.0", checksum="def")) == n
@@ -57,8 +60,12 @@ def test_normalize_strips_render_noise_and_orders_keys() -> None:
 
 
 def test_json_strings_are_laid_out_one_key_per_line() -> None:
-    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "t"},
-          "data": {"t.json": json.dumps({"job_configuration": {"image": "a:1", "ttl": 60}})}}
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "t"},
+        "data": {"t.json": json.dumps({"job_configuration": {"image": "a:1", "ttl": 60}})},
+    }
     text = to_yaml(normalize(cm))
     assert '"image": "a:1",' in text and '"ttl": 60' in text  # separate lines, so a change is one line
     cm2 = json.loads(json.dumps(cm))
@@ -69,8 +76,12 @@ def test_json_strings_are_laid_out_one_key_per_line() -> None:
 
 def test_secret_values_are_masked_and_changes_still_visible() -> None:
     def secret(**data: str) -> dict:
-        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
-                "stringData": dict(data)}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s", "namespace": "n"},
+            "stringData": dict(data),
+        }
 
     before, after = mask(secret(a="hunter2", b="same"), secret(a="correct-horse", b="same", c="new"))
     assert before["stringData"] == {"a": MASKED, "b": MASKED}
@@ -102,8 +113,13 @@ def test_duplicate_identities_are_both_kept() -> None:
 def test_markdown_bounds_object_size_and_note_size() -> None:
     from gitopsgen.diff.compare import ClusterDiff, ObjectChange
 
-    big = ObjectChange(ObjectKey("", "ConfigMap", "n", "big"), "changed",
-                       ["--- a", "+++ b", "@@ -1 +1 @@", *(f"+line {i}" for i in range(1000))], 1000, 0)
+    big = ObjectChange(
+        ObjectKey("", "ConfigMap", "n", "big"),
+        "changed",
+        ["--- a", "+++ b", "@@ -1 +1 @@", *(f"+line {i}" for i in range(1000))],
+        1000,
+        0,
+    )
     tick = ObjectChange(ObjectKey("", "ConfigMap", "n", "ticks"), "added", ["--- /dev/null", "+++ b", "+a: ```x"], 1, 0)
     report = DiffReport("main", "0" * 40, "working tree", [ClusterDiff("c1", "changed", objects=[big, tick])])
     md = render_markdown(report, max_lines=50)
@@ -177,8 +193,12 @@ def test_secret_values_never_reach_the_diff(fleet: Path, helm_repo_url: str) -> 
     data = yaml.safe_load(kustomization.read_text())
     data["resources"].append("extra-secret.yaml")
     kustomization.write_text(yaml.safe_dump(data))
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "extra", "namespace": "prefect"},
-              "stringData": {"token": "s3cr3t-before"}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "extra", "namespace": "prefect"},
+        "stringData": {"token": "s3cr3t-before"},
+    }
     (fleet / "clusters/cluster-1/prefect/extra-secret.yaml").write_text(yaml.safe_dump(secret))
     repo = git.Repo(fleet)
     repo.git.add(A=True)
@@ -214,7 +234,10 @@ def test_worktree_is_removed_after_a_diff(fleet: Path) -> None:
 
 
 def test_gitlab_note_is_posted_once_and_updated(
-    fleet: Path, helm_repo_url: str, gitlab: tuple, monkeypatch: pytest.MonkeyPatch  # noqa: F811 (fixture)
+    fleet: Path,
+    helm_repo_url: str,
+    gitlab: tuple,  # noqa: F811 (fixture)
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake, base = gitlab
     patch = fleet / "overlays/cluster-2/prefect-worker/pools/etl/helmrelease-patch.yaml"

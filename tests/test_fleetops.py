@@ -66,8 +66,17 @@ def assert_clean(root: Path) -> None:
 @pytest.fixture
 def fleet3(fleet: Path) -> Path:
     """The two-cluster fleet plus cluster-3, a copy of cluster-1 pinned to older versions."""
-    proc = gg(fleet, "add-cluster", "cluster-3", "--from", "cluster-1", "--prefect-version", "3.8.2",
-              "--chart-version", "2026.7.1")
+    proc = gg(
+        fleet,
+        "add-cluster",
+        "cluster-3",
+        "--from",
+        "cluster-1",
+        "--prefect-version",
+        "3.8.2",
+        "--chart-version",
+        "2026.7.1",
+    )
     assert proc.returncode == 0, proc.stderr
     return fleet
 
@@ -262,8 +271,10 @@ def test_remove_cluster_without_yes_names_what_goes_and_what_stays_and_writes_no
         f"remove-cluster cluster-2 deletes {len(overlays) + len(wiring) + 1} file(s): clusters/cluster-2/prefect/ "
         f"({len(wiring)} files), intent/clusters/cluster-2.yaml, overlays/cluster-2/ ({len(overlays)} files)"
     )
-    assert "HelmReleases prefect-server, prefect-worker-etl, prefect-worker-ml (uninstalled: server, workers, " \
+    assert (
+        "HelmReleases prefect-server, prefect-worker-etl, prefect-worker-ml (uninstalled: server, workers, "
         "bundled Redis)" in lines[1]
+    )
     assert lines[2] == (
         "  kept on cluster-2 (prune: disabled, helm.sh/resource-policy: keep): namespaces prefect, prefect-etl, "
         "prefect-ml; the Redis volume prefect/redis-data-prefect-redis-master-0; the server Secrets "

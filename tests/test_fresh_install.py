@@ -25,8 +25,12 @@ def test_pip_install_without_extras_works_with_no_kubectl_on_path(tmp_path: Path
     copy_working_tree(source)  # pip builds in the source tree: not in this checkout
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    pip = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                          str(source)], capture_output=True, text=True, timeout=900)
+    pip = subprocess.run(
+        [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert pip.returncode == 0, pip.stderr[-3000:]
     # PATH: the venv and git only, nothing else of the machine's (no kubectl, no kustomize)
     tools = tmp_path / "tools"

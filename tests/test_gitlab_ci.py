@@ -53,9 +53,21 @@ def check_jsonschema(path: Path) -> subprocess.CompletedProcess[str]:
     """GitLab's schema as check-jsonschema vendors it, with the arguments of its own check-gitlab-ci hook."""
     pytest.importorskip("check_jsonschema", reason="needs check-jsonschema: pip install -e '.[test]'")
     return subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.gitlab-ci",
-         "--data-transform", "gitlab-ci", "--regex-variant", "nonunicode", str(path)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.gitlab-ci",
+            "--data-transform",
+            "gitlab-ci",
+            "--regex-variant",
+            "nonunicode",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -213,8 +225,17 @@ def run_pipeline(repo: Path, jobs: Sequence[str], variables: dict[str, str]) -> 
     gcl = gitlab_ci_local()
     home = repo.parent / "gitlab-ci-local-home"
     home.mkdir(exist_ok=True)
-    cmd = [gcl, "--force-shell-executor", "--shell-isolation", "--no-artifacts-to-source", "--no-color",
-           "--home", str(home), "--ignore-predefined-vars", "CI_PIPELINE_SOURCE"]
+    cmd = [
+        gcl,
+        "--force-shell-executor",
+        "--shell-isolation",
+        "--no-artifacts-to-source",
+        "--no-color",
+        "--home",
+        str(home),
+        "--ignore-predefined-vars",
+        "CI_PIPELINE_SOURCE",
+    ]
     for key, value in variables.items():
         cmd += ["--variable", f"{key}={value}"]
     # no GitLab token (no note is posted from a test) and no gitlab-ci-local defaults from the environment
@@ -259,9 +280,7 @@ class MergeRequestRun:
     skipped_diff: str | None
 
 
-def merge_request_pipeline(
-    repo: Path, jobs: Sequence[str], cluster: str, variables: dict[str, str]
-) -> MergeRequestRun:
+def merge_request_pipeline(repo: Path, jobs: Sequence[str], cluster: str, variables: dict[str, str]) -> MergeRequestRun:
     """Commit ``repo`` as the base, scale a pool of ``cluster`` on top, run ``jobs`` as a merge request."""
     gitlab_ci_local()
     base = commit_all(repo, "base")
@@ -329,9 +348,24 @@ def gitopsgen_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("checkout") / "gitopsgen"
     copy_working_tree(source)
     wheels = tmp_path_factory.mktemp("wheels")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check",
-                    "--wheel-dir", str(wheels), str(source)],
-                   check=True, capture_output=True, env={**os.environ, "PIP_CACHE_DIR": pip_cache()}, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--wheel-dir",
+            str(wheels),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PIP_CACHE_DIR": pip_cache()},
+        timeout=600,
+    )
     return next(wheels.glob("gitopsgen-*.whl"))
 
 

@@ -469,31 +469,51 @@ def test_alias_bomb_in_an_intent_file_is_an_input_error(fleet: Path) -> None:
     intent.write_text(billion_laughs() + intent.read_text().replace("clusterUid:", "extra: *a9\nclusterUid:", 1))
     proc = subprocess.run(
         [sys.executable, "-m", "gitopsgen.cli", "generate", "--check", "--repo", str(fleet)],
-        capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=_limit_memory,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        preexec_fn=_limit_memory,
     )
     assert proc.returncode == 2 and "YAML aliases" in proc.stderr and "cluster-1.yaml:2" in proc.stderr, proc.stderr
 
 
 def test_alias_bomb_in_values_from_is_a_finding(tmp_path: Path) -> None:
     values = billion_laughs() + "replicaCount: *a9\n"
-    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "values", "namespace": "apps"},
-                 "data": {"values.yaml": values}}
+    configmap = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "values", "namespace": "apps"},
+        "data": {"values.yaml": values},
+    }
     release = {
-        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
         "metadata": {"name": "app", "namespace": "apps"},
-        "spec": {"interval": "10m",
-                 "chart": {"spec": {"chart": "./charts/app", "sourceRef": {"kind": "GitRepository",
-                                                                           "name": "flux-system",
-                                                                           "namespace": "flux-system"}}},
-                 "valuesFrom": [{"kind": "ConfigMap", "name": "values"}]},
+        "spec": {
+            "interval": "10m",
+            "chart": {
+                "spec": {
+                    "chart": "./charts/app",
+                    "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"},
+                }
+            },
+            "valuesFrom": [{"kind": "ConfigMap", "name": "values"}],
+        },
     }
     chart = {
         "charts/app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 1.0.0\n",
         "charts/app/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n"
         "data:\n  replicas: {{ .Values.replicaCount | toJson | quote }}\n",
     }
-    root = write(tmp_path / "repo", {**BASELINE, **chart, "clusters/c3/values.yaml": yaml.safe_dump(configmap),
-                                     "clusters/c3/release.yaml": yaml.safe_dump(release)})
+    root = write(
+        tmp_path / "repo",
+        {
+            **BASELINE,
+            **chart,
+            "clusters/c3/values.yaml": yaml.safe_dump(configmap),
+            "clusters/c3/release.yaml": yaml.safe_dump(release),
+        },
+    )
     run = validate(tmp_path, root, "--offline")
     assert_findings_not_a_crash(run)
     messages = [f["message"] for f in run.findings if f["rule"] == "H002"]

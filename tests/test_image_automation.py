@@ -63,8 +63,10 @@ def test_a_flux_bump_is_kept_by_generate_and_not_drift(fleet: Path, relayout: bo
 def test_upgrade_moves_the_prefect_tags_on_purpose_and_keeps_flow_images(fleet: Path) -> None:
     flux_commit(fleet, BUMP)
     proc = run_cli("upgrade", "--prefect", "3.8.4", "--repo", str(fleet), check=True)
-    assert "cluster-2: image automation had moved prefect_server_tag to 3.8.5-python3.11; the upgrade sets " \
+    assert (
+        "cluster-2: image automation had moved prefect_server_tag to 3.8.5-python3.11; the upgrade sets "
         "3.8.4-python3.11" in proc.stderr
+    )
     values = substitute(fleet)
     assert values["prefect_server_tag"] == "3.8.4-python3.11"
     assert values["prefect_worker_tag"] == "3.8.4-python3.11-kubernetes"

@@ -24,8 +24,9 @@ def fleet_settings(root: Path) -> dict:
 
 
 def test_refuses_outside_a_git_repository(tmp_path: Path) -> None:
-    proc = run_cli("init", "--registry", "r.example.com", "--secret-store", "s", "--git-url", "ssh://g/x.git",
-                   cwd=tmp_path)
+    proc = run_cli(
+        "init", "--registry", "r.example.com", "--secret-store", "s", "--git-url", "ssh://g/x.git", cwd=tmp_path
+    )
     assert proc.returncode == 2 and "not inside a git repository" in proc.stderr
     assert list(tmp_path.iterdir()) == []
     # naming the directory is a choice: allowed
@@ -38,7 +39,9 @@ def test_git_url_and_branch_come_from_the_repository(tmp_path: Path) -> None:
     proc = run_cli("init", "--registry", "r.example.com", "--secret-store", "vault", "--repo", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert fleet_settings(tmp_path)["git"] == {
-        "url": "ssh://git@gitlab.example.com/platform/ours.git", "branch": "master", "fluxSource": "flux-system"
+        "url": "ssh://git@gitlab.example.com/platform/ours.git",
+        "branch": "master",
+        "fluxSource": "flux-system",
     }
 
 
@@ -55,8 +58,17 @@ def test_every_missing_setting_listed_at_once(tmp_path: Path) -> None:
 
 def test_sops_instead_of_a_secret_store(tmp_path: Path) -> None:
     make_repo(tmp_path)
-    base = ("init", "--repo", str(tmp_path), "--git-url", "ssh://g/x.git", "--registry", "r.example.com",
-            "--registry-credentials", "sops")
+    base = (
+        "init",
+        "--repo",
+        str(tmp_path),
+        "--git-url",
+        "ssh://g/x.git",
+        "--registry",
+        "r.example.com",
+        "--registry-credentials",
+        "sops",
+    )
     lacking = run_cli(*base)
     assert lacking.returncode == 2 and "--age-recipient" in lacking.stderr and "--secret-store" not in lacking.stderr
     recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
@@ -110,7 +122,10 @@ def test_first_commit_carries_the_scaffold(tmp_path: Path) -> None:
     proc = run_cli(*CLUSTER_1, "--repo", str(tmp_path), "--commit")
     assert proc.returncode == 0, proc.stderr
     committed = set(repo.git.ls_files().splitlines())
-    assert {"gitopsgen.yaml", ".gitlab-ci.yml", "base/prefect-server/kustomization.yaml",
-            "intent/clusters/cluster-1.yaml"} <= committed
-    assert subprocess.run(["git", "status", "--porcelain"], cwd=tmp_path, capture_output=True,
-                          text=True).stdout == ""
+    assert {
+        "gitopsgen.yaml",
+        ".gitlab-ci.yml",
+        "base/prefect-server/kustomization.yaml",
+        "intent/clusters/cluster-1.yaml",
+    } <= committed
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=tmp_path, capture_output=True, text=True).stdout == ""

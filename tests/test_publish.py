@@ -31,9 +31,22 @@ def test_add_cluster_as_a_merge_request(tmp_path: Path, fleet: Path) -> None:
     bare = add_bare_remote(tmp_path, fleet)
     main = git.Repo(fleet).head.commit.hexsha
     proc = run_cli(
-        "add-cluster", "cluster-3", "--from", "cluster-1", "--repo", str(fleet),
-        "--branch", "add-cluster-3", "--push", "--merge-request", "--target", "main",
-        "--label", "fleet", "--label", "new cluster",
+        "add-cluster",
+        "cluster-3",
+        "--from",
+        "cluster-1",
+        "--repo",
+        str(fleet),
+        "--branch",
+        "add-cluster-3",
+        "--push",
+        "--merge-request",
+        "--target",
+        "main",
+        "--label",
+        "fleet",
+        "--label",
+        "new cluster",
     )
     assert proc.returncode == 0, proc.stderr
     repo = git.Repo(fleet)
@@ -45,8 +58,10 @@ def test_add_cluster_as_a_merge_request(tmp_path: Path, fleet: Path) -> None:
     assert "cluster-3" in head.message
     files = committed_paths(repo, "HEAD")
     assert "intent/clusters/cluster-3.yaml" in files
-    assert all(f.startswith(("intent/clusters/cluster-3.yaml", "overlays/cluster-3/", "clusters/cluster-3/prefect/"))
-               for f in files)
+    assert all(
+        f.startswith(("intent/clusters/cluster-3.yaml", "overlays/cluster-3/", "clusters/cluster-3/prefect/"))
+        for f in files
+    )
     # the branch, its commit and GitLab's merge-request options arrived at the remote
     with git.Repo(bare) as remote:
         assert remote.heads["add-cluster-3"].commit.hexsha == head.hexsha

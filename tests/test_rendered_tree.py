@@ -218,8 +218,10 @@ def test_pull_secret_reaches_every_pulling_namespace_without_plaintext(applied) 
     filled = (
         template.replace("{{ .username | toJson }}", json.dumps(user))
         .replace("{{ .password | toJson }}", json.dumps(password))
-        .replace('{{ printf "%s:%s" .username .password | b64enc | toJson }}',
-                 json.dumps(base64.b64encode(f"{user}:{password}".encode()).decode()))
+        .replace(
+            '{{ printf "%s:%s" .username .password | b64enc | toJson }}',
+            json.dumps(base64.b64encode(f"{user}:{password}".encode()).decode()),
+        )
     )
     auth = json.loads(filled)["auths"]["harbor.example.com"]
     assert (auth["username"], auth["password"]) == (user, password)
@@ -250,22 +252,22 @@ def test_flux_wiring_orders_components_and_automation_targets_own_dir(applied) -
 
 def test_setter_markers_point_at_policies_that_exist(built_fleet: Path, applied) -> None:
     text = (built_fleet / "clusters/cluster-2/prefect/prefect.yaml").read_text()
-    markers = {
-        line.split('"$imagepolicy": "')[1].split('"')[0]
-        for line in text.splitlines()
-        if "$imagepolicy" in line
-    }
+    markers = {line.split('"$imagepolicy": "')[1].split('"')[0] for line in text.splitlines() if "$imagepolicy" in line}
     policies = {
         f"{o['metadata']['namespace']}:{o['metadata']['name']}"
         for o in applied["cluster-2"]["prefect-image-automation"]
         if o["kind"] == "ImagePolicy"
     }
-    assert {m.rsplit(":tag", 1)[0] for m in markers} == policies == {
-        "flux-system:prefect-server",
-        "flux-system:prefect-worker",
-        "flux-system:flow-etl",
-        "flux-system:flow-ml",
-    }
+    assert (
+        {m.rsplit(":tag", 1)[0] for m in markers}
+        == policies
+        == {
+            "flux-system:prefect-server",
+            "flux-system:prefect-worker",
+            "flux-system:flow-etl",
+            "flux-system:flow-ml",
+        }
+    )
     assert "flux-system:prefect-server:tag" in markers
     assert "$imagepolicy" not in (built_fleet / "clusters/cluster-1/prefect/prefect.yaml").read_text()
 
@@ -302,9 +304,23 @@ def test_ha_with_external_redis(tmp_path: Path, crds, helm_repo_url) -> None:
 
     make_repo(tmp_path)
     run_cli(*INIT_ARGS, "--repo", str(tmp_path), check=True)
-    run_cli("add-cluster", "c3", "--server-mode", "ha", "--database-secret", "pg", "--database-key", "url",
-            "--redis", "redis.data.svc.cluster.local:6380", "--redis-secret", "redis-auth",
-            "--repo", str(tmp_path), check=True)
+    run_cli(
+        "add-cluster",
+        "c3",
+        "--server-mode",
+        "ha",
+        "--database-secret",
+        "pg",
+        "--database-key",
+        "url",
+        "--redis",
+        "redis.data.svc.cluster.local:6380",
+        "--redis-secret",
+        "redis-auth",
+        "--repo",
+        str(tmp_path),
+        check=True,
+    )
     wiring = kustomize_build(tmp_path / "clusters/c3/prefect")
     objs = [o for ks in wiring if ks["kind"] == "Kustomization" for o in build_flux_kustomization(tmp_path, ks)]
     server = render_all(objs, helm_repo_url, tmp_path / "charts")["prefect-server"]
@@ -371,11 +387,20 @@ def test_every_secret_the_server_and_flow_runs_read_is_delivered_in_their_namesp
         job_namespace = template["variables"]["properties"]["namespace"]["default"]
         assert key in provided.get((job_namespace, name), set()), (pool, job_namespace, name, key)
     # the server Secrets come from the store under prefect/<cluster>/<what>, never pruned by Flux
-    server_es = [o for o in applied_objs if o["kind"] == "ExternalSecret" and o["spec"]["target"]["name"] != (
-        "registry-credentials") and o["metadata"]["name"] != "gitlab-token"]
+    server_es = [
+        o
+        for o in applied_objs
+        if o["kind"] == "ExternalSecret"
+        and o["spec"]["target"]["name"] != ("registry-credentials")
+        and o["metadata"]["name"] != "gitlab-token"
+    ]
     assert {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in server_es} == {
-        ("prefect", "prefect-db"), ("prefect", "prefect-redis"), ("prefect", "prefect-tls"),
-        ("prefect", "prefect-basic-auth"), ("prefect-etl", "prefect-basic-auth"), ("prefect-ml", "prefect-basic-auth"),
+        ("prefect", "prefect-db"),
+        ("prefect", "prefect-redis"),
+        ("prefect", "prefect-tls"),
+        ("prefect", "prefect-basic-auth"),
+        ("prefect-etl", "prefect-basic-auth"),
+        ("prefect-ml", "prefect-basic-auth"),
     }
     for o in server_es:
         assert o["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
@@ -462,7 +487,8 @@ def test_production_defaults_in_the_rendered_charts(applied, releases) -> None:
     assert _matches(selector, api["spec"]["template"]["metadata"]["labels"])
     assert not _matches(selector, background["spec"]["template"]["metadata"]["labels"])
     term = api["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
-        "preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ][0]["podAffinityTerm"]
     assert term["topologyKey"] == "kubernetes.io/hostname"
     assert _matches(term["labelSelector"]["matchLabels"], api["spec"]["template"]["metadata"]["labels"])
     assert not [o for objs in applied["cluster-1"].values() for o in objs if o["kind"] == "PodDisruptionBudget"]
@@ -480,12 +506,14 @@ def test_production_defaults_in_the_rendered_charts(applied, releases) -> None:
     assert redis["containers"][0]["image"] == "harbor.example.com/bitnamilegacy/redis:8.2.1"
     assert redis["imagePullSecrets"] == [{"name": "registry-credentials"}]
     assert redis["containers"][0]["resources"] == {
-        "requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}
+        "requests": {"cpu": "250m", "memory": "512Mi"},
+        "limits": {"memory": "2Gi"},
     }
 
 
-def _allowed(objs: list[dict[str, Any]], sa: tuple[str, str], namespace: str, group: str, resource: str,
-             verb: str) -> bool:
+def _allowed(
+    objs: list[dict[str, Any]], sa: tuple[str, str], namespace: str, group: str, resource: str, verb: str
+) -> bool:
     """Whether the rendered Roles and RoleBindings of ``namespace`` let ServiceAccount ``sa`` do ``verb``."""
     roles = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Role" and o["metadata"]["namespace"] == namespace}
     for b in objs:
@@ -500,9 +528,11 @@ def _allowed(objs: list[dict[str, Any]], sa: tuple[str, str], namespace: str, gr
     return False
 
 
-WORKER_NEEDS = [("batch", "jobs", v) for v in ("create", "get", "list", "watch", "delete")] + [
-    ("", "pods", v) for v in ("get", "list", "watch")
-] + [("", "pods/log", "get")]
+WORKER_NEEDS = (
+    [("batch", "jobs", v) for v in ("create", "get", "list", "watch", "delete")]
+    + [("", "pods", v) for v in ("get", "list", "watch")]
+    + [("", "pods/log", "get")]
+)
 
 
 @pytest.mark.slow
@@ -514,8 +544,19 @@ def test_a_pool_declares_the_namespaces_its_deployments_may_target(tmp_path: Pat
 
     make_repo(tmp_path)
     run_cli(*INIT_ARGS, "--repo", str(tmp_path), check=True)
-    run_cli("add-cluster", "c3", "--auth-secret", "auth", "--worker-pool", "etl:namespaces=flows-a+flows-b",
-            "--worker-pool", "ml:namespace=flows-c", "--repo", str(tmp_path), check=True)
+    run_cli(
+        "add-cluster",
+        "c3",
+        "--auth-secret",
+        "auth",
+        "--worker-pool",
+        "etl:namespaces=flows-a+flows-b",
+        "--worker-pool",
+        "ml:namespace=flows-c",
+        "--repo",
+        str(tmp_path),
+        check=True,
+    )
     wiring = kustomize_build(tmp_path / "clusters/c3/prefect")
     applied = [o for ks in wiring if ks["kind"] == "Kustomization" for o in build_flux_kustomization(tmp_path, ks)]
     rendered = render_all(applied, helm_repo_url, tmp_path / "charts")
@@ -533,8 +574,9 @@ def test_a_pool_declares_the_namespaces_its_deployments_may_target(tmp_path: Pat
             assert all(_allowed(everything, sa, ns, *need) for need in WORKER_NEEDS), (pool, ns)
             assert "auth-string" in provided[(ns, "auth")]
             assert ".dockerconfigjson" in provided[(ns, "registry-credentials")]
-            assert _find([o for o in applied if o["metadata"].get("namespace") == ns], "ServiceAccount",
-                         "prefect-flow-runner")
+            assert _find(
+                [o for o in applied if o["metadata"].get("namespace") == ns], "ServiceAccount", "prefect-flow-runner"
+            )
         for ns in others:  # and nowhere else
             assert not _allowed(everything, sa, ns, "batch", "jobs", "create"), (pool, ns)
 

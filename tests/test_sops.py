@@ -257,8 +257,9 @@ def test_output_follows_the_format_checked_independently() -> None:
         sealed = base64.b64decode(data) + base64.b64decode(tag)
         return AESGCM(data_key).decrypt(base64.b64decode(iv), sealed, aad.encode())
 
-    assert open_value(encrypted["data"][".dockerconfigjson"], "data:.dockerconfigjson:").decode() == (
-        secret["data"][".dockerconfigjson"]
+    assert (
+        open_value(encrypted["data"][".dockerconfigjson"], "data:.dockerconfigjson:").decode()
+        == (secret["data"][".dockerconfigjson"])
     )
     assert [open_value(v, "stringData:list:") for v in encrypted["stringData"]["list"]] == [b"a", b"b"]
     assert encrypted["stringData"]["n"] == ""  # empty strings are never encrypted
@@ -419,8 +420,21 @@ def test_load_types_like_go_yaml_v3() -> None:
     )
     docs = sops.load(text)
     assert docs[0] == {
-        "a": "yes", "b": "on", "c": "2024-01-01T00:00:00Z", "d": 15, "e": 1000.0, "f": True, "g": 1000,
-        "h": None, "i": 15, "j": "1", "k": 0.5, "l": float("-inf"), "m": 31, "n": "1:20", "o": "+",
+        "a": "yes",
+        "b": "on",
+        "c": "2024-01-01T00:00:00Z",
+        "d": 15,
+        "e": 1000.0,
+        "f": True,
+        "g": 1000,
+        "h": None,
+        "i": 15,
+        "j": "1",
+        "k": 0.5,
+        "l": float("-inf"),
+        "m": 31,
+        "n": "1:20",
+        "o": "+",
     }
     assert docs[1] == {"z": 1}
 

@@ -39,8 +39,18 @@ def login_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def add_sops_cluster(fleet: Path, recipient: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("add-cluster", "cluster-3", "--from", "cluster-1", "--registry-credentials", "sops",
-                   "--age-recipient", recipient, "--repo", str(fleet))
+    return run_cli(
+        "add-cluster",
+        "cluster-3",
+        "--from",
+        "cluster-1",
+        "--registry-credentials",
+        "sops",
+        "--age-recipient",
+        recipient,
+        "--repo",
+        str(fleet),
+    )
 
 
 def all_bytes(root: Path) -> bytes:
@@ -81,12 +91,14 @@ def test_add_cluster_writes_only_ciphertext(fleet: Path, age_key: tuple[str, str
     kustomization = yaml.safe_load((fleet / CREDS / "kustomization.yaml").read_text())
     assert set(secrets) <= set(kustomization["resources"])
     rules = yaml.safe_load((fleet / CREDS / ".sops.yaml").read_text())["creation_rules"]
-    assert rules == [{"path_regex": r"pull-secret-.*\.sops\.yaml$", "encrypted_regex": "^(data|stringData)$",
-                      "age": recipient}]
+    assert rules == [
+        {"path_regex": r"pull-secret-.*\.sops\.yaml$", "encrypted_regex": "^(data|stringData)$", "age": recipient}
+    ]
     sync_file = fleet / "clusters/cluster-3/prefect/prefect.yaml"
     sync = {d["metadata"]["name"]: d for d in yaml.safe_load_all(sync_file.read_text())}
     assert sync["prefect-registry-credentials"]["spec"]["decryption"] == {
-        "provider": "sops", "secretRef": {"name": "sops-age"}
+        "provider": "sops",
+        "secretRef": {"name": "sops-age"},
     }
 
 
@@ -94,10 +106,29 @@ def test_password_from_stdin_never_from_an_argument(fleet: Path, age_key: tuple[
     identity, recipient = age_key
     env = {k: v for k, v in os.environ.items() if k not in (USERNAME_VARIABLE, PASSWORD_VARIABLE)}
     proc = subprocess.run(
-        [sys.executable, "-m", "gitopsgen.cli", "add-cluster", "cluster-3", "--from", "cluster-1",
-         "--registry-credentials", "sops", "--age-recipient", recipient, "--repo", str(fleet),
-         "--registry-username", USER, "--registry-password-stdin"],
-        input=PASSWORD + "\n", capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gitopsgen.cli",
+            "add-cluster",
+            "cluster-3",
+            "--from",
+            "cluster-1",
+            "--registry-credentials",
+            "sops",
+            "--age-recipient",
+            recipient,
+            "--repo",
+            str(fleet),
+            "--registry-username",
+            USER,
+            "--registry-password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     text = pull_secrets(fleet)["pull-secret-prefect.sops.yaml"]
@@ -131,8 +162,10 @@ def test_generate_keeps_rotates_and_refuses(
     assert proc.returncode == 0, proc.stderr
     rotated = pull_secrets(fleet)
     assert rotated.keys() == first.keys() and all(rotated[k] != first[k] for k in first)
-    assert decrypted_config(rotated["pull-secret-prefect.sops.yaml"], identity)["auths"]["harbor.example.com"][
-        "password"] == "rotated-password"
+    assert (
+        decrypted_config(rotated["pull-secret-prefect.sops.yaml"], identity)["auths"]["harbor.example.com"]["password"]
+        == "rotated-password"
+    )
     monkeypatch.delenv(PASSWORD_VARIABLE)
     assert run_cli("generate", "--check", "--repo", str(fleet)).returncode == 0
     # a new recipient in the intent: the files no longer fit, and without a login that is an error
@@ -156,9 +189,20 @@ def test_the_tree_validates_and_needs_the_decryption_block(
     fleet: Path, age_key: tuple[str, str], login_env: None, helm_repo_url: str
 ) -> None:
     assert add_sops_cluster(fleet, age_key[1]).returncode == 0
-    args = ("validate", str(fleet), "--cluster", "cluster-3", "--format", "json",
-            "--crds", str(shared("flux-crds")), "--crds", str(shared("external-secrets-crds")),
-            "--helm-mirror", f"https://prefecthq.github.io/prefect-helm={helm_repo_url}")
+    args = (
+        "validate",
+        str(fleet),
+        "--cluster",
+        "cluster-3",
+        "--format",
+        "json",
+        "--crds",
+        str(shared("flux-crds")),
+        "--crds",
+        str(shared("external-secrets-crds")),
+        "--helm-mirror",
+        f"https://prefecthq.github.io/prefect-helm={helm_repo_url}",
+    )
     proc = run_cli(*args)
     findings = json.loads(proc.stdout)["findings"]
     assert proc.returncode == 0, [f for f in findings if f["severity"] == "error"]
@@ -190,8 +234,18 @@ def test_login_options_are_checked() -> None:
 def test_sops_without_a_secret_store(fleet: Path, age_key: tuple[str, str], login_env: None) -> None:
     fleet_file = fleet / "gitopsgen.yaml"
     fleet_file.write_text(fleet_file.read_text().replace("  secretStore: vault-backend\n", ""))
-    proc = run_cli("add-cluster", "cluster-3", "--registry-credentials", "sops", "--age-recipient", age_key[1],
-                   "--worker-pool", "default", "--repo", str(fleet))
+    proc = run_cli(
+        "add-cluster",
+        "cluster-3",
+        "--registry-credentials",
+        "sops",
+        "--age-recipient",
+        age_key[1],
+        "--worker-pool",
+        "default",
+        "--repo",
+        str(fleet),
+    )
     assert proc.returncode == 0, proc.stderr
     assert not (fleet / CREDS / "external-secrets.yaml").exists()  # no store: no ExternalSecret at all
     assert "external-secrets.yaml" not in (fleet / CREDS / "kustomization.yaml").read_text()
@@ -203,8 +257,20 @@ def test_sops_without_a_secret_store(fleet: Path, age_key: tuple[str, str], logi
 def test_rotation_touches_only_its_registry(fleet: Path, age_key: tuple[str, str], login_env: None) -> None:
     identity, recipient = age_key
     assert add_sops_cluster(fleet, recipient).returncode == 0
-    proc = run_cli("add-cluster", "cluster-4", "--from", "cluster-1", "--registry", "registry.b.example.com",
-                   "--registry-credentials", "sops", "--age-recipient", recipient, "--repo", str(fleet))
+    proc = run_cli(
+        "add-cluster",
+        "cluster-4",
+        "--from",
+        "cluster-1",
+        "--registry",
+        "registry.b.example.com",
+        "--registry-credentials",
+        "sops",
+        "--age-recipient",
+        recipient,
+        "--repo",
+        str(fleet),
+    )
     assert proc.returncode == 0, proc.stderr
     other = fleet / "overlays/cluster-4/registry-credentials/pull-secret-prefect.sops.yaml"
     before = other.read_bytes()
@@ -219,10 +285,15 @@ def test_rotation_touches_only_its_registry(fleet: Path, age_key: tuple[str, str
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: registry-credentials\n  namespace: prefect\n"
-         "stringData: {PASSWORD_JSON}\n", "is not a mapping"),
-        ("apiVersion: v1\nkind: Secret\nstringData:\n  .dockerconfigjson: '{\"password\":\"{PASSWORD}\"}\n  x: [\n",
-         "not valid YAML at line"),
+        (
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: registry-credentials\n  namespace: prefect\n"
+            "stringData: {PASSWORD_JSON}\n",
+            "is not a mapping",
+        ),
+        (
+            'apiVersion: v1\nkind: Secret\nstringData:\n  .dockerconfigjson: \'{"password":"{PASSWORD}"}\n  x: [\n',
+            "not valid YAML at line",
+        ),
         ("a: " + "[" * 5000 + "\n", "nested deeper"),
     ],
 )

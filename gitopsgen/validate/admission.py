@@ -202,19 +202,28 @@ def pod_problems(obj: Mapping[str, Any], provided: Provided) -> list[Problem]:
 
     def secret(name: Any, path: JsonPath, what: str) -> None:
         if isinstance(name, str) and name and not provided.has_secret(ns, name):
-            out.append(Problem(path, f"{what} refers to Secret {ns}/{name}, which is not provided in namespace {ns}",
-                               "reference"))
+            out.append(
+                Problem(
+                    path, f"{what} refers to Secret {ns}/{name}, which is not provided in namespace {ns}", "reference"
+                )
+            )
 
     def config_map(name: Any, path: JsonPath, what: str) -> None:
         if isinstance(name, str) and name and not provided.has_config_map(ns, name):
-            out.append(Problem(path, f"{what} refers to ConfigMap {ns}/{name}, which is not provided in namespace "
-                                     f"{ns}", "reference"))
+            out.append(
+                Problem(
+                    path,
+                    f"{what} refers to ConfigMap {ns}/{name}, which is not provided in namespace {ns}",
+                    "reference",
+                )
+            )
 
     sa = str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
     if not provided.has_service_account(ns, sa):
         key = "serviceAccountName" if spec.get("serviceAccountName") else "serviceAccount"
-        out.append(Problem((*spec_path, key), f"ServiceAccount {ns}/{sa} does not exist in namespace {ns}",
-                           "reference"))
+        out.append(
+            Problem((*spec_path, key), f"ServiceAccount {ns}/{sa} does not exist in namespace {ns}", "reference")
+        )
     for i, item in enumerate(_list(spec.get("imagePullSecrets"))):
         secret(_dig(item, "name"), (*spec_path, "imagePullSecrets", i, "name"), f"imagePullSecrets[{i}]")
     for v, volume in enumerate(_list(spec.get("volumes"))):
@@ -309,8 +318,9 @@ def _binds(binding: Mapping[str, Any], sa_namespace: str, sa_name: str) -> bool:
     return False
 
 
-def allowed(provided: Provided, sa_namespace: str, sa_name: str, verb: str, permission_group: str, resource: str,
-            namespace: str) -> bool:
+def allowed(
+    provided: Provided, sa_namespace: str, sa_name: str, verb: str, permission_group: str, resource: str, namespace: str
+) -> bool:
     """Whether ServiceAccount ``sa_namespace/sa_name`` may ``verb`` ``resource`` in ``namespace`` under the
     cluster's rendered RBAC (Roles and ClusterRoles through RoleBindings there, ClusterRoles through
     ClusterRoleBindings)."""
@@ -333,13 +343,19 @@ def allowed(provided: Provided, sa_namespace: str, sa_name: str, verb: str, perm
     return False
 
 
-def missing_permissions(provided: Provided, sa_namespace: str, sa_name: str, namespace: str,
-                        needed: Iterable[Permission] = WORKER_PERMISSIONS) -> list[Permission]:
+def missing_permissions(
+    provided: Provided,
+    sa_namespace: str,
+    sa_name: str,
+    namespace: str,
+    needed: Iterable[Permission] = WORKER_PERMISSIONS,
+) -> list[Permission]:
     """The parts of ``needed`` the ServiceAccount may not do in ``namespace`` (verbs narrowed to those missing)."""
     out = []
     for p in needed:
-        absent = tuple(v for v in p.verbs if not allowed(provided, sa_namespace, sa_name, v, p.group, p.resource,
-                                                         namespace))
+        absent = tuple(
+            v for v in p.verbs if not allowed(provided, sa_namespace, sa_name, v, p.group, p.resource, namespace)
+        )
         if absent:
             out.append(Permission(p.group, p.resource, absent))
     return out

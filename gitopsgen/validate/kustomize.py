@@ -267,9 +267,7 @@ class Scanner:
                     self._plugin_reads(target, key, doc.line_of(field_name, i), field_name, configs, scan)
         return scan
 
-    def _plugin_reads(
-        self, target: Path, key: str, line: int, field_name: str, configs: list[Any], scan: Scan
-    ) -> None:
+    def _plugin_reads(self, target: Path, key: str, line: int, field_name: str, configs: list[Any], scan: Scan) -> None:
         """Add the files builtin plugin ``configs`` of the kustomization in ``target`` read (relative to
         that kustomization, like kustomize's loader) to ``scan``: a changed patch or env file named only
         there changes the build as much as one the kustomization names."""

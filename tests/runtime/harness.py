@@ -92,6 +92,7 @@ def postgres() -> Iterator[Postgres]:
         proc = subprocess.run([*as_user, *argv], capture_output=True, text=True, timeout=60)
         if proc.returncode != 0:
             raise AssertionError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stdout}{proc.stderr}")
+
     run(str(bindir / "initdb"), "-D", str(data), "-U", "prefect", "--auth=trust", "-E", "UTF8")
     opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
     run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(tmp / "pg.log"), "-w", "start")
@@ -99,8 +100,11 @@ def postgres() -> Iterator[Postgres]:
         run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "prefect", "prefect")
         yield Postgres(port, f"postgresql+asyncpg://prefect@127.0.0.1:{port}/prefect")
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -115,9 +119,23 @@ def redis(tmp: Path, password: str) -> Iterator[Redis]:
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--requirepass", password, "--dir", str(tmp)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            password,
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 20
@@ -183,11 +201,14 @@ def resolve_env(c: dict[str, Any], secrets: SecretValues, net: Network, where: s
 def local_path(value: str, mounts: dict[str, Path]) -> str:
     """``value`` with a path under a volume mount (alone, or in a ``sqlite:////path`` URL) moved to its local
     directory (the longest mount that matches; once)."""
-    prefix, path = ("sqlite+aiosqlite:///", value[len("sqlite+aiosqlite:///"):]) if value.startswith(
-        "sqlite+aiosqlite:////") else ("", value)
+    prefix, path = (
+        ("sqlite+aiosqlite:///", value[len("sqlite+aiosqlite:///") :])
+        if value.startswith("sqlite+aiosqlite:////")
+        else ("", value)
+    )
     for mount in sorted(mounts, key=len, reverse=True):
         if path == mount or path.startswith(mount.rstrip("/") + "/"):
-            return prefix + str(mounts[mount]) + path[len(mount):]
+            return prefix + str(mounts[mount]) + path[len(mount) :]
     return value
 
 

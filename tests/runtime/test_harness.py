@@ -24,7 +24,7 @@ from harness import (
 )
 
 # exits (1) on its first N starts, then answers 200 on every path: a container the kubelet restarts
-FLAKY = '''
+FLAKY = """
 import http.server, pathlib, sys
 marker, crashes, port = pathlib.Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 done = int(marker.read_text()) if marker.exists() else 0
@@ -38,7 +38,7 @@ class Ok(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 http.server.HTTPServer(("127.0.0.1", port), Ok).serve_forever()
-'''
+"""
 
 
 def test_rendered_commands_run_without_the_image_wrapper() -> None:
@@ -53,7 +53,9 @@ def test_mount_paths_and_secret_refs_resolve(tmp_path: Path) -> None:
     mounts = {"/home/prefect": tmp_path / "home", "/tmp": tmp_path / "tmp", "/data": tmp_path / "pvc"}
     assert local_path("/home/prefect", mounts) == str(tmp_path / "home")
     assert local_path("/tmp/x", mounts) == str(tmp_path / "tmp" / "x")  # once, though tmp_path is under /tmp
-    assert local_path("sqlite+aiosqlite:////data/prefect.db", mounts) == f"sqlite+aiosqlite:///{tmp_path}/pvc/prefect.db"
+    assert (
+        local_path("sqlite+aiosqlite:////data/prefect.db", mounts) == f"sqlite+aiosqlite:///{tmp_path}/pvc/prefect.db"
+    )
     assert local_path("/database", mounts) == "/database"
     container = {"env": [
         {"name": "HOME", "value": "/home/prefect"},
@@ -69,8 +71,10 @@ def test_the_recorder_keeps_what_the_worker_posts() -> None:
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "run-"}}
     with serve(recorder) as port:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/apis/batch/v1/namespaces/flows/jobs", data=json.dumps(job).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
+            f"http://127.0.0.1:{port}/apis/batch/v1/namespaces/flows/jobs",
+            data=json.dumps(job).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
         with urllib.request.urlopen(request, timeout=5) as response:
             answer = json.loads(response.read())

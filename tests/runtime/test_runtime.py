@@ -152,7 +152,11 @@ def mounts_of(c: dict[str, Any], tmp: Path, shared: dict[str, Path]) -> dict[str
 
 
 def start_api(
-    procs: Processes, objs: list[dict[str, Any]], name: str, secrets: SecretValues, shared: dict[str, Path],
+    procs: Processes,
+    objs: list[dict[str, Any]],
+    name: str,
+    secrets: SecretValues,
+    shared: dict[str, Path],
     redis_port: int | None,
 ) -> Any:
     server = one(objs, "Deployment", "prefect-server")
@@ -291,7 +295,11 @@ def job_variables(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_pool(
-    objs: list[dict[str, Any]], worker: dict[str, Any], api: str, secrets: SecretValues, tmp: Path,
+    objs: list[dict[str, Any]],
+    worker: dict[str, Any],
+    api: str,
+    secrets: SecretValues,
+    tmp: Path,
 ) -> tuple[str, dict[str, Any], str]:
     """One pool end to end: (how to name it, the flow-run Job its worker posted, the flow run id)."""
     wname = worker["metadata"]["name"]
@@ -335,8 +343,12 @@ def run_pool(
             "kube_api": f"http://127.0.0.1:{port}",
         }
         (tmp / "spec.json").write_text(json.dumps(spec))
-        out = run_to_end([sys.executable, str(HERE / "worker_job.py"), str(tmp / "spec.json")], env, home,
-                         f"{where}: the worker (pool creation, init container, flow-run submission)")
+        out = run_to_end(
+            [sys.executable, str(HERE / "worker_job.py"), str(tmp / "spec.json")],
+            env,
+            home,
+            f"{where}: the worker (pool creation, init container, flow-run submission)",
+        )
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     init_result = next(x for x in lines if "init" in x)
     assert init_result["init"] == 0 and "now updating" in init_result["output"], f"{where}: init: {init_result}"
@@ -347,8 +359,9 @@ def run_pool(
     return where, job, flow_run
 
 
-def check_job(where: str, job: dict[str, Any], worker: dict[str, Any], provided: Provided,
-              store: SchemaStore) -> list[str]:
+def check_job(
+    where: str, job: dict[str, Any], worker: dict[str, Any], provided: Provided, store: SchemaStore
+) -> list[str]:
     """The defects that keep a flow-run Job from being admitted or its Pod from starting."""
     ns = job["metadata"]["namespace"]
     head = f"{where}: flow-run Job in namespace {ns}"
@@ -426,8 +439,10 @@ def test_ha_postgres_redis_runs_flow_run_jobs(
         hooks = "/".join(install.hooks)
         defects: list[str] = []
         if not install.migrates:
-            defects.append(f"HA first install never migrates the database: the migration Job is a {hooks} hook"
-                           + ("" if install.hooks_run else " and install.disableHooks is set"))
+            defects.append(
+                f"HA first install never migrates the database: the migration Job is a {hooks} hook"
+                + ("" if install.hooks_run else " and install.disableHooks is set")
+            )
         if install.migrates_first:
             # pre-install: Helm runs it before it creates anything of the release, so it may need nothing the
             # release creates (ServiceAccount, Secrets, ConfigMaps, pull secrets)
@@ -454,8 +469,12 @@ def test_ha_postgres_redis_runs_flow_run_jobs(
                 )
                 defects.append(
                     f"HA first install never completes: the migration Job is a {hooks} hook and {why}: "
-                    + "; ".join(f"{name}: {'ready' if ok else api_state(a)}" for name, ok in ready.items()
-                                for a in apis if a.name == name)
+                    + "; ".join(
+                        f"{name}: {'ready' if ok else api_state(a)}"
+                        for name, ok in ready.items()
+                        for a in apis
+                        if a.name == name
+                    )
                 )
         if not install.migrates_first:
             # post-install (after the wait, or at once without it); if it would never run, go on as if it had,

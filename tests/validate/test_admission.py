@@ -68,7 +68,9 @@ spec:
 
 def test_every_reference_is_looked_up_in_the_job_namespace() -> None:
     job = objects(JOB)[0]
-    elsewhere = Provided.of(objects("""
+    elsewhere = Provided.of(
+        objects(
+            """
         apiVersion: v1
         kind: Namespace
         metadata: {name: flows}
@@ -80,7 +82,9 @@ def test_every_reference_is_looked_up_in_the_job_namespace() -> None:
         apiVersion: v1
         kind: ServiceAccount
         metadata: {name: runner, namespace: prefect}
-    """.replace("\n        ", "\n")))
+    """.replace("\n        ", "\n")
+        )
+    )
     found = {(".".join(map(str, p.path)), p.kind) for p in pod_problems(job, elsewhere)}
     c = "spec.template.spec.containers.0"
     assert found == {
@@ -97,7 +101,8 @@ def test_every_reference_is_looked_up_in_the_job_namespace() -> None:
 def test_operators_and_encrypted_secrets_provide() -> None:
     job = objects(JOB)[0]
     job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = "16Gi"
-    provided = Provided.of(objects("""
+    provided = Provided.of(
+        objects("""
 apiVersion: v1
 kind: Namespace
 metadata: {name: flows}
@@ -123,7 +128,8 @@ spec: {namespaces: [flows], externalSecretSpec: {target: {name: bulk}}}
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, namespace: flows}
-"""))
+""")
+    )
     assert pod_problems(job, provided) == []
     job["metadata"]["namespace"] = "other"
     assert {p.kind for p in pod_problems(job, provided)} == {"namespace", "reference"}
@@ -155,7 +161,8 @@ def test_rbac_role_binding_grants_in_its_namespace_only() -> None:
 
 
 def test_rbac_cluster_roles_groups_wildcards_and_resource_names() -> None:
-    provided = Provided.of(objects("""
+    provided = Provided.of(
+        objects("""
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: all-jobs}
@@ -180,7 +187,8 @@ kind: ClusterRoleBinding
 metadata: {name: logs}
 roleRef: {kind: ClusterRole, name: logs}
 subjects: [{kind: ServiceAccount, name: w, namespace: prefect}]
-"""))
+""")
+    )
     assert missing_permissions(provided, "prefect", "w", "flows") == []
     assert allowed(provided, "prefect", "w", "get", "", "pods/log", "anywhere")
     assert not allowed(provided, "prefect", "w", "create", "batch", "jobs", "anywhere")  # RoleBinding: flows only
@@ -188,8 +196,16 @@ subjects: [{kind: ServiceAccount, name: w, namespace: prefect}]
 
 
 def test_apply_values_like_prefect() -> None:
-    template = {"a": "{{ x }}", "b": "{{ missing }}", "c": "pre-{{ x }}-{{ missing }}", "d": ["{{ y }}", "k"],
-                "e": {"f": "{{ none }}"}}
+    template = {
+        "a": "{{ x }}",
+        "b": "{{ missing }}",
+        "c": "pre-{{ x }}-{{ missing }}",
+        "d": ["{{ y }}", "k"],
+        "e": {"f": "{{ none }}"},
+    }
     assert apply_values(template, {"x": 3, "y": {"z": 1}, "none": None}) == {
-        "a": 3, "c": "pre-3-", "d": [{"z": 1}, "k"], "e": {}
+        "a": 3,
+        "c": "pre-3-",
+        "d": [{"z": 1}, "k"],
+        "e": {},
     }

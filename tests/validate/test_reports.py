@@ -83,8 +83,16 @@ def test_text_lines_and_summary() -> None:
 
 
 def test_summary_stats_are_worded_for_people() -> None:
-    stats = {"files": 9, "clusters": 2, "kustomizations": 4, "helm_releases": 3, "objects": 50,
-             "seconds": 0.25, "clusters_cached": 1, "clusters_selected_of": 5}
+    stats = {
+        "files": 9,
+        "clusters": 2,
+        "kustomizations": 4,
+        "helm_releases": 3,
+        "objects": 50,
+        "seconds": 0.25,
+        "clusters_cached": 1,
+        "clusters_selected_of": 5,
+    }
     assert summary_line([], ["a", "b"], stats) == (
         "0 errors, 0 warnings, 0 info in 2 clusters (9 files, 4 Flux Kustomizations built, 3 HelmReleases rendered, "
         "50 objects checked, 0.2s, 1 cached, 2 of 5 clusters selected)"

@@ -17,8 +17,17 @@ pytestmark = pytest.mark.slow
 
 def validate(fleet: Path, helm_repo_url: str, *args: str) -> dict:
     proc = run_cli(
-        "validate", str(fleet), "--format", "json", "--crds", str(shared("flux-crds")),
-        "--crds", str(shared("external-secrets-crds")), "--helm-mirror", f"{CHARTS}={helm_repo_url}", *args,
+        "validate",
+        str(fleet),
+        "--format",
+        "json",
+        "--crds",
+        str(shared("flux-crds")),
+        "--crds",
+        str(shared("external-secrets-crds")),
+        "--helm-mirror",
+        f"{CHARTS}={helm_repo_url}",
+        *args,
     )
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout)

@@ -97,8 +97,9 @@ def flow_run_jobs(cluster: Cluster) -> Iterator[FlowRunJob]:
         if not isinstance(manifest, dict):
             continue
         props = dig(template, "variables", "properties")
-        defaults = {k: v.get("default") for k, v in props.items() if isinstance(v, dict)} if isinstance(
-            props, dict) else {}
+        defaults = (
+            {k: v.get("default") for k, v in props.items() if isinstance(v, dict)} if isinstance(props, dict) else {}
+        )
         job = apply_values(manifest, defaults)
         if not isinstance(job, dict):
             continue
@@ -112,8 +113,12 @@ def flow_run_jobs(cluster: Cluster) -> Iterator[FlowRunJob]:
         if isinstance(first, dict) and enabled and isinstance(secret, str) and secret:
             env = first.get("env") if isinstance(first.get("env"), list) else []
             env = [e for e in env if not (isinstance(e, dict) and e.get("name") == "PREFECT_API_AUTH_STRING")]
-            env.append({"name": "PREFECT_API_AUTH_STRING",
-                        "valueFrom": {"secretKeyRef": {"name": secret, "key": "auth-string"}}})
+            env.append(
+                {
+                    "name": "PREFECT_API_AUTH_STRING",
+                    "valueFrom": {"secretKeyRef": {"name": secret, "key": "auth-string"}},
+                }
+            )
             first["env"] = env
             auth_env = len(env) - 1
         yield FlowRunJob(release, job, auth_env, source)

@@ -100,16 +100,23 @@ def check(ctx: Context) -> Iterator[Finding]:
             if not _deletes_volumes(m):
                 continue  # only deleting its Namespace takes the volume
             if ks := _prunes(cluster, m):
-                yield from warn(m, f"{what} is pruned by Kustomization {ks} when it leaves the build: annotate it "
-                                   f"{PRUNE}: disabled")
+                yield from warn(
+                    m, f"{what} is pruned by Kustomization {ks} when it leaves the build: annotate it {PRUNE}: disabled"
+                )
             kind, release, _ = _applier(cluster, m)
             if kind == "HelmRelease" and release is not None and _annotation(m, "helm.sh/resource-policy") != "keep":
                 if ks := _prunes(cluster, release):
-                    yield from warn(release, f"{release.ref} renders {what}; pruning it (Kustomization {ks}) "
-                                             f"uninstalls the release and deletes the volume: annotate the "
-                                             f"HelmRelease {PRUNE}: disabled")
+                    yield from warn(
+                        release,
+                        f"{release.ref} renders {what}; pruning it (Kustomization {ks}) "
+                        f"uninstalls the release and deletes the volume: annotate the "
+                        f"HelmRelease {PRUNE}: disabled",
+                    )
         for ns, what in sorted(namespaces.items()):
             namespace = cluster.find("Namespace", "", ns)
             if namespace is not None and (ks := _prunes(cluster, namespace)):
-                yield from warn(namespace, f"Namespace {ns} holds {what}; pruning it (Kustomization {ks}) deletes the "
-                                           f"volume: annotate it {PRUNE}: disabled")
+                yield from warn(
+                    namespace,
+                    f"Namespace {ns} holds {what}; pruning it (Kustomization {ks}) deletes the "
+                    f"volume: annotate it {PRUNE}: disabled",
+                )
