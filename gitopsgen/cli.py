@@ -189,8 +189,17 @@ def cli() -> None:
 @repo_option
 @click.option("--git-url", help="URL Flux clones this repository from.")
 @click.option("--branch", help="Branch Flux follows.")
-@click.option("--registry", "registry_host", metavar="HOST", help="Default container registry.")
-@click.option("--secret-store", metavar="NAME", help="Default ClusterSecretStore for credentials.")
+@click.option(
+    "--registry",
+    "registry_host",
+    metavar="HOST",
+    help="Default container registry of private images (none: public images, no pull secrets).",
+)
+@click.option(
+    "--secret-store",
+    metavar="NAME",
+    help="Default ClusterSecretStore for the registry credentials, the GitLab token and the server's Secrets.",
+)
 @click.option(
     "--registry-credentials",
     type=click.Choice(["external-secrets", "sops"]),
@@ -207,7 +216,8 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     """Scaffold base/, overlays/, clusters/, fleet defaults, .gitlab-ci.yml and a README.
 
     The git URL and branch come from the repository (its origin remote, its current branch) unless given; what is
-    still missing is asked for on a terminal, or listed at once.
+    still missing is asked for on a terminal, or listed at once. Without --registry the clusters pull public images
+    and have no pull secrets.
     """
     from . import initsettings
 
@@ -224,8 +234,8 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     ask = None
     if sys.stdin.isatty() and sys.stderr.isatty():
 
-        def ask(option: str, what: str) -> str:
-            return str(click.prompt(f"{option} ({what})", err=True))
+        def ask(option: str, what: str, optional: bool) -> str:
+            return str(click.prompt(f"{option} ({what})", err=True, default="" if optional else None))
 
     opts = initsettings.complete(opts, ask)
     _hold_lock(root)
@@ -265,6 +275,8 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
         return
     apply(root, p)
     _report(p)
+    for note in initsettings.notes(opts):
+        click.echo(note, err=True)
 
 
 # ---------------------------------------------------------------- add-cluster

@@ -46,14 +46,31 @@ def test_git_url_and_branch_come_from_the_repository(tmp_path: Path) -> None:
 
 
 def test_every_missing_setting_listed_at_once(tmp_path: Path) -> None:
-    make_repo(tmp_path)
-    proc = run_cli("init", "--repo", str(tmp_path))
+    make_repo(tmp_path)  # no origin remote: no git URL
+    proc = run_cli("init", "--registry", "r.example.com", "--repo", str(tmp_path))
     assert proc.returncode == 2
     line = proc.stderr.strip()
     assert len(line.splitlines()) == 1
-    for option in ("--git-url", "--registry", "--secret-store"):
+    for option in ("--git-url", "--secret-store", "--registry-credentials sops"):
         assert option in line
     assert not (tmp_path / "gitopsgen.yaml").exists()
+
+
+def test_the_registry_is_optional(tmp_path: Path) -> None:
+    """No --registry, no --secret-store: a fleet of public images; init says once what is left to the user."""
+    repo = make_repo(tmp_path)
+    repo.create_remote("origin", "ssh://git@gitlab.example.com/platform/fleet.git")
+    proc = run_cli("init", "--repo", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert fleet_settings(tmp_path)["registry"] == {}
+    notes = [line for line in proc.stderr.splitlines() if not line.startswith("wrote ")]
+    assert len(notes) == 2 and notes[0].startswith("no --registry: the clusters pull public images")
+    assert notes[1].startswith("no --secret-store: create the GitLab token Secret flux-system/gitlab-token")
+    # SOPS pull secrets without a registry make no sense: refused, naming what is missing
+    other = tmp_path / "other"
+    make_repo(other)
+    refused = run_cli("init", "--repo", str(other), "--git-url", "ssh://g/x.git", "--registry-credentials", "sops")
+    assert refused.returncode == 2 and "--registry" in refused.stderr
 
 
 def test_sops_instead_of_a_secret_store(tmp_path: Path) -> None:
@@ -78,16 +95,28 @@ def test_sops_instead_of_a_secret_store(tmp_path: Path) -> None:
 
 
 def test_complete_asks_for_each_missing_setting() -> None:
-    asked: list[str] = []
+    asked: list[tuple[str, bool]] = []
 
-    def ask(option: str, what: str) -> str:
-        asked.append(option)
-        return {"--git-url": "ssh://g/x.git", "--registry": "r.example.com", "--secret-store": "vault"}[option]
+    def ask(answers: dict[str, str]):  # type: ignore[no-untyped-def]
+        def answer(option: str, what: str, optional: bool) -> str:
+            asked.append((option, optional))
+            return answers[option]
 
-    done = complete({"git_url": None, "registry_host": None, "secret_store": None}, ask)
-    assert asked == ["--git-url", "--registry", "--secret-store"] and missing(done) == []
+        return answer
+
+    nothing = {"git_url": None, "registry_host": None, "secret_store": None}
+    # a registry named on the terminal: then its store is required
+    answers = {"--git-url": "ssh://g/x.git", "--registry": "r.example.com", "--secret-store": "vault"}
+    done = complete(dict(nothing), ask(answers))
+    assert asked == [("--git-url", False), ("--registry", True), ("--secret-store", False)] and missing(done) == []
+    assert done["registry_host"] == "r.example.com" and done["secret_store"] == "vault"
+    # no registry: the store is optional too, and empty answers leave both out
+    asked.clear()
+    done = complete(dict(nothing), ask({"--git-url": "ssh://g/x.git", "--registry": "", "--secret-store": ""}))
+    assert asked == [("--git-url", False), ("--registry", True), ("--secret-store", True)]
+    assert done["registry_host"] is None and done["secret_store"] is None and missing(done) == []
     with pytest.raises(InputError):
-        complete({"git_url": None, "registry_host": None, "secret_store": None}, lambda o, w: "")
+        complete(dict(nothing), lambda o, w, optional: "")
 
 
 def test_prompts_on_a_terminal(tmp_path: Path) -> None:
