@@ -74,10 +74,11 @@ def steps(r: Resolved) -> list[str]:
         )
         n += 1
     if r.registry_host is None:
+        pulled = sorted({r.fleet.prefect.image, *(p.flow_image for p in r.cluster.worker_pools if p.flow_image)})
         out.append(
-            f"{n}. No registry: the clusters pull public images (`{r.fleet.prefect.image}`, the charts' Redis) "
-            "without pull secrets; for private images set `registry.host` and `registry.secretStore` in "
-            "`gitopsgen.yaml` and run `gitopsgen generate`."
+            f"{n}. No registry: {', '.join(f'`{i}`' for i in pulled)} and the chart's Redis are pulled without "
+            "credentials (public images); for private ones set `registry.host` and `registry.secretStore` in "
+            "`gitopsgen.yaml` (or the cluster's intent) and run `gitopsgen generate`."
         )
         n += 1
     s = r.cluster.server

@@ -126,7 +126,8 @@ def test_without_a_registry_or_a_store_the_user_is_told_what_to_create() -> None
     assert pull_secret_mentions(files) == []
     assert not [doc for _, doc in documents(files) if doc["kind"] == "ExternalSecret"]
     text = "\n".join(steps(r))
-    assert "Create the GitLab token Secret `flux-system/gitlab-token`" in text and "No registry" in text
+    assert "Create the GitLab token Secret `flux-system/gitlab-token`" in text
+    assert "No registry: `ghcr.io/acme/flows`, `prefecthq/prefect` and the chart's Redis are pulled without" in text
     said = notes({"registry_host": None, "secret_store": None})
     assert len(said) == 2 and "public images" in said[0] and "gitlab-token" in said[1]
 
