@@ -119,13 +119,14 @@ def test_complete_asks_for_each_missing_setting() -> None:
         complete(dict(nothing), lambda o, w, optional: "")
 
 
-def test_prompts_on_a_terminal(tmp_path: Path) -> None:
-    """A real pseudo-terminal: init asks, the answers land in gitopsgen.yaml."""
-    make_repo(tmp_path)
+def init_on_a_terminal(root: Path, answers: list[str]) -> list[str]:
+    """``gitopsgen init`` on a real pseudo-terminal, each prompt answered in turn; the prompts, once it exited 0."""
+    make_repo(root)
     pid, fd = pty.fork()
     if pid == 0:  # the child: gitopsgen on the terminal
-        os.execv(sys.executable, [sys.executable, "-m", "gitopsgen.cli", "init", "--repo", str(tmp_path)])
-    answers = iter(["ssh://git@gitlab.example.com/p/f.git", "harbor.example.com", "vault-backend"])
+        os.execv(sys.executable, [sys.executable, "-m", "gitopsgen.cli", "init", "--repo", str(root)])
+    pending = iter(answers)
+    prompts: list[str] = []
     seen = b""
     while True:
         try:
@@ -136,13 +137,27 @@ def test_prompts_on_a_terminal(tmp_path: Path) -> None:
             break
         seen += chunk
         if seen.rstrip().endswith(b":"):
-            os.write(fd, (next(answers) + "\n").encode())
+            prompts.append(seen.decode().strip().splitlines()[-1])  # after the echo of the last answer
+            os.write(fd, (next(pending) + "\n").encode())
             seen = b""
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+    return prompts
+
+
+def test_prompts_on_a_terminal(tmp_path: Path) -> None:
+    """A real pseudo-terminal: init asks, the answers land in gitopsgen.yaml."""
+    init_on_a_terminal(tmp_path, ["ssh://git@gitlab.example.com/p/f.git", "harbor.example.com", "vault-backend"])
     settings = fleet_settings(tmp_path)
     assert settings["registry"] == {"host": "harbor.example.com", "secretStore": "vault-backend"}
     assert settings["git"]["url"] == "ssh://git@gitlab.example.com/p/f.git"
+
+
+def test_empty_answers_on_a_terminal_leave_the_registry_out(tmp_path: Path) -> None:
+    prompts = init_on_a_terminal(tmp_path, ["ssh://git@gitlab.example.com/p/f.git", "", ""])
+    assert [p.split(" ", 1)[0] for p in prompts] == ["--git-url", "--registry", "--secret-store"]
+    assert "empty: public images only" in prompts[1] and "empty: you create them" in prompts[2]
+    assert fleet_settings(tmp_path)["registry"] == {}
 
 
 def test_first_commit_carries_the_scaffold(tmp_path: Path) -> None:
