@@ -57,8 +57,8 @@ def check_kustomize() -> Check:
 
 def check_schemas(root: Path, settings: Any) -> Check:
     from .errors import InputError
-    from .validate.engine import schema_store
     from .validate.load import load_repository
+    from .validate.workspace import schema_store
 
     try:
         store = schema_store(root, settings, load_repository(root, settings.ignore).documents)

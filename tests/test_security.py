@@ -438,7 +438,8 @@ def test_3_no_line_of_the_diff_note_can_start_with_a_slash(
 @given(message=HOSTILE, file=HOSTILE, obj=HOSTILE, cluster=HOSTILE)
 @settings(max_examples=200, deadline=None)
 def test_3_no_line_of_the_validate_note_can_start_with_a_slash(message: str, file: str, obj: str, cluster: str) -> None:
-    from gitopsgen.validate.findings import RULES, Finding
+    from gitopsgen.validate.catalogue import RULES
+    from gitopsgen.validate.findings import Finding
     from gitopsgen.validate.report import markdown
 
     findings = [Finding(file, 1, "K001", message, object=obj, cluster=cluster)]

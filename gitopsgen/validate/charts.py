@@ -33,27 +33,25 @@ from typing import Any
 import yaml
 
 from ..semver import Constraint, Version
-from .findings import Rule, Severity, register
+from .findings import Rule, Severity
 from .hosts import HostPolicy, HostRefused
 from .resultcache import cache_root
 
-H001 = register(
-    Rule(
-        id="H001",
-        name="chart-unresolvable",
-        stage="helm",
-        severity=Severity.ERROR,
-        summary="A HelmRelease's chart cannot be resolved, downloaded or trusted.",
-        doc=(
-            "Flux's source-controller must turn a HelmRelease's chart reference into an archive before "
-            "helm-controller can install anything: the HelmRepository index (or OCI tag list) must name the "
-            "chart, a version must satisfy the requested version or semver constraint (pre-releases only when "
-            "the constraint names one), the download must match the digest the index publishes, and the archive "
-            "must be a plain chart (no members with absolute paths, '..', links leaving the chart, or an "
-            "unreasonable size). Any failure here leaves the HelmRelease not Ready with no objects applied. "
-            "In offline mode, a chart missing from the chart cache is reported here as well."
-        ),
-    )
+H001 = Rule(
+    id="H001",
+    name="chart-unresolvable",
+    stage="helm",
+    severity=Severity.ERROR,
+    summary="A HelmRelease's chart cannot be resolved, downloaded or trusted.",
+    doc=(
+        "Flux's source-controller must turn a HelmRelease's chart reference into an archive before "
+        "helm-controller can install anything: the HelmRepository index (or OCI tag list) must name the "
+        "chart, a version must satisfy the requested version or semver constraint (pre-releases only when "
+        "the constraint names one), the download must match the digest the index publishes, and the archive "
+        "must be a plain chart (no members with absolute paths, '..', links leaving the chart, or an "
+        "unreasonable size). Any failure here leaves the HelmRelease not Ready with no objects applied. "
+        "In offline mode, a chart missing from the chart cache is reported here as well."
+    ),
 )
 
 MAX_ARCHIVE_BYTES = 50 * 1024 * 1024  # compressed download and uncompressed content, each

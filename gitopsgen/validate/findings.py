@@ -1,10 +1,11 @@
 """Findings and rules: the vocabulary every validator stage speaks.
 
-A :class:`Rule` is declared once, next to the code that emits it, with a stable ID, a default
-severity and a one-paragraph doc; :func:`register` puts it in the catalogue that ``gitopsgen rules``
-prints. A :class:`Finding` is one problem at one place: file (relative to the repository root,
-POSIX separators), 1-based line and column (0 where unknown), the object it concerns
-(``Kind namespace/name``) and the cluster whose build found it.
+A :class:`Rule` is declared once, next to the code that emits it (a constant named by its ID in a
+stage module, ``RULE`` in a module of :mod:`.rules`), with a stable ID, a default severity and a
+one-paragraph doc; :mod:`.catalogue` lists every one of them (what ``gitopsgen rules`` prints).
+A :class:`Finding` is one problem at one place: file (relative to the repository root, POSIX
+separators), 1-based line and column (0 where unknown), the object it concerns (``Kind
+namespace/name``) and the cluster whose build found it.
 """
 
 from __future__ import annotations
@@ -17,10 +18,6 @@ class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
 @dataclass(frozen=True)
@@ -79,17 +76,6 @@ class Finding:
             "object": self.object,
             "cluster": self.cluster,
         }
-
-
-RULES: dict[str, Rule] = {}
-
-
-def register(rule: Rule) -> Rule:
-    """Add a rule to the catalogue; IDs are unique and never reused."""
-    if rule.id in RULES and RULES[rule.id] != rule:
-        raise ValueError(f"rule {rule.id} registered twice")
-    RULES[rule.id] = rule
-    return rule
 
 
 def object_name(obj: object) -> str:

@@ -33,27 +33,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .findings import Rule, Severity, register
+from .findings import Rule, Severity
 from .helmrender import DEFAULT_KUBE_VERSION, Rendered, RenderError, ValuesSchemaError
 from .sandbox import child_environment, env_number, limit_process
 
-H006 = register(
-    Rule(
-        id="H006",
-        name="render-bound-exceeded",
-        stage="helm",
-        severity=Severity.ERROR,
-        summary="A HelmRelease's render exceeded the validator's time, memory or output bound.",
-        doc=(
-            "Every chart render runs in a separate process with a time bound, a memory bound and a bound "
-            "on the rendered output (GITOPSGEN_HELM_TIMEOUT seconds, GITOPSGEN_HELM_MAX_MB and "
-            "GITOPSGEN_HELM_MAX_OUTPUT_MB megabytes), because a template can recurse without end (tpl of a value "
-            "that includes itself), loop for minutes or render gigabytes, and Helm itself would then exhaust "
-            "helm-controller the same way. The render is stopped, nothing of the release is checked, and the "
-            "finding names the bound; the rest of the validation runs on. Since a time-out may depend on the "
-            "machine's load, this outcome is never cached."
-        ),
-    )
+H006 = Rule(
+    id="H006",
+    name="render-bound-exceeded",
+    stage="helm",
+    severity=Severity.ERROR,
+    summary="A HelmRelease's render exceeded the validator's time, memory or output bound.",
+    doc=(
+        "Every chart render runs in a separate process with a time bound, a memory bound and a bound "
+        "on the rendered output (GITOPSGEN_HELM_TIMEOUT seconds, GITOPSGEN_HELM_MAX_MB and "
+        "GITOPSGEN_HELM_MAX_OUTPUT_MB megabytes), because a template can recurse without end (tpl of a value "
+        "that includes itself), loop for minutes or render gigabytes, and Helm itself would then exhaust "
+        "helm-controller the same way. The render is stopped, nothing of the release is checked, and the "
+        "finding names the bound; the rest of the validation runs on. Since a time-out may depend on the "
+        "machine's load, this outcome is never cached."
+    ),
 )
 
 

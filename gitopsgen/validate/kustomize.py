@@ -25,38 +25,34 @@ from typing import Any
 
 import yaml
 
-from .findings import Finding, Rule, Severity, register
+from .findings import Finding, Rule, Severity
 from .load import KubeLoader, parse_documents
 from .model import Document
 from .sandbox import child_environment, env_number, limited
 
-B001 = register(
-    Rule(
-        "B001",
-        "kustomize-build-failed",
-        "build",
-        Severity.ERROR,
-        "A kustomization (or the path of a Flux Kustomization) does not build.",
-        "kustomize-controller runs kustomize on the path of every Flux Kustomization; when the build fails, nothing "
-        "of that Kustomization is applied and everything that depends on it waits. The validator builds every "
-        "kustomization directory and every Flux Kustomization with the real kustomize and reports the error at the "
-        "entry of the kustomization.yaml that caused it when it can tell (a missing resource or patch file), else at "
-        "the kustomization or at the Flux Kustomization's spec.path.",
-    )
+B001 = Rule(
+    "B001",
+    "kustomize-build-failed",
+    "build",
+    Severity.ERROR,
+    "A kustomization (or the path of a Flux Kustomization) does not build.",
+    "kustomize-controller runs kustomize on the path of every Flux Kustomization; when the build fails, nothing "
+    "of that Kustomization is applied and everything that depends on it waits. The validator builds every "
+    "kustomization directory and every Flux Kustomization with the real kustomize and reports the error at the "
+    "entry of the kustomization.yaml that caused it when it can tell (a missing resource or patch file), else at "
+    "the kustomization or at the Flux Kustomization's spec.path.",
 )
-B002 = register(
-    Rule(
-        "B002",
-        "unsafe-kustomization",
-        "build",
-        Severity.ERROR,
-        "A kustomization reaches outside the repository, fetches remote bases or runs plugins.",
-        "A kustomization that names a remote base (a git or https URL), a path outside the repository, Helm chart "
-        "inflation (helmCharts, which runs the helm binary) or a KRM exec/container function makes the build depend "
-        "on the network or run code from the merge request. Flux's kustomize-controller runs no plugins and no helm "
-        "binary and confines builds to the source's root, so these builds fail there too. The validator does not "
-        "run such a build; it reports the entry instead.",
-    )
+B002 = Rule(
+    "B002",
+    "unsafe-kustomization",
+    "build",
+    Severity.ERROR,
+    "A kustomization reaches outside the repository, fetches remote bases or runs plugins.",
+    "A kustomization that names a remote base (a git or https URL), a path outside the repository, Helm chart "
+    "inflation (helmCharts, which runs the helm binary) or a KRM exec/container function makes the build depend "
+    "on the network or run code from the merge request. Flux's kustomize-controller runs no plugins and no helm "
+    "binary and confines builds to the source's root, so these builds fail there too. The validator does not "
+    "run such a build; it reports the entry instead.",
 )
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -41,141 +41,127 @@ import yaml
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
-from .findings import Rule, Severity, register
+from .findings import Rule, Severity
 from .resultcache import cache_root, cache_secret, entry_mac, mac_matches
 
 JsonPath = tuple[str | int, ...]
 
 # ---------------------------------------------------------------- rules
 
-SCHEMA_INVALID = register(
-    Rule(
-        id="K001",
-        name="schema-invalid",
-        stage="schemas",
-        severity=Severity.ERROR,
-        summary="A Kubernetes built-in object does not match its kind's schema (strict: unknown fields are errors).",
-        doc=(
-            "Every object of a Kubernetes built-in kind (Deployment, Service, ConfigMap, ...) is validated against "
-            "the OpenAPI schema of the chosen Kubernetes version (--kubernetes-version), as bundled with "
-            "kubernetes-validate, in its strict flavour: a misspelt or misplaced field is an error, as it is for "
-            "`kubectl apply` with server-side field validation, instead of being silently dropped. Wrong types, "
-            "missing required fields and values outside an enum are errors too; every error of the object is "
-            "reported with the line of the offending field. K001 also covers objects that are not mappings or lack "
-            "apiVersion/kind, kinds that do not exist in a built-in API group (e.g. a typo in the kind) and API "
-            "versions not yet available in the chosen Kubernetes version."
-        ),
-    )
+K001 = Rule(
+    id="K001",
+    name="schema-invalid",
+    stage="schemas",
+    severity=Severity.ERROR,
+    summary="A Kubernetes built-in object does not match its kind's schema (strict: unknown fields are errors).",
+    doc=(
+        "Every object of a Kubernetes built-in kind (Deployment, Service, ConfigMap, ...) is validated against "
+        "the OpenAPI schema of the chosen Kubernetes version (--kubernetes-version), as bundled with "
+        "kubernetes-validate, in its strict flavour: a misspelt or misplaced field is an error, as it is for "
+        "`kubectl apply` with server-side field validation, instead of being silently dropped. Wrong types, "
+        "missing required fields and values outside an enum are errors too; every error of the object is "
+        "reported with the line of the offending field. K001 also covers objects that are not mappings or lack "
+        "apiVersion/kind, kinds that do not exist in a built-in API group (e.g. a typo in the kind) and API "
+        "versions not yet available in the chosen Kubernetes version."
+    ),
 )
-CRD_SCHEMA_INVALID = register(
-    Rule(
-        id="K002",
-        name="crd-schema-invalid",
-        stage="schemas",
-        severity=Severity.ERROR,
-        summary="A custom resource does not match the openAPIV3Schema of its CustomResourceDefinition.",
-        doc=(
-            "Custom resources (Flux Kustomizations, HelmReleases, ExternalSecrets, ...) are validated against the "
-            "openAPIV3Schema of the served version of their CustomResourceDefinition, taken from the repository, "
-            "from --crds or from the CRD cache. The schema is made strict the way the API server applies it: "
-            "fields not declared where `properties` are given are errors unless the schema says "
-            "x-kubernetes-preserve-unknown-fields, `nullable` is honoured (other nulls are pruned, as the API "
-            "server does), x-kubernetes-int-or-string accepts integers and strings, and the object's metadata is "
-            "checked loosely (name and namespace are strings). Flux would otherwise fail the whole Kustomization "
-            "at apply time with a dry-run error."
-        ),
-    )
+K002 = Rule(
+    id="K002",
+    name="crd-schema-invalid",
+    stage="schemas",
+    severity=Severity.ERROR,
+    summary="A custom resource does not match the openAPIV3Schema of its CustomResourceDefinition.",
+    doc=(
+        "Custom resources (Flux Kustomizations, HelmReleases, ExternalSecrets, ...) are validated against the "
+        "openAPIV3Schema of the served version of their CustomResourceDefinition, taken from the repository, "
+        "from --crds or from the CRD cache. The schema is made strict the way the API server applies it: "
+        "fields not declared where `properties` are given are errors unless the schema says "
+        "x-kubernetes-preserve-unknown-fields, `nullable` is honoured (other nulls are pruned, as the API "
+        "server does), x-kubernetes-int-or-string accepts integers and strings, and the object's metadata is "
+        "checked loosely (name and namespace are strings). Flux would otherwise fail the whole Kustomization "
+        "at apply time with a dry-run error."
+    ),
 )
-CEL_RULE_VIOLATED = register(
-    Rule(
-        id="K003",
-        name="cel-rule-violated",
-        stage="schemas",
-        severity=Severity.ERROR,
-        summary="A custom resource violates a CEL validation rule (x-kubernetes-validations) of its CRD.",
-        doc=(
-            "CRDs carry validation rules written in CEL (x-kubernetes-validations), e.g. a HelmRelease must set "
-            "exactly one of spec.chart and spec.chartRef. Each rule is evaluated, like the API server does, "
-            "wherever the object has a value at the rule's place, after the schema's defaults are applied and "
-            "null fields pruned; the message is the rule's messageExpression or message. Transition rules "
-            "(those using oldSelf) are skipped because there is no previous object; rules that cel-python cannot "
-            "compile or evaluate (Kubernetes CEL library functions it lacks, missing fields) are skipped rather "
-            "than reported, so this rule never reports a false positive from an evaluator gap."
-        ),
-    )
+K003 = Rule(
+    id="K003",
+    name="cel-rule-violated",
+    stage="schemas",
+    severity=Severity.ERROR,
+    summary="A custom resource violates a CEL validation rule (x-kubernetes-validations) of its CRD.",
+    doc=(
+        "CRDs carry validation rules written in CEL (x-kubernetes-validations), e.g. a HelmRelease must set "
+        "exactly one of spec.chart and spec.chartRef. Each rule is evaluated, like the API server does, "
+        "wherever the object has a value at the rule's place, after the schema's defaults are applied and "
+        "null fields pruned; the message is the rule's messageExpression or message. Transition rules "
+        "(those using oldSelf) are skipped because there is no previous object; rules that cel-python cannot "
+        "compile or evaluate (Kubernetes CEL library functions it lacks, missing fields) are skipped rather "
+        "than reported, so this rule never reports a false positive from an evaluator gap."
+    ),
 )
-REMOVED_API_VERSION = register(
-    Rule(
-        id="K004",
-        name="removed-api-version",
-        stage="schemas",
-        severity=Severity.ERROR,
-        summary="The apiVersion is no longer served by Kubernetes or by Flux; use the named replacement.",
-        doc=(
-            "An object whose apiVersion has been removed cannot be applied: the API server answers 'no matches "
-            "for kind' and Flux fails the Kustomization. Kubernetes removals are known from the Kubernetes "
-            "versions bundled with kubernetes-validate (an apiVersion/kind present in an older version but not in "
-            "the chosen one) and from a table of the removals before those (extensions/v1beta1, batch/v1beta1 "
-            "CronJob, policy/v1beta1 PodSecurityPolicy, ...). Custom resources use a version their CRD lists with "
-            "served: false or no longer lists; Flux's retired beta APIs (helm.toolkit.fluxcd.io/v2beta2, "
-            "source.toolkit.fluxcd.io/v1beta2, ...) are recognised even without the Flux CRDs at hand. The "
-            "message names the apiVersion to migrate to."
-        ),
-    )
+K004 = Rule(
+    id="K004",
+    name="removed-api-version",
+    stage="schemas",
+    severity=Severity.ERROR,
+    summary="The apiVersion is no longer served by Kubernetes or by Flux; use the named replacement.",
+    doc=(
+        "An object whose apiVersion has been removed cannot be applied: the API server answers 'no matches "
+        "for kind' and Flux fails the Kustomization. Kubernetes removals are known from the Kubernetes "
+        "versions bundled with kubernetes-validate (an apiVersion/kind present in an older version but not in "
+        "the chosen one) and from a table of the removals before those (extensions/v1beta1, batch/v1beta1 "
+        "CronJob, policy/v1beta1 PodSecurityPolicy, ...). Custom resources use a version their CRD lists with "
+        "served: false or no longer lists; Flux's retired beta APIs (helm.toolkit.fluxcd.io/v2beta2, "
+        "source.toolkit.fluxcd.io/v1beta2, ...) are recognised even without the Flux CRDs at hand. The "
+        "message names the apiVersion to migrate to."
+    ),
 )
-NO_SCHEMA = register(
-    Rule(
-        id="K005",
-        name="no-schema",
-        stage="schemas",
-        severity=Severity.WARNING,
-        summary="No schema is known for the kind: neither a Kubernetes built-in nor a known CRD.",
-        doc=(
-            "An object whose kind is neither a Kubernetes built-in of the chosen version nor defined by a known "
-            "CustomResourceDefinition cannot be checked at all, and the cluster will reject it unless the CRD is "
-            "installed before it. Supply the CRD with --crds (a file or directory), commit it to the repository, "
-            "or let it be picked up from the CRD cache (filled from earlier --crds runs). Reported once per kind and "
-            "run, at its first object, with the number of objects and files and the clusters, as a warning because "
-            "the CRD may legitimately be installed by another tool."
-        ),
-    )
+K005 = Rule(
+    id="K005",
+    name="no-schema",
+    stage="schemas",
+    severity=Severity.WARNING,
+    summary="No schema is known for the kind: neither a Kubernetes built-in nor a known CRD.",
+    doc=(
+        "An object whose kind is neither a Kubernetes built-in of the chosen version nor defined by a known "
+        "CustomResourceDefinition cannot be checked at all, and the cluster will reject it unless the CRD is "
+        "installed before it. Supply the CRD with --crds (a file or directory), commit it to the repository, "
+        "or let it be picked up from the CRD cache (filled from earlier --crds runs). Reported once per kind and "
+        "run, at its first object, with the number of objects and files and the clusters, as a warning because "
+        "the CRD may legitimately be installed by another tool."
+    ),
 )
 
-CRD_REDEFINES_BUILTIN = register(
-    Rule(
-        id="K006",
-        name="crd-redefines-builtin",
-        stage="schemas",
-        severity=Severity.ERROR,
-        summary="A CustomResourceDefinition in the repository defines a Kubernetes built-in kind; it is ignored.",
-        doc=(
-            "An API server never lets a CustomResourceDefinition replace a built-in kind: a CRD in a built-in "
-            "API group such as apps or the core group is rejected (a CRD's group must contain a dot), and "
-            "built-in kinds are always served by the server itself. A repository CRD that names a built-in kind "
-            "(e.g. deployments.apps with x-kubernetes-preserve-unknown-fields) would otherwise switch off the "
-            "strict checking of every object of that kind, which is how a merge request could hide broken "
-            "Deployments from the gate. Such a CRD is not used: objects of the kind are checked against the "
-            "built-in schema, and the CRD itself is reported at its spec.group. Remove the CRD."
-        ),
-    )
+K006 = Rule(
+    id="K006",
+    name="crd-redefines-builtin",
+    stage="schemas",
+    severity=Severity.ERROR,
+    summary="A CustomResourceDefinition in the repository defines a Kubernetes built-in kind; it is ignored.",
+    doc=(
+        "An API server never lets a CustomResourceDefinition replace a built-in kind: a CRD in a built-in "
+        "API group such as apps or the core group is rejected (a CRD's group must contain a dot), and "
+        "built-in kinds are always served by the server itself. A repository CRD that names a built-in kind "
+        "(e.g. deployments.apps with x-kubernetes-preserve-unknown-fields) would otherwise switch off the "
+        "strict checking of every object of that kind, which is how a merge request could hide broken "
+        "Deployments from the gate. Such a CRD is not used: objects of the kind are checked against the "
+        "built-in schema, and the CRD itself is reported at its spec.group. Remove the CRD."
+    ),
 )
-CRD_CONFLICTS_WITH_GIVEN = register(
-    Rule(
-        id="K007",
-        name="crd-conflicts-with-given",
-        stage="schemas",
-        severity=Severity.WARNING,
-        summary="A repository CRD differs from the CRD given with --crds for the same group and kind; --crds wins.",
-        doc=(
-            "CRDs given on the command line (--crds, or the crds setting) are the trusted definition of the "
-            "kinds the cluster serves, e.g. the Flux and External Secrets release CRDs. A CustomResourceDefinition "
-            "committed to the repository for the same group and kind, with a different spec, is not used: the "
-            "objects are checked against the given one, so a merge request cannot loosen the schema of a Flux "
-            "or ESO kind by committing its own CRD. The conflict is reported as a warning at the repository "
-            "CRD's spec.group (a bootstrap's gotk-components.yaml of another Flux version is the usual benign "
-            "case: align --crds with the Flux version the cluster runs)."
-        ),
-    )
+K007 = Rule(
+    id="K007",
+    name="crd-conflicts-with-given",
+    stage="schemas",
+    severity=Severity.WARNING,
+    summary="A repository CRD differs from the CRD given with --crds for the same group and kind; --crds wins.",
+    doc=(
+        "CRDs given on the command line (--crds, or the crds setting) are the trusted definition of the "
+        "kinds the cluster serves, e.g. the Flux and External Secrets release CRDs. A CustomResourceDefinition "
+        "committed to the repository for the same group and kind, with a different spec, is not used: the "
+        "objects are checked against the given one, so a merge request cannot loosen the schema of a Flux "
+        "or ESO kind by committing its own CRD. The conflict is reported as a warning at the repository "
+        "CRD's spec.group (a bootstrap's gotk-components.yaml of another Flux version is the usual benign "
+        "case: align --crds with the Flux version the cluster runs)."
+    ),
 )
 
 STATS: Counter[str] = Counter()
@@ -760,7 +746,7 @@ def _cel_issues(node: _CelNode, value: Any, path: JsonPath, sops: bool, out: lis
                 STATS["cel_eval_errors"] += 1
                 continue
             if not bool(result):
-                out.append(SchemaIssue(CEL_RULE_VIOLATED.id, path + rule.field_path, _cel_message(rule, activation)))
+                out.append(SchemaIssue(K003.id, path + rule.field_path, _cel_message(rule, activation)))
     if isinstance(value, dict):
         for key, child in node.properties.items():
             if key in value:
@@ -989,7 +975,7 @@ class SchemaStore:
         parsed = _parse_crd(_plain(crd), origin, "repository")
         builtin = self._builtin_kind(parsed.group, parsed.kind)
         if builtin:
-            return CRD_REDEFINES_BUILTIN.id, (
+            return K006.id, (
                 f"CustomResourceDefinition of {parsed.group or 'core'} {parsed.kind} ignored: {builtin}; "
                 f"objects of this kind are checked against the Kubernetes {self.kubernetes_version} schema"
             )
@@ -997,7 +983,7 @@ class SchemaStore:
         if given is not None and given.source == "explicit":
             if _plain(given.raw.get("spec")) == parsed.raw.get("spec"):
                 return None
-            return CRD_CONFLICTS_WITH_GIVEN.id, _one_line(
+            return K007.id, _one_line(
                 f"CustomResourceDefinition of {parsed.group} {parsed.kind} ignored: it differs from the one "
                 f"given with --crds ({given.origin}), which is used"
             )
@@ -1124,25 +1110,23 @@ class SchemaStore:
         try:
             return self._check(obj)
         except Exception as exc:  # last resort: a broken schema or pathological input must not stop the run
-            return [SchemaIssue(SCHEMA_INVALID.id, (), _one_line(f"cannot validate: {type(exc).__name__}: {exc}"))]
+            return [SchemaIssue(K001.id, (), _one_line(f"cannot validate: {type(exc).__name__}: {exc}"))]
 
     def _check(self, obj: Any) -> list[SchemaIssue]:
         if not isinstance(obj, dict):
-            return [
-                SchemaIssue(SCHEMA_INVALID.id, (), f"not a Kubernetes object: got {_json_type(obj)}, not a mapping")
-            ]
+            return [SchemaIssue(K001.id, (), f"not a Kubernetes object: got {_json_type(obj)}, not a mapping")]
         issues = []
         for name in ("apiVersion", "kind"):
             value = obj.get(name)
             if name not in obj:
-                issues.append(SchemaIssue(SCHEMA_INVALID.id, (), f"missing {name}"))
+                issues.append(SchemaIssue(K001.id, (), f"missing {name}"))
             elif not isinstance(value, str) or not value.strip():
-                issues.append(SchemaIssue(SCHEMA_INVALID.id, (name,), f"{name} must be a non-empty string"))
+                issues.append(SchemaIssue(K001.id, (name,), f"{name} must be a non-empty string"))
         if issues:
             return issues
         api_version, kind = obj["apiVersion"], obj["kind"]
         if not re.fullmatch(r"(?:[^/\s]+/)?[^/\s]+", api_version):
-            return [SchemaIssue(SCHEMA_INVALID.id, ("apiVersion",), _one_line(f"malformed apiVersion {api_version!r}"))]
+            return [SchemaIssue(K001.id, ("apiVersion",), _one_line(f"malformed apiVersion {api_version!r}"))]
         group, version = _split_api(api_version)
         if group in _BUILD_INPUT_GROUPS:
             return []  # kustomization.yaml and friends are build inputs, never applied; the build stage checks them
@@ -1153,9 +1137,7 @@ class SchemaStore:
         if crd is not None and version in crd.served:
             compiled = self._crd_compiled(crd, version)
             found = [
-                issue
-                for error in compiled.validator.iter_errors(data)
-                for issue in _describe(CRD_SCHEMA_INVALID.id, error, sops)
+                issue for error in compiled.validator.iter_errors(data) for issue in _describe(K002.id, error, sops)
             ]
             if compiled.cel is not None:
                 _cel_issues(compiled.cel, _apply_defaults(compiled.schema, data), (), sops, found)
@@ -1168,12 +1150,12 @@ class SchemaStore:
             return _dedupe(
                 issue
                 for error in validator.iter_errors(data)
-                for issue in _describe(SCHEMA_INVALID.id, error, sops, hide and _in_secret_values(error))
+                for issue in _describe(K001.id, error, sops, hide and _in_secret_values(error))
             )
 
         removed = self._removed(api_version, kind, crd)
         if removed:
-            return [SchemaIssue(REMOVED_API_VERSION.id, ("apiVersion",), removed)]
+            return [SchemaIssue(K004.id, ("apiVersion",), removed)]
         return [self._unknown(api_version, kind, builtins)]
 
     def _removed(self, api_version: str, kind: str, crd: _Crd | None) -> str:
@@ -1214,7 +1196,7 @@ class SchemaStore:
             history = _k8s_history(api_version, kind)
             if history:  # only in newer versions
                 return SchemaIssue(
-                    SCHEMA_INVALID.id,
+                    K001.id,
                     ("apiVersion",),
                     f"{api_version} {kind} is not available in Kubernetes {target} (it is from {history[0]} on)",
                 )
@@ -1224,21 +1206,19 @@ class SchemaStore:
             )
             if others:
                 return SchemaIssue(
-                    SCHEMA_INVALID.id,
+                    K001.id,
                     ("apiVersion",),
                     f"{api_version} {kind} does not exist in Kubernetes {target}; use {others[-1]}",
                 )
             kinds = sorted({k for a, k in builtins.index if a == api_version and not k.endswith("List")})
             close = difflib.get_close_matches(kind, kinds, n=1, cutoff=0.6)
             hint = f' (did you mean "{close[0]}"?)' if close else ""
-            return SchemaIssue(
-                SCHEMA_INVALID.id, ("kind",), f"{api_version} has no kind {kind} in Kubernetes {target}{hint}"
-            )
+            return SchemaIssue(K001.id, ("kind",), f"{api_version} has no kind {kind} in Kubernetes {target}{hint}")
         kinds = sorted(k for g, k in self._crds if g == group)
         close = difflib.get_close_matches(kind, kinds, n=1, cutoff=0.6)
         hint = f' (did you mean "{close[0]}"?)' if close else ""
         return SchemaIssue(
-            NO_SCHEMA.id,
+            K005.id,
             ("kind",),
             _one_line(
                 f"no schema for {api_version} {kind}{hint}: not a Kubernetes {target} kind and no CRD known; "

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from conftest import serve, shared
 
+from gitopsgen.validate.catalogue import RULES
 from gitopsgen.validate.charts import (
     ChartError,
     ChartFetcher,
@@ -35,7 +36,6 @@ from gitopsgen.validate.charts import (
     parse_mirror,
     resolve_version,
 )
-from gitopsgen.validate.findings import RULES
 from gitopsgen.validate.helmrender import (
     Rendered,
     RenderError,

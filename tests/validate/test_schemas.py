@@ -14,7 +14,8 @@ import yaml
 from conftest import shared
 
 from gitopsgen.validate import schemas
-from gitopsgen.validate.findings import RULES, Severity
+from gitopsgen.validate.catalogue import RULES
+from gitopsgen.validate.findings import Severity
 from gitopsgen.validate.schemas import STATS, SchemaIssue, SchemaStore, crd_cache_dir, kubernetes_versions
 
 DATA = Path(__file__).parent / "data" / "schemas"
