@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .build import Repository
 from .findings import Finding, Rule, Severity
 from .kustomize import B001, build, kustomization_file, rel
 from .model import Manifest
+from .repository import Repository
 
 NO_ENTRY = (
     "no cluster found: no flux-system GitRepository/OCIRepository + Kustomization pair, FluxInstance sync or "
@@ -105,7 +105,7 @@ def standalone(
     for file, lf in repo.loaded.files.items():
         if file in covered or Path(file).name in ("kustomization.yaml", "kustomization.yml"):
             continue
-        for d in lf.documents:
-            if d.is_object:
-                manifests.append(Manifest(d.data, "", d.file, d.line, d.lines))
+        for document in lf.documents:
+            if document.is_object:
+                manifests.append(Manifest(document.data, "", document.file, document.line, document.lines))
     return manifests, findings

@@ -30,7 +30,7 @@ from .fingerprint import Fingerprints
 from .finish import finish
 from .inputs import Inputs, cluster_inputs
 from .load import load_repository
-from .model import Context
+from .model import Context, Manifest
 from .parsecache import ParseCache
 from .rawfile import Limits
 from .resultcache import ResultCache, tool_digest
@@ -134,7 +134,8 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
             referenced = set().union(scope.files, *(o.files for o in done))
             applied = set().union(*(o.manifest_files for o in done))
             if workspace.repo.entries:
-                extra, more = [], unreached(workspace.repo, applied, reached, referenced)
+                extra: list[Manifest] = []
+                more = unreached(workspace.repo, applied, reached, referenced)
             else:
                 extra, more = standalone(workspace.repo, applied, reached, referenced)
             count, schema_findings = schemas.check(extra)

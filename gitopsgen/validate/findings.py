@@ -10,8 +10,11 @@ namespace/name``) and the cluster whose build found it.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from .fields import mapping_at
 
 
 class Severity(StrEnum):
@@ -42,7 +45,7 @@ class Finding:
     cluster: str = ""
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
-    def to_json(self) -> list[object]:
+    def to_json(self) -> list[builtins.object]:  # ``object`` is a field of this class
         """The finding as the result cache stores it (``extra`` is not kept)."""
         return [
             self.file,
@@ -56,16 +59,18 @@ class Finding:
         ]
 
     @classmethod
-    def from_json(cls, value: object) -> Finding:
+    def from_json(cls, value: builtins.object) -> Finding:
         """The finding a :meth:`to_json` list holds; ValueError or TypeError when it does not have that shape."""
-        file, line, rule, message, severity, column, obj, cluster = value  # type: ignore[misc]
+        if not isinstance(value, list | tuple) or len(value) != 8:
+            raise ValueError("finding shape")
+        file, line, rule, message, severity, column, obj, cluster = value
         if not all(isinstance(s, str) for s in (file, rule, message, obj, cluster)):
             raise ValueError("finding fields")
         if type(line) is not int or type(column) is not int:
             raise ValueError("finding lines")
         return cls(file, line, rule, message, Severity(severity), column, obj, cluster)
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, builtins.object]:
         return {
             "rule": self.rule,
             "severity": self.severity.value,
@@ -82,7 +87,7 @@ def object_name(obj: object) -> str:
     """``Kind namespace/name`` (or ``Kind name`` for cluster-scoped objects) of a manifest."""
     if not isinstance(obj, dict):
         return ""
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = mapping_at(obj, "metadata")
     kind = str(obj.get("kind", "?"))
     name = str(meta.get("name", "?"))
     ns = meta.get("namespace")

@@ -26,7 +26,7 @@ import helm_python
 import yaml
 from helm_python import _native
 
-from .charts import check_archive
+from .chartarchive import check_archive
 from .findings import Rule, Severity
 
 H002 = Rule(

@@ -21,7 +21,10 @@ from typing import Any
 import yaml
 
 from .build import config_data
-from .charts import H001, ChartError, ChartFetcher, ChartRequest, ChartUnavailable, is_exact_version
+from .chartarchive import ChartError
+from .charts import H001, ChartFetcher, ChartRequest, ChartUnavailable
+from .chartversions import is_exact_version
+from .fields import mapping_at
 from .findings import Finding, Rule, Severity
 from .helmrender import H002, H003, RenderError, ValuesSchemaError
 from .helmworker import H006, BoundExceeded, render_bounded
@@ -149,7 +152,7 @@ class HelmStage:
         out.findings.append(Finding(file, line, rule.id, message, rule.severity, object=hr.ref, cluster=hr.cluster))
 
     def _release(self, cluster: Cluster, hr: Manifest, repo_sources: set[tuple[str, str]], out: HelmOutcome) -> None:
-        spec = hr.data.get("spec") if isinstance(hr.data.get("spec"), dict) else {}
+        spec = mapping_at(hr.data, "spec")
         archive = self._chart(cluster, hr, spec, repo_sources, out)
         if archive is None:
             return
@@ -198,8 +201,8 @@ class HelmStage:
                     out, H001, hr, f"chartRef to a {kind} is not rendered by the validator", "spec", "chartRef"
                 )
                 return None
-            oci = source.data.get("spec") if isinstance(source.data.get("spec"), dict) else {}
-            ref = oci.get("ref") if isinstance(oci.get("ref"), dict) else {}
+            oci = mapping_at(source.data, "spec")
+            ref = mapping_at(oci, "ref")
             version = str(ref.get("tag") or ref.get("semver") or "")
             if not ref.get("digest") and not is_exact_version(version):
                 self._finding(
@@ -325,8 +328,8 @@ class HelmStage:
     def _post_render(
         self, hr: Manifest, spec: dict[str, Any], objects: list[dict[str, Any]], out: HelmOutcome
     ) -> list[dict[str, Any]]:
-        renderers = [r.get("kustomize") for r in spec.get("postRenderers") or [] if isinstance(r, dict)]
-        renderers = [r for r in renderers if isinstance(r, dict)]
+        found = [r.get("kustomize") for r in spec.get("postRenderers") or [] if isinstance(r, dict)]
+        renderers: list[dict[str, Any]] = [r for r in found if isinstance(r, dict)]
         if not renderers:
             return objects
         # spec.postRenderStrategy (Flux 2.9): which of the chart's hooks (objects with a helm.sh/hook

@@ -189,7 +189,7 @@ def render_bounded(
 ) -> Rendered:
     """:func:`~.helmrender.render_chart` in a bounded worker: the same result and exceptions, plus
     :class:`BoundExceeded` when the render exceeds a bound or kills its worker."""
-    from .charts import ChartError
+    from .chartarchive import ChartError
 
     bounds = bounds or Bounds.from_environment()
     request = {
@@ -226,7 +226,7 @@ def render_bounded(
 def _serve(memory_mb: int) -> None:
     """The worker's loop: one JSON request per line on stdin, one JSON answer per line on stdout."""
     limit_process(memory_mb)
-    from .charts import ChartError
+    from .chartarchive import ChartError
     from .helmrender import render_chart
 
     out = sys.stdout.buffer

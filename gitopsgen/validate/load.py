@@ -210,12 +210,14 @@ KubeLoader.add_constructor("tag:yaml.org,2002:timestamp", _plain)
 def _scalar(event: yaml.ScalarEvent) -> Any:
     tag = event.tag
     if tag is None or tag == "!":
-        tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        # types-PyYAML leaves Resolver.resolve unannotated
+        tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
     if tag == "tag:yaml.org,2002:timestamp":
         return event.value  # Kubernetes decodes YAML as JSON: timestamps stay strings
     if tag == _MERGE:
         return _MergeKey()
-    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    # libyaml's events carry yaml._yaml.Mark, which types-PyYAML does not accept for a node (only positions are read)
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)  # type: ignore[arg-type]
     builder = _constructor.yaml_constructors.get(tag)
     if builder is None:
         return event.value  # an unknown local tag: keep the text, as a JSON decoder of YAML would

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .build import ClusterBuild, ClusterBuilder, Repository
+from .build import ClusterBuild, ClusterBuilder
 from .charts import ChartFetcher, default_cache_dir
 from .config import Settings
 from .findings import Finding, object_name
@@ -22,6 +22,7 @@ from .hosts import HostPolicy
 from .kustomize import kustomize_command
 from .load import Loaded, load_repository
 from .parsecache import YamlFiles
+from .repository import Repository
 from .resultcache import ResultCache
 from .schemas import SchemaStore, crd_cache_dir
 

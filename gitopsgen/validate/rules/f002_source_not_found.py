@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..fields import mapping_at
 from ..findings import Finding, Rule, Severity
 from ..model import Cluster, Context, Manifest
 from . import finding_at
@@ -39,7 +40,7 @@ SOURCE_KINDS = {
 
 
 def refs(m: Manifest) -> Iterator[tuple[dict[str, Any], tuple[str | int, ...]]]:
-    spec = m.data.get("spec") if isinstance(m.data.get("spec"), dict) else {}
+    spec = mapping_at(m.data, "spec")
     group = m.api_group
     if (group, m.kind) in {
         ("kustomize.toolkit.fluxcd.io", "Kustomization"),

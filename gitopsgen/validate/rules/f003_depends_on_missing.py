@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..fields import mapping_at
 from ..findings import Finding, Rule, Severity
 from ..model import Context, Manifest
 from . import finding_at
@@ -28,7 +29,7 @@ def dependencies(m: Manifest) -> Iterator[tuple[int, str, str]]:
     """(index, namespace, name) of each dependsOn entry of a Flux Kustomization or HelmRelease."""
     if (m.api_group, m.kind) not in DEPENDENT_KINDS:
         return
-    spec = m.data.get("spec") if isinstance(m.data.get("spec"), dict) else {}
+    spec = mapping_at(m.data, "spec")
     for i, dep in enumerate(spec.get("dependsOn") or []):
         if isinstance(dep, dict) and dep.get("name"):
             yield i, str(dep.get("namespace") or m.namespace), str(dep["name"])

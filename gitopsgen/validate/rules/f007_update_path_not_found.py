@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..entries import normal_path
+from ..fields import mapping_at
 from ..findings import Finding, Rule, Severity, object_name
 from ..load import inside
 from ..model import Context
@@ -35,11 +36,11 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if not str(data.get("apiVersion", "")).startswith("image.toolkit.fluxcd.io/"):
             continue
-        spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
-        source = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
+        spec = mapping_at(data, "spec")
+        source = mapping_at(spec, "sourceRef")
         if source.get("kind", "GitRepository") != "GitRepository" or source.get("name") != "flux-system":
             continue
-        update = spec.get("update") if isinstance(spec.get("update"), dict) else {}
+        update = mapping_at(spec, "update")
         raw = update.get("path", "./")
         path = normal_path(raw)
         if path is None and isinstance(raw, str) and "$" in raw:

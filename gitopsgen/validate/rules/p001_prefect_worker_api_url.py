@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 from ..findings import Finding, Rule, Severity
 from ..model import Context
-from ._prefect import APIURL, is_unsubstituted, resolve_api_url, self_hosted_workers, servers
+from ._apiurl import APIURL, is_unsubstituted, resolve_api_url, self_hosted_workers
+from ._prefect import servers
 
 SCOPE = "cluster"  # see rules/__init__.py
 RULE = Rule(

@@ -14,16 +14,8 @@ from dataclasses import dataclass
 from ..admission import Provided
 from ..findings import Finding, Rule, Severity
 from ..model import Cluster, Context
-from ._prefect import (
-    APIURL,
-    KeyPath,
-    Release,
-    Servers,
-    is_unsubstituted,
-    resolve_api_url,
-    self_hosted_workers,
-    servers,
-)
+from ._apiurl import APIURL, is_unsubstituted, resolve_api_url, self_hosted_workers
+from ._prefect import KeyPath, Release, Servers, servers
 
 SCOPE = "cluster"  # see rules/__init__.py
 RULE = Rule(

@@ -12,18 +12,8 @@ from urllib.parse import urlsplit
 
 from ..findings import Finding, Rule, Severity
 from ..model import Context
-from ._prefect import (
-    SERVER_CHART,
-    SERVER_DEFAULTS,
-    KeyPath,
-    Release,
-    dig,
-    has_key,
-    is_unsubstituted,
-    releases,
-    seq,
-    tls_hosts,
-)
+from ._apiurl import is_unsubstituted
+from ._prefect import SERVER_CHART, SERVER_DEFAULTS, KeyPath, Release, dig, has_key, releases, seq, tls_hosts
 
 SCOPE = "cluster"  # see rules/__init__.py
 RULE = Rule(

@@ -69,7 +69,7 @@ def _deletes_volumes(m: Manifest) -> bool:
     keeps a StatefulSet's claims by default: persistentVolumeClaimRetentionPolicy.whenDeleted Retain)."""
     if m.kind == "PersistentVolumeClaim":
         return True
-    return value_at(m.data, ("spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")) == "Delete"
+    return bool(value_at(m.data, ("spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")) == "Delete")
 
 
 def _holders(cluster: Cluster) -> Iterator[Manifest]:

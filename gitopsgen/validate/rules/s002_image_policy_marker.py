@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..fields import mapping_at
 from ..findings import Finding, Rule, Severity
 from ..model import Context
 
@@ -144,7 +145,7 @@ def _is_image_kind(obj: dict[str, Any], kind: str) -> bool:
 
 
 def _meta(obj: dict[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = mapping_at(obj, "metadata")
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
@@ -156,7 +157,7 @@ def _index(objects: Iterable[dict[str, Any]]) -> tuple[list[_Policy], set[tuple[
             repositories.add(_meta(obj))
         elif _is_image_kind(obj, "ImagePolicy"):
             ns, name = _meta(obj)
-            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+            spec = mapping_at(obj, "spec")
             ref = spec.get("imageRepositoryRef")
             repo = None
             if isinstance(ref, dict) and ref.get("name"):
