@@ -31,7 +31,7 @@ VALIDATOR = ("gitopsgen.validate", "gitopsgen.diff")
 VALIDATOR_USERS = ("gitopsgen.cli", "gitopsgen.docs", "gitopsgen.doctor", "gitopsgen.__main__")
 # leaves both halves share (one implementation each); everything else outside the validator is the generator
 SHARED = ("gitopsgen.errors", "gitopsgen.checks", "gitopsgen.semver", "gitopsgen.yamlio", "gitopsgen.git")
-SHARED += ("gitopsgen.publish.git",)
+SHARED += ("gitopsgen.publish.git", "gitopsgen.mergemaps")
 # the validator's imports of the generator, each with its reason
 GENERATOR_USES = {
     "gitopsgen.validate.rules.g001_generated_drift": "G001 renders the intent to compare it with the tree",

@@ -10,7 +10,6 @@ with the real kustomize. Rendered objects become Manifests that point at the Hel
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import tempfile
@@ -20,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from ..mergemaps import merge_maps
 from .build import config_data
 from .chartarchive import ChartError
 from .charts import H001, ChartFetcher, ChartRequest, ChartUnavailable
@@ -112,13 +112,6 @@ def release_name(hr: Manifest) -> str:
         digest = hashlib.sha256(name.encode()).hexdigest()[:12]
         name = f"{name[:40]}-{digest}"
     return name
-
-
-def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in top.items():
-        out[k] = deep_merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else copy.deepcopy(v)
-    return out
 
 
 def set_path(values: dict[str, Any], dotted: str, value: Any) -> None:
@@ -321,9 +314,9 @@ class HelmStage:
                 continue
             loaded = docs[0].data if docs else None
             if isinstance(loaded, dict):
-                values = deep_merge(values, loaded)
+                values = merge_maps(values, loaded)
         inline = spec.get("values")
-        return deep_merge(values, inline) if isinstance(inline, dict) else values
+        return merge_maps(values, inline) if isinstance(inline, dict) else values
 
     def _post_render(
         self, hr: Manifest, spec: dict[str, Any], objects: list[dict[str, Any]], out: HelmOutcome

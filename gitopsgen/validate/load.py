@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..checks import PYYAML_NESTING_LIMIT
+from ..checks import PYYAML_NESTING_LIMIT, SAFE_LOADER
 from .findings import Finding, Rule, Severity
 from .model import Document, JsonPath
 from .rawfile import DEFAULT_LIMITS, Y001, Y003, Limits, read_text
@@ -193,7 +193,8 @@ _constructor = yaml.constructor.SafeConstructor()
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class KubeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+# the base class is chosen when PyYAML loads (libyaml's or the pure-Python loader): mypy cannot follow it
+class KubeLoader(SAFE_LOADER):  # type: ignore[misc,valid-type]
     """PyYAML's safe loader reading YAML as Kubernetes (and kustomize, go-yaml) does: a timestamp stays a
     string (the API server decodes YAML as JSON) and a bare ``=`` is the string "=" (YAML 1.1's ``value``
     tag, which PyYAML resolves but cannot construct; kustomize writes it unquoted)."""
@@ -299,7 +300,7 @@ def parse_documents(text: str, rel: str, limits: Limits = DEFAULT_LIMITS) -> tup
         lines[(*top.path, _path_key(key))] = top.key_line
         top.value[key] = value
 
-    events = yaml.parse(text, Loader=yaml.CSafeLoader)
+    events = yaml.parse(text, Loader=SAFE_LOADER)
     try:
         for event in events:
             line = (event.start_mark.line + 1) if event.start_mark else 0

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ...mergemaps import coalesce
 from ..findings import Finding, Rule
 from ..helmstage import release_name
 from ..model import Cluster, Manifest
@@ -84,19 +84,6 @@ KeyPath = tuple[str | int, ...]
 
 
 # ---------------------------------------------------------------- values
-
-
-def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Helm's coalescing: maps merge key by key, anything else replaces, ``null`` deletes the key."""
-    out: dict[str, Any] = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge_values(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def dig(data: Any, *keys: str | int) -> Any:
@@ -179,7 +166,7 @@ def values_from(hr: Manifest, cluster: Cluster) -> tuple[dict[str, Any], bool]:
         if target:
             _set_path(out, str(target), parsed if isinstance(parsed, (str, int, float, bool)) else text)
         elif isinstance(parsed, Mapping):
-            out = merge_values(out, parsed)
+            out = coalesce(out, parsed)
     return out, complete
 
 
@@ -255,7 +242,7 @@ def release_of(hr: Manifest, cluster: Cluster, chart: str) -> Release:
     extra, complete = values_from(hr, cluster)
     inline = dig(hr.data, "spec", "values")
     inline = inline if isinstance(inline, dict) else {}
-    values = merge_values(merge_values(DEFAULTS.get(chart, {}), extra), inline)
+    values = coalesce(coalesce(DEFAULTS.get(chart, {}), extra), inline)
     target = dig(hr.data, "spec", "targetNamespace")
     namespace = str(values.get("namespaceOverride") or target or hr.namespace)
     return Release(hr, chart, release_name(hr), namespace, values, inline, complete)

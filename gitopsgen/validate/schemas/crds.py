@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from ...checks import SAFE_LOADER
 from ..fields import mapping_at
 from ..resultcache import cache_root, mac_matches
 from .builtin import _api_rank
@@ -89,9 +90,6 @@ def _crd_documents(doc: Any) -> Iterator[Any]:
         yield from (i for i in doc["items"] if isinstance(i, dict) and i.get("kind") == "CustomResourceDefinition")
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _yaml_error(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         return f"line {exc.problem_mark.line + 1}: {exc.problem or exc.context or 'syntax error'}"
@@ -104,7 +102,7 @@ def read_yaml_documents(path: Path) -> list[Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read: {' '.join(str(exc).split())}") from exc
     try:
-        return list(yaml.load_all(text, Loader=_LOADER))
+        return list(yaml.load_all(text, Loader=SAFE_LOADER))
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: invalid YAML: {_yaml_error(exc)}") from exc
 
