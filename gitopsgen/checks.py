@@ -125,6 +125,10 @@ MAX_YAML_DEPTH = 100
 # as gitopsgen's own depth bound, reported as such
 PYYAML_NESTING_LIMIT = "exceeded maximum nesting depth"
 
+# the one loader setting for PyYAML: libyaml's safe loader (C, fast) where PyYAML was built with it, else the
+# pure-Python one; the validator's loader and gitopsgen's own files both read YAML through it
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def no_yaml_aliases(text: str, file: str) -> None:
     """Refuse YAML aliases and nesting deeper than ``MAX_YAML_DEPTH`` in gitopsgen's own files (intent,
@@ -132,7 +136,7 @@ def no_yaml_aliases(text: str, file: str) -> None:
     the code that walks the loaded data run for ever or overflow the stack. Syntax errors are left to the loader."""
     depth = 0
     try:
-        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        for event in yaml.parse(text, Loader=SAFE_LOADER):
             line = event.start_mark.line + 1 if event.start_mark else None
             if isinstance(event, yaml.AliasEvent):
                 raise InputError("YAML aliases (*name) are not supported in this file", file=file, line=line)

@@ -929,7 +929,8 @@ def validate(
     count as errors for the exit code.
     """
     from .validate import engine, report
-    from .validate.findings import RULES, Severity
+    from .validate.catalogue import RULES
+    from .validate.findings import Severity
 
     if path and repo and Path(path).resolve() != Path(repo).resolve():
         raise InputError(f"PATH {path} and --repo {repo} name different repositories: give one")
@@ -1094,9 +1095,8 @@ def _post_note(markdown: str) -> None:
 @click.argument("rule_id", required=False)
 def list_rules(fmt: str, rule_id: str | None) -> None:
     """The validator's rules: ID, name, default severity and documentation."""
-    from .validate.rules import catalogue
+    from .validate.catalogue import RULES as rules
 
-    rules = catalogue()
     selected = [rules[k] for k in sorted(rules)]
     if rule_id:
         selected = [r for r in selected if r.id == rule_id.upper() or r.name == rule_id]
@@ -1155,9 +1155,9 @@ def build(
     Each object is preceded by a comment naming its file:line and what applied or rendered it. Problems of the
     build go to stderr; exit 1 when the build had errors.
     """
-    from .validate.engine import Workspace, select_clusters
     from .validate.export import applied_by, header, kustomization_names
     from .validate.findings import Severity
+    from .validate.workspace import Workspace, select_clusters
     from .yamlout import dump_documents
 
     root = _repo_root(repo)

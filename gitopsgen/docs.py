@@ -206,9 +206,8 @@ def configuration_reference() -> str:
 
 
 def rules_reference() -> str:
-    from .validate.rules import catalogue
+    from .validate.catalogue import RULES as rules
 
-    rules = catalogue()
     lines = [
         "# Validator rules",
         "",

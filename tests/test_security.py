@@ -22,12 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitopsgen.validate import engine
-from gitopsgen.validate.build import Repository
 from gitopsgen.validate.config import Settings
 from gitopsgen.validate.fingerprint import Fingerprints
 from gitopsgen.validate.inputs import cluster_inputs
 from gitopsgen.validate.kustomize import kustomize_command
 from gitopsgen.validate.load import load_repository
+from gitopsgen.validate.repository import Repository
 
 needs_kustomize = pytest.mark.skipif(
     not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl on PATH"
@@ -438,7 +438,8 @@ def test_3_no_line_of_the_diff_note_can_start_with_a_slash(
 @given(message=HOSTILE, file=HOSTILE, obj=HOSTILE, cluster=HOSTILE)
 @settings(max_examples=200, deadline=None)
 def test_3_no_line_of_the_validate_note_can_start_with_a_slash(message: str, file: str, obj: str, cluster: str) -> None:
-    from gitopsgen.validate.findings import RULES, Finding
+    from gitopsgen.validate.catalogue import RULES
+    from gitopsgen.validate.findings import Finding
     from gitopsgen.validate.report import markdown
 
     findings = [Finding(file, 1, "K001", message, object=obj, cluster=cluster)]
@@ -1052,7 +1053,8 @@ def test_10_validate_does_not_fetch_from_loopback_unless_allowed(
 
 
 def test_10_an_oci_registry_on_loopback_is_not_contacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitopsgen.validate.charts import ChartError, ChartFetcher, ChartRequest
+    from gitopsgen.validate.chartarchive import ChartError
+    from gitopsgen.validate.charts import ChartFetcher, ChartRequest
     from gitopsgen.validate.hosts import HostPolicy
 
     monkeypatch.delenv("GITOPSGEN_ALLOW_HOSTS", raising=False)

@@ -17,10 +17,10 @@ from typing import Any
 from .. import git as gitops
 from ..errors import InputError
 from ..validate.config import Settings
-from ..validate.engine import Rendered, Workspace
 from ..validate.findings import Severity
 from ..validate.inputs import Inputs, cluster_inputs
 from ..validate.schemastage import NOT_OBJECTS
+from ..validate.workspace import Rendered, Workspace
 from .compare import ClusterDiff, index, object_changes
 from .formats import FORMATS, DiffReport, render
 

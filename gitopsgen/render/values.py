@@ -7,22 +7,12 @@ replaces what gitopsgen rendered: the user's value wins.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from ..intent import Resolved
+from ..mergemaps import merge_maps
 from .common import COMPONENT_SERVER, COMPONENT_WORKER, Files, base_dir, overlay_dir
-
-
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def _merge_into(files: Files, path: str, layers: list[dict[str, Any] | None]) -> None:
@@ -32,7 +22,7 @@ def _merge_into(files: Files, path: str, layers: list[dict[str, Any] | None]) ->
     spec = docs[0]["spec"]
     for layer in layers:
         if layer:
-            spec["values"] = deep_merge(spec.get("values", {}), layer)
+            spec["values"] = merge_maps(spec.get("values", {}), layer)
 
 
 def merge(files: Files, r: Resolved) -> None:
@@ -77,7 +67,7 @@ def releases(base: Files, overlay: Files, r: Resolved) -> list[ReleaseValues]:
                 chart=spec["chart"]["spec"]["chart"],
                 version=patch["spec"]["chart"]["spec"].get("version", spec["chart"]["spec"]["version"]),
                 repository=r.fleet.chart.repository,
-                values=deep_merge(spec.get("values", {}), patch["spec"].get("values", {})),
+                values=merge_maps(spec.get("values", {}), patch["spec"].get("values", {})),
             )
         )
     return out

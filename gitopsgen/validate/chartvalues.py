@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..render.values import ReleaseValues
-from .charts import ChartError, ChartFetcher, ChartRequest, default_cache_dir
+from .chartarchive import ChartError
+from .charts import ChartFetcher, ChartRequest, default_cache_dir
 from .config import load_settings
 
 
