@@ -17,13 +17,14 @@ from typing import Any
 
 import click
 
-from . import __version__, checks, generator, generatorversion
-from . import intent as it
+from . import __version__
 from .completion import SHELLS
 from .errors import InputError
-from .render.common import overlay_dir
-from .scaffold import GITIGNORE, GITLAB_CI, readme
-from .tree import Plan, apply, lock, plan
+from .generate import checks, generator, generatorversion
+from .generate import intent as it
+from .generate.render.common import overlay_dir
+from .generate.scaffold import GITIGNORE, GITLAB_CI, readme
+from .generate.tree import Plan, apply, lock, plan
 
 
 def _git_top() -> str | None:
@@ -114,7 +115,7 @@ def publish_options(f: Any) -> Any:
 
 def _publish(o: dict[str, Any]) -> Any:
     """Take the publish options out of a command's keyword arguments."""
-    from .publish import Publish
+    from .publish.mergerequest import Publish
 
     return Publish(
         branch=o.pop("publish_branch"),
@@ -130,7 +131,7 @@ def _publish(o: dict[str, Any]) -> Any:
 
 def _login(o: dict[str, Any]) -> Any:
     """Take the registry login options out of a command's keyword arguments."""
-    from .credentials import login_from_process
+    from .generate.credentials import login_from_process
 
     return login_from_process(o.pop("registry_username"), o.pop("registry_password_stdin"))
 
@@ -141,8 +142,8 @@ def _check_values(root: Path, fleet: it.Fleet, clusters: list[it.ClusterIntent])
     with_values = [c for c in clusters if c.values or any(p.values for p in c.worker_pools)]
     if not with_values:
         return
-    from .render import cluster_objects, fleet_objects
-    from .render.values import releases
+    from .generate.render import cluster_objects, fleet_objects
+    from .generate.render.values import releases
     from .validate.chartvalues import check
 
     base = fleet_objects(fleet)
@@ -163,7 +164,7 @@ def _check_values(root: Path, fleet: it.Fleet, clusters: list[it.ClusterIntent])
 
 def _write(root: Path, p: Plan, subject: str, pub: Any, also: tuple[str, ...] = ()) -> None:
     """Write a plan, on a branch / committed / pushed as the publish options say; report on stderr."""
-    from .publish import write
+    from .publish.mergerequest import write
 
     done = write(root, p, subject, pub, report=_report, also=also)
     if done.commit:
@@ -209,7 +210,7 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     The git URL and branch come from the repository (its origin remote, its current branch) unless given; what is
     still missing is asked for on a terminal, or listed at once.
     """
-    from . import initsettings
+    from .generate import initsettings
 
     if repo is None and _git_top() is None:
         raise InputError(
@@ -535,7 +536,7 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
         return
     _write(root, p, f"{'Replace' if exists else 'Add'} cluster {name}", pub, also=_uncommitted_scaffold(root, pub))
     _secret_checklist(resolved)
-    from .nextsteps import cluster_text
+    from .generate.nextsteps import cluster_text
 
     click.echo(cluster_text(resolved), nl=False)
 
@@ -544,7 +545,7 @@ def _uncommitted_scaffold(root: Path, pub: Any) -> tuple[str, ...]:
     """With --commit: init's files not committed yet, so the first cluster's commit carries what it references."""
     if not pub.commits:
         return ()
-    from .git import uncommitted
+    from .publish.git import uncommitted
 
     scaffold = [
         it.FLEET_FILE,
@@ -561,7 +562,7 @@ def _uncommitted_scaffold(root: Path, pub: Any) -> tuple[str, ...]:
 
 def _secret_checklist(r: it.Resolved) -> None:
     """Without a ClusterSecretStore nothing delivers the server's Secrets: say which to create (stderr)."""
-    from .render.secrets import checklist
+    from .generate.render.secrets import checklist
 
     todo = checklist(r)
     if todo:
@@ -604,7 +605,7 @@ def upgrade(
     **o: Any,
 ) -> None:
     """Move the Prefect and/or chart version, fleet-wide or on some clusters, and regenerate."""
-    from . import fleetops
+    from .generate import fleetops
 
     pub = _publish(o)
 
@@ -638,7 +639,7 @@ def upgrade(
 def remove_cluster(name: str, repo: str | None, dry_run: bool, yes: bool, **o: Any) -> None:
     """Delete cluster NAME's intent, overlays/NAME/ and clusters/NAME/prefect/ (never flux-system/); Flux then
     deletes the cluster's Prefect workloads (namespaces, volumes and server Secrets are kept). Needs --yes."""
-    from . import fleetops
+    from .generate import fleetops
 
     pub = _publish(o)
 
@@ -729,7 +730,7 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, dry_run: bo
     if not check:
         _check_values(root, fleet, [it.load_cluster(root, n) for n in it.cluster_names(root)])
     if not check and recorded != __version__:
-        from . import fleetops
+        from .generate import fleetops
 
         fleetops.record_generator_version(root, p)
     if check:
@@ -1079,7 +1080,7 @@ def diff_command(
 
 def _post_note(markdown: str) -> None:
     """Post (or update in place) the merge request's rendered-diff note; a missing token is not an error."""
-    from . import gitlab
+    from .publish import gitlab
 
     target = gitlab.from_ci_environment(os.environ)
     if target is None:
@@ -1158,7 +1159,7 @@ def build(
     from .validate.engine import Workspace, select_clusters
     from .validate.export import applied_by, header, kustomization_names
     from .validate.findings import Severity
-    from .yamlout import dump_documents
+    from .yamlio import dump_documents
 
     root = _repo_root(repo)
     settings = _settings(root, (cluster,), kubernetes_version, offline, chart_cache, crds, mirrors)

@@ -1,4 +1,5 @@
-"""Shell completion scripts (bash, zsh, fish) for the ``gitopsgen`` command, from click's own completion support."""
+"""``gitopsgen completion SHELL``: the shell completion scripts (bash, zsh, fish), from click's own completion
+support."""
 
 from __future__ import annotations
 
@@ -16,3 +17,16 @@ def script(root: click.Command, shell: str) -> str:
     if cls is None:
         raise ValueError(f"click has no completion for {shell}")
     return cls(root, {}, PROG, COMPLETE_VAR).source()
+
+
+@click.command()
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    \b
+    bash:  gitopsgen completion bash > ~/.local/share/bash-completion/completions/gitopsgen
+    zsh:   gitopsgen completion zsh > "${fpath[1]}/_gitopsgen"
+    fish:  gitopsgen completion fish > ~/.config/fish/completions/gitopsgen.fish
+    """
+    click.echo(script(click.get_current_context().find_root().command, shell))

@@ -13,7 +13,7 @@ from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from . import intent as it
+from .generate import intent as it
 
 # "Class.field" → what it means; every field of every intent dataclass must be here (tests/test_docs.py)
 FIELD_DOCS: dict[str, str] = {

@@ -78,7 +78,7 @@ def check_schemas(root: Path, settings: Any) -> Check:
 
 def check_charts(root: Path, settings: Any) -> Check:
     from .errors import InputError
-    from .intent import FLEET_FILE, load_fleet
+    from .generate.intent import FLEET_FILE, load_fleet
     from .validate.charts import ChartError, ChartFetcher, ChartRequest, default_cache_dir
 
     if not (root / FLEET_FILE).is_file():

@@ -1,4 +1,4 @@
-"""All-or-nothing writes of ``gitopsgen.tree.apply``: fault injection at every filesystem write, the lock.
+"""All-or-nothing writes of ``gitopsgen.generate.tree.apply``: fault injection at every filesystem write, the lock.
 
 Each fault test counts the writes ``apply`` makes for a realistic plan (``generate`` after an intent edit
 that changes, adds and deletes files; ``add-cluster``), then for every k makes the k-th write fail:
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from gitopsgen import generator, tree
-from gitopsgen import intent as it
 from gitopsgen.errors import InputError
+from gitopsgen.generate import generator, tree
+from gitopsgen.generate import intent as it
 
 # every function through which tree.py writes, creates, renames or removes
 OPS = ("open", "write", "fsync", "fchmod", "ftruncate", "close", "replace", "unlink", "mkdir", "rmdir")

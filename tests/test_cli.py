@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import CLUSTER_2, INIT_ARGS, make_repo, run_cli, shared
 
-from gitopsgen.render import jobtemplate
+from gitopsgen.generate.render import jobtemplate
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -433,7 +433,7 @@ def _leaves(value: object, path: str = "") -> dict[str, object]:
 def test_from_keeps_every_setting_not_overridden(fleet: Path) -> None:
     import dataclasses
 
-    from gitopsgen import intent as it
+    from gitopsgen.generate import intent as it
 
     (fleet / "intent/clusters/full.yaml").write_text(FULL_TEMPLATE)
     template = it.load_cluster(fleet, "full")

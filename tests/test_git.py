@@ -1,4 +1,5 @@
-"""gitopsgen.git on real repositories: branch, commit, push with GitLab merge-request options to a bare remote."""
+"""gitopsgen.publish.git on real repositories: branch, commit, push with GitLab merge-request options to a bare
+remote."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from conftest import make_repo
 
 from gitopsgen.errors import InputError
-from gitopsgen.git import (
+from gitopsgen.publish.git import (
     MAX_PUSH_OPTION_BYTES,
     abandon_branch,
     changed_paths,

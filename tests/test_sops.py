@@ -1,4 +1,4 @@
-"""gitopsgen.sops against files the real sops wrote (../shared/sops-vectors) and against its own output."""
+"""gitopsgen.generate.sops against files the real sops wrote (../shared/sops-vectors) and against its own output."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import yaml
 from conftest import shared
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gitopsgen import sops
 from gitopsgen.errors import InputError
+from gitopsgen.generate import sops
 
 FLUX = ("sops-vectors", "fluxcd-kustomize-controller")
 GETSOPS = ("sops-vectors", "getsops-sops-pr1031")

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from conftest import run_cli, shared
 
-from gitopsgen import sops
-from gitopsgen.credentials import PASSWORD_VARIABLE, USERNAME_VARIABLE, login_from
 from gitopsgen.errors import InputError
+from gitopsgen.generate import sops
+from gitopsgen.generate.credentials import PASSWORD_VARIABLE, USERNAME_VARIABLE, login_from
 
 pyrage = pytest.importorskip("pyrage")
 

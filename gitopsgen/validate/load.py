@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..checks import PYYAML_NESTING_LIMIT
+from ..yamlio import PYYAML_NESTING_LIMIT
 from .findings import Finding, Rule, Severity, register
 from .model import Document, JsonPath
 

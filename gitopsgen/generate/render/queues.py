@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..yamlout import Block
+from ...yamlio import Block
 from .secrets import AUTH_STRING_KEY
 
 CONTAINER_NAME = "work-queue-priorities"

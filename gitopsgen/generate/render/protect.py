@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...yamlio import Block
 from ..intent import Resolved
-from ..yamlout import Block
 from .common import PREFECT_NAMESPACE, PRUNE_DISABLED, SERVER_RELEASE, Obj
 from .secrets import server_secrets
 

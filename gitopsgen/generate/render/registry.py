@@ -5,10 +5,10 @@ namespace (prefect, each flow-run namespace, flux-system for image scanning) ask
 ClusterSecretStore for the username and password under one remote key and templates the
 ``kubernetes.io/dockerconfigjson`` Secret in the cluster. With SOPS credentials, each namespace gets
 a Secret file encrypted to the cluster's age recipients instead (``EncryptedPullSecret``: rendering
-only says which; :mod:`gitopsgen.credentials` encrypts or keeps them), with the ``.sops.yaml``
+only says which; :mod:`gitopsgen.generate.credentials` encrypts or keeps them), with the ``.sops.yaml``
 creation rules beside them; kustomize-controller decrypts them. This component comes first in the
 dependency chain, so it also owns the Namespaces the others deploy into and delivers the server's
-Secrets (:mod:`gitopsgen.render.secrets`) from the store.
+Secrets (:mod:`gitopsgen.generate.render.secrets`) from the store.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Fleet operations on intent: upgrading Prefect / chart versions and removing a cluster.
 
 Pure planning: each operation reads the repository and returns a :class:`FleetOp`, a
-:class:`gitopsgen.tree.Plan` (the intent files that change *and* every generated file that changes
+:class:`gitopsgen.generate.tree.Plan` (the intent files that change *and* every generated file that changes
 with them) plus a summary for the command line and for commit messages. Nothing is written here;
-the command line applies the plan all-or-nothing with :func:`gitopsgen.tree.apply`.
+the command line applies the plan all-or-nothing with :func:`gitopsgen.generate.tree.apply`.
 
 Intent files are edited in place (ruamel round trip): only the version keys change, the user's
 comments and layout stay.
@@ -23,9 +23,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-from . import __version__, checks, coowned, generator, generatorversion
+from .. import __version__
+from ..errors import InputError
+from . import checks, coowned, generator, generatorversion
 from . import intent as it
-from .errors import InputError
 from .render import images
 from .render.protect import removal
 from .tree import Plan, plan

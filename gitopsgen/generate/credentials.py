@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import InputError
+from ..yamlio import no_yaml_aliases
 from . import sops
-from .checks import no_yaml_aliases
-from .errors import InputError
 from .render.common import PULL_SECRET
 from .render.registry import ENCRYPTED_REGEX, EncryptedPullSecret
 

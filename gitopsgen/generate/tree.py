@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 
 @dataclass

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError
+from ..generate.tree import Plan, apply
 from . import git as gitops
-from .errors import InputError
-from .tree import Plan, apply
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from . import __version__
-from .errors import InputError
+from .. import __version__
+from ..errors import InputError
 
 FIELD = "generatorVersion"
 _SHAPE = re.compile(r"^[0-9][0-9A-Za-z.+!_-]*$")

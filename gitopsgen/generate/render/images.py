@@ -3,7 +3,7 @@
 Automated images: the Prefect server image, the Prefect worker image (both from the fleet's Prefect
 image, tags ``X.Y.Z-pythonP`` and ``X.Y.Z-pythonP-kubernetes``) and each work pool's default
 flow-run image. The setter markers sit on ``postBuild.substitute`` values in
-``clusters/<name>/prefect/`` (see :mod:`gitopsgen.render.flux`), so the ImageUpdateAutomation
+``clusters/<name>/prefect/`` (see :mod:`gitopsgen.generate.render.flux`), so the ImageUpdateAutomation
 updates that one directory and never touches another cluster's files.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...yamlio import Block
 from ..coowned import Policy
 from ..intent import PUSH_DIRECT, AutomationSettings, Fleet, Resolved, WorkPoolIntent
-from ..yamlout import Block
 from .common import (
     COMPONENT_IMAGES,
     FLUX_NAMESPACE,

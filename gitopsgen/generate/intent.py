@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
+from ..errors import InputError
+from ..yamlio import no_yaml_aliases
 from . import checks, generatorversion
-from .errors import InputError
 
 FLEET_FILE = "gitopsgen.yaml"
 INTENT_DIR = "intent/clusters"
@@ -412,7 +413,7 @@ def check_fleet(fleet: Fleet) -> Fleet:
     checks.dns_subdomain(fleet.notifications.token_secret, "token secret")
     check_push(fleet.image_automation.push, f"{FLEET_FILE}: imageAutomation.push")
     if fleet.image_automation.push_branch is not None:
-        from .git import check_branch_name
+        from ..publish.git import check_branch_name
 
         branch = fleet.image_automation.branch_for("cluster")
         check_branch_name(branch, f"{FLEET_FILE}: imageAutomation.pushBranch")
@@ -571,7 +572,7 @@ def _load_yaml(path: Path, root: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read: {exc}", file=rel) from None
-    checks.no_yaml_aliases(text, rel)
+    no_yaml_aliases(text, rel)
     try:
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:

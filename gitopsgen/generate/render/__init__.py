@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...yamlio import dump_documents
 from ..intent import Fleet, Resolved
-from ..yamlout import dump_documents
 from . import custom, flux, images, registry, server, values, worker
 from .common import Files
 from .registry import EncryptedPullSecret

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 
 DEFAULT_MARKER = "<!-- gitopsgen:diff -->"
 MAX_NOTE_BYTES = 1_000_000

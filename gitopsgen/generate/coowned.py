@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .semver import Constraint, Version
+from ..semver import Constraint, Version
 
 # a rendered line carrying a marker: indentation, key, double-quoted value, the marker comment
 _MARKED_LINE = re.compile(

@@ -1,6 +1,6 @@
 """The generator's use cases: what files the fleet and each cluster own, and the plans to write them.
 
-Pure planning on top of :mod:`gitopsgen.render` and :mod:`gitopsgen.tree`; the command line
+Pure planning on top of :mod:`gitopsgen.generate.render` and :mod:`gitopsgen.generate.tree`; the command line
 decides whether to apply a plan or to print its diff.
 """
 
@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import InputError
+from ..yamlio import dump_documents
 from . import coowned, nextsteps
 from . import intent as it
 from .credentials import RegistryLogin, seal
-from .errors import InputError
 from .render import custom, images, render_cluster, render_fleet
 from .render.common import (
     COMPONENT_CREDENTIALS,
@@ -24,7 +25,6 @@ from .render.common import (
 )
 from .render.flux import components
 from .tree import GENERATED_HEADER, Plan, owned_files, plan, read_manifest, read_text
-from .yamlout import dump_documents
 
 BASE_COMPONENTS = [COMPONENT_CREDENTIALS, COMPONENT_SERVER, COMPONENT_WORKER, COMPONENT_IMAGES]
 INTENT_HEADER = (
@@ -86,7 +86,7 @@ FLEET_MANIFEST = "base/.generated-files"
 
 
 def cluster_manifest(name: str) -> str:
-    """The list of the files gitopsgen generated for a cluster (see :func:`gitopsgen.tree.plan`)."""
+    """The list of the files gitopsgen generated for a cluster (see :func:`gitopsgen.generate.tree.plan`)."""
     return f"overlays/{name}/.generated-files"
 
 
@@ -105,7 +105,7 @@ def plan_cluster(
 ) -> Plan:
     """The cluster's files; SOPS pull secrets are encrypted from ``login``, or kept as they are without one.
 
-    Values behind setter markers that Flux image automation wrote are kept (see :mod:`gitopsgen.coowned`),
+    Values behind setter markers that Flux image automation wrote are kept (see :mod:`gitopsgen.generate.coowned`),
     except those of the ImagePolicies in ``override`` (``upgrade`` moves them on purpose)."""
     resolved = it.resolve(fleet, cluster)
     files = seal(root, renders.cluster(resolved), login)

@@ -36,7 +36,7 @@ from git.exc import BadName, GitCommandError, InvalidGitRepositoryError, NoSuchP
 from git.remote import PushInfo
 from git.util import RemoteProgress
 
-from .errors import InputError
+from ..errors import InputError
 
 MAX_PUSH_OPTION_BYTES = 65_000
 MAX_TITLE_CHARS = 255

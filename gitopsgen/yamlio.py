@@ -1,4 +1,5 @@
-"""Deterministic, diff-friendly YAML for generated files.
+"""YAML shared by both halves: deterministic, diff-friendly output for generated files, and the safety bounds
+(no aliases, a depth limit) of gitopsgen's own input files.
 
 Objects are plain dicts and lists built by the renderers, in the key order they were built.
 Two wrappers carry layout: :class:`Marked` puts an end-of-line comment after a scalar (the Flux
@@ -19,6 +20,8 @@ from ruamel.yaml.scalarstring import (
     LiteralScalarString,
     SingleQuotedScalarString,
 )
+
+from .errors import InputError
 
 _RESOLVER = pyyaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -96,3 +99,33 @@ def dump_documents(docs: list[Any], header: str | None = None) -> str:
             parts.append("---\n")
         parts.append(buf.getvalue())
     return "".join(parts)
+
+
+MAX_YAML_DEPTH = 100
+# PyYAML >= 6.0.3 bounds nesting in its scanner (which reads ahead of the events) with this message: the same fact
+# as gitopsgen's own depth bound, reported as such
+PYYAML_NESTING_LIMIT = "exceeded maximum nesting depth"
+
+
+def no_yaml_aliases(text: str, file: str) -> None:
+    """Refuse YAML aliases and nesting deeper than ``MAX_YAML_DEPTH`` in gitopsgen's own files (intent,
+    settings, encrypted pull secrets): never needed there, while an alias bomb or a 50,000-deep list would make
+    the code that walks the loaded data run for ever or overflow the stack. Syntax errors are left to the loader."""
+    depth = 0
+    try:
+        for event in pyyaml.parse(text, Loader=getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)):
+            line = event.start_mark.line + 1 if event.start_mark else None
+            if isinstance(event, pyyaml.AliasEvent):
+                raise InputError("YAML aliases (*name) are not supported in this file", file=file, line=line)
+            if isinstance(event, pyyaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise InputError(f"nested deeper than {MAX_YAML_DEPTH} levels", file=file, line=line)
+            elif isinstance(event, pyyaml.CollectionEndEvent):
+                depth -= 1
+    except pyyaml.YAMLError as exc:
+        if PYYAML_NESTING_LIMIT in str(exc):
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            raise InputError(f"nested deeper than {MAX_YAML_DEPTH} levels", file=file, line=line) from None
+        return

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...yamlio import Block
 from ..intent import Fleet, Resolved, WorkPoolIntent
-from ..yamlout import Block
 from . import jobtemplate, queues
 from .common import (
     COMPONENT_WORKER,

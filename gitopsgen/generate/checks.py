@@ -8,9 +8,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-import yaml
-
-from .errors import InputError
+from ..errors import InputError
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -118,33 +116,3 @@ def positive_int(value: object, what: str, minimum: int = 1, maximum: int = 1000
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise InputError(f"{what} {value!r} must be an integer from {minimum} to {maximum}")
     return value
-
-
-MAX_YAML_DEPTH = 100
-# PyYAML >= 6.0.3 bounds nesting in its scanner (which reads ahead of the events) with this message: the same fact
-# as gitopsgen's own depth bound, reported as such
-PYYAML_NESTING_LIMIT = "exceeded maximum nesting depth"
-
-
-def no_yaml_aliases(text: str, file: str) -> None:
-    """Refuse YAML aliases and nesting deeper than ``MAX_YAML_DEPTH`` in gitopsgen's own files (intent,
-    settings, encrypted pull secrets): never needed there, while an alias bomb or a 50,000-deep list would make
-    the code that walks the loaded data run for ever or overflow the stack. Syntax errors are left to the loader."""
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-            line = event.start_mark.line + 1 if event.start_mark else None
-            if isinstance(event, yaml.AliasEvent):
-                raise InputError("YAML aliases (*name) are not supported in this file", file=file, line=line)
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_YAML_DEPTH:
-                    raise InputError(f"nested deeper than {MAX_YAML_DEPTH} levels", file=file, line=line)
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError as exc:
-        if PYYAML_NESTING_LIMIT in str(exc):
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            raise InputError(f"nested deeper than {MAX_YAML_DEPTH} levels", file=file, line=line) from None
-        return

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...yamlio import Block
 from ..intent import Fleet, Resolved
-from ..yamlout import Block
 from . import protect
 from .common import (
     COMPONENT_SERVER,

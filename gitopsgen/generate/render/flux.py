@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...yamlio import Marked, setter_marker
 from ..intent import Resolved
-from ..yamlout import Marked, setter_marker
 from . import images
 from .common import (
     COMPONENT_CREDENTIALS,
