@@ -25,9 +25,7 @@ import datetime
 import difflib
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ import yaml
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
+from ..atomicfile import atomic_write
 from .findings import Rule, Severity, register
 from .resultcache import cache_root, cache_secret, entry_mac, mac_matches
 
@@ -508,19 +507,6 @@ def crd_cache_dir() -> Path:
     """Where CRDs given with --crds are cached: $GITOPSGEN_CACHE_DIR, $XDG_CACHE_HOME/gitopsgen or
     ~/.cache/gitopsgen, subdirectory ``crds/`` (not created here)."""
     return cache_root() / "crds"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------- CRD schemas made strict
@@ -1065,7 +1051,7 @@ class SchemaStore:
             except (OSError, UnicodeDecodeError):
                 unchanged = False
             if not unchanged:
-                _atomic_write(target, text)
+                atomic_write(target, text)
             (directory / f"{group}_{crd.plural}.yaml").unlink(missing_ok=True)
             written.append(target)
         return written
