@@ -413,7 +413,7 @@ def check_fleet(fleet: Fleet) -> Fleet:
     checks.dns_subdomain(fleet.notifications.token_secret, "token secret")
     check_push(fleet.image_automation.push, f"{FLEET_FILE}: imageAutomation.push")
     if fleet.image_automation.push_branch is not None:
-        from ..publish.git import check_branch_name
+        from ..publish.changes import check_branch_name
 
         branch = fleet.image_automation.branch_for("cluster")
         check_branch_name(branch, f"{FLEET_FILE}: imageAutomation.pushBranch")

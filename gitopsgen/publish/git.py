@@ -3,20 +3,8 @@
 Everything goes through GitPython (``git.Repo``; its ``repo.git.<command>`` wrapper where GitPython has no
 higher-level API that behaves like git itself). Paths handed in and out are relative to ``root``, the
 fleet repository, which may be a sub-directory of the git work tree. Every failure is an ``InputError``
-with one line, git's own message where git gave one.
-
-Facts this module relies on (checked against git 2.39 and GitLab's sources):
-
-- git refuses push options containing a newline (``fatal: push options must not have new line
-  characters``) and sends each one as a single pkt-line, so one option must stay under 65,516 bytes
-  (``protocol error: impossibly long line``); ``MAX_PUSH_OPTION_BYTES`` keeps a margin.
-- GitLab turns the two characters ``\\n`` in ``merge_request.description`` into newlines
-  (``MergeRequests::PushOptionsHandlerService``, gitlab-org/gitlab!87020, 2022; the answer to
-  gitlab-org/gitlab#241710), so a Markdown description travels as one line with ``\\n`` escapes. An
-  older GitLab shows the escapes verbatim; ``ChangeSummary.summary_line`` is the one-line alternative.
-- GitLab strips whitespace around push-option values; ``merge_request.label`` may be given once per
-  label and creates missing labels; a label title may not contain a comma and has at most 255
-  characters (``Label`` model), an MR title at most 255.
+with one line, git's own message where git gave one. What a change touches, the merge-request push options and the
+branch-name rules are :mod:`gitopsgen.publish.changes` (pure).
 """
 
 from __future__ import annotations
@@ -27,8 +15,8 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 import git
@@ -37,20 +25,17 @@ from git.remote import PushInfo
 from git.util import RemoteProgress
 
 from ..errors import InputError
-
-MAX_PUSH_OPTION_BYTES = 65_000
-MAX_TITLE_CHARS = 255
-MAX_LABEL_CHARS = 255
-MAX_DESCRIPTION_CHARS = 16_000
-MAX_BODY_FILES = 50
+from .changes import (
+    check_branch_name,
+    check_push_option,
+    norm_path,
+)
 
 __all__ = [
     "BranchState",
-    "ChangeSummary",
     "PushResult",
     "abandon_branch",
     "changed_paths",
-    "check_branch_name",
     "check_clean_index",
     "check_identity",
     "check_remote",
@@ -58,239 +43,10 @@ __all__ = [
     "commit_paths",
     "current_branch",
     "default_branch",
-    "describe_changes",
-    "merge_request_options",
     "push",
     "start_branch",
     "worktree_at",
 ]
-
-
-# --------------------------------------------------------------------------------------------------
-# What a change touches (pure)
-
-
-@dataclass(frozen=True)
-class ChangeSummary:
-    """Which clusters and components a set of repository paths touches.
-
-    ``clusters`` maps a cluster to its components in a fixed order: ``intent`` (its intent file), the
-    overlay components sorted, then ``flux`` (``clusters/<c>/prefect/``). ``fleet`` lists fleet-wide
-    items (``gitopsgen.yaml``, ``base/<component>``); ``other`` the remaining files (``.gitlab-ci.yml``,
-    ``README.md``, …). ``files`` is every path, sorted; ``deleted`` the subset being removed.
-    """
-
-    clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    cluster_files: dict[str, int] = field(default_factory=dict)
-    fleet: tuple[str, ...] = ()
-    fleet_files: int = 0
-    other: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-    deleted: frozenset[str] = frozenset()
-
-    @property
-    def empty(self) -> bool:
-        return not self.files
-
-    def _cluster_text(self, name: str) -> str:
-        return f"{name} ({', '.join(self.clusters[name])})"
-
-    def commit_body(self, max_files: int = MAX_BODY_FILES) -> str:
-        """The body of a commit message (the caller writes the subject line above it)."""
-        lines: list[str] = []
-        if self.clusters:
-            lines.append("Clusters: " + "; ".join(self._cluster_text(c) for c in self.clusters))
-        if self.fleet:
-            lines.append("Fleet: " + ", ".join(self.fleet))
-        if self.other:
-            lines.append("Other: " + ", ".join(self.other))
-        if self.files:
-            lines.append("")
-            lines.append(f"Files ({len(self.files)}):")
-            for path in self.files[:max_files]:
-                lines.append(f"  {path}{' (deleted)' if path in self.deleted else ''}")
-            if len(self.files) > max_files:
-                lines.append(f"  … and {len(self.files) - max_files} more")
-        return "\n".join(lines) + "\n" if lines else ""
-
-    def summary_line(self) -> str:
-        """One line: ``cluster-2: prefect-server, flux; fleet: base/prefect-server; 12 files``."""
-        parts = [f"{c}: {', '.join(comps)}" for c, comps in self.clusters.items()]
-        if self.fleet:
-            parts.append("fleet: " + ", ".join(self.fleet))
-        if self.other:
-            parts.append("other: " + ", ".join(self.other))
-        parts.append(f"{len(self.files)} file{'' if len(self.files) == 1 else 's'}")
-        return "; ".join(parts)
-
-    def mr_description(self, max_chars: int = MAX_DESCRIPTION_CHARS) -> str:
-        """A Markdown description (multi-line; ``merge_request_options`` escapes it for a push option)."""
-        lines = ["Generated by `gitopsgen`.", ""]
-        if self.clusters or self.fleet or self.other:
-            lines += ["| scope | components | files |", "|---|---|---|"]
-            for name, comps in self.clusters.items():
-                lines.append(f"| `{name}` | {', '.join(comps)} | {self.cluster_files[name]} |")
-            if self.fleet:
-                lines.append(f"| fleet | {', '.join(self.fleet)} | {self.fleet_files} |")
-            if self.other:
-                lines.append(f"| other | {', '.join(self.other)} | {len(self.other)} |")
-            lines.append("")
-        removed = sorted(self.deleted)
-        lines.append(
-            f"{len(self.files)} file{'' if len(self.files) == 1 else 's'} written or deleted"
-            + (f", {len(removed)} of them deleted." if removed else ".")
-        )
-        text = "\n".join(lines)
-        if len(text) > max_chars:
-            text = text[: max_chars - 40].rsplit("\n", 1)[0] + "\n\n… (description truncated)"
-        return text
-
-
-def describe_changes(paths: Iterable[str], deleted: Iterable[str] = ()) -> ChangeSummary:
-    """Classify repository-relative paths by the tree layout (see README's "The tree")."""
-    files = sorted({_norm(p) for p in paths} | {_norm(p) for p in deleted})
-    comps: dict[str, set[str]] = {}
-    counts: dict[str, int] = {}
-    fleet: set[str] = set()
-    fleet_files = 0
-    other: list[str] = []
-    for path in files:
-        parts = PurePosixPath(path).parts
-        cluster = component = None
-        if len(parts) == 3 and parts[:2] == ("intent", "clusters") and parts[2].endswith(".yaml"):
-            cluster, component = parts[2][: -len(".yaml")], "intent"
-        elif len(parts) >= 4 and parts[0] == "overlays":
-            cluster, component = parts[1], parts[2]
-        elif len(parts) >= 4 and parts[0] == "clusters" and parts[2] == "prefect":
-            cluster, component = parts[1], "flux"
-        elif len(parts) >= 3 and parts[0] == "base":
-            fleet.add(f"base/{parts[1]}")
-            fleet_files += 1
-        elif path == "gitopsgen.yaml":
-            fleet.add(path)
-            fleet_files += 1
-        else:
-            other.append(path)
-        if cluster is not None and component is not None:
-            comps.setdefault(cluster, set()).add(component)
-            counts[cluster] = counts.get(cluster, 0) + 1
-
-    def order(components: set[str]) -> tuple[str, ...]:
-        middle = sorted(components - {"intent", "flux"})
-        return (*(["intent"] if "intent" in components else []), *middle, *(["flux"] if "flux" in components else []))
-
-    fleet_sorted = sorted(fleet, key=lambda item: (item != "gitopsgen.yaml", item))
-    return ChangeSummary(
-        clusters={c: order(comps[c]) for c in sorted(comps)},
-        cluster_files={c: counts[c] for c in sorted(counts)},
-        fleet=tuple(fleet_sorted),
-        fleet_files=fleet_files,
-        other=tuple(other),
-        files=tuple(files),
-        deleted=frozenset(_norm(p) for p in deleted),
-    )
-
-
-def _norm(path: str) -> str:
-    return PurePosixPath(str(path).replace(os.sep, "/")).as_posix()
-
-
-# --------------------------------------------------------------------------------------------------
-# Names and push options (pure)
-
-_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
-
-
-def check_branch_name(name: str, what: str = "branch name") -> str:
-    """Return ``name`` if it is a valid branch name, else raise InputError.
-
-    The rules of ``git check-ref-format --branch`` (git-check-ref-format(1)), applied without git and
-    without its ``@{-N}`` expansion; also refused: ``HEAD`` and ``@`` (git's names for the current
-    commit) and a leading ``-`` (it would read as an option).
-    """
-    problem = _branch_name_problem(name)
-    if problem:
-        raise InputError(f"invalid {what} {name!r}: {problem}")
-    return name
-
-
-def _branch_name_problem(name: str) -> str | None:
-    if not name:
-        return "it is empty"
-    if name.startswith("-"):
-        return "it starts with '-'"
-    if name in ("HEAD", "@"):
-        return f"{name!r} means the current commit"
-    if _BAD_REF_CHARS.search(name):
-        return "it contains a space, a control character or one of ~ ^ : ? * [ \\"
-    if ".." in name or "@{" in name:
-        return "it contains '..' or '@{'"
-    if name.startswith("/") or name.endswith("/") or "//" in name:
-        return "it has an empty path component"
-    if name.endswith("."):
-        return "it ends with '.'"
-    for part in name.split("/"):
-        if part.startswith("."):
-            return "a component starts with '.'"
-        if part.endswith(".lock"):
-            return "a component ends with '.lock'"
-    return None
-
-
-def merge_request_options(
-    target: str | None,
-    title: str | None,
-    description: str | None,
-    labels: Iterable[str],
-    *,
-    create: bool = True,
-) -> list[str]:
-    """GitLab's merge-request push options, in the order GitLab's docs list them, one per label.
-
-    Values are passed verbatim (no quotes: the quotes in GitLab's examples are the shell's). Newlines
-    are refused in the target, title and labels; in the description they become the two characters
-    ``\\n``, which GitLab turns back into newlines (see the module docstring).
-    """
-    options = ["merge_request.create"] if create else []
-    if target is not None:
-        options.append(f"merge_request.target={check_branch_name(target, 'merge request target')}")
-    if title is not None:
-        if not title.strip():
-            raise InputError("the merge request title is empty")
-        if "\n" in title or "\r" in title:
-            raise InputError("the merge request title must be one line")
-        if len(title.strip()) > MAX_TITLE_CHARS:
-            raise InputError(f"the merge request title has more than {MAX_TITLE_CHARS} characters")
-        options.append(f"merge_request.title={title}")
-    if description is not None:
-        escaped = description.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-        options.append(f"merge_request.description={escaped}")
-    seen: set[str] = set()
-    for label in labels:
-        text = label.strip()
-        if not text:
-            raise InputError("a merge request label is empty")
-        if "\n" in label or "\r" in label:
-            raise InputError(f"merge request label {label!r} must be one line")
-        if "," in text:
-            raise InputError(f"merge request label {label!r} contains a comma (GitLab label titles cannot)")
-        if len(text) > MAX_LABEL_CHARS:
-            raise InputError(f"merge request label {label[:40]!r}… has more than {MAX_LABEL_CHARS} characters")
-        if text not in seen:
-            seen.add(text)
-            options.append(f"merge_request.label={text}")
-    for option in options:
-        _check_push_option(option)
-    return options
-
-
-def _check_push_option(option: str) -> None:
-    if "\n" in option or "\r" in option or "\0" in option:
-        raise InputError(f"push option {option[:40]!r} contains a newline or NUL (git refuses those)")
-    if len(option.encode()) > MAX_PUSH_OPTION_BYTES:
-        raise InputError(
-            f"push option {option.split('=', 1)[0]} is longer than {MAX_PUSH_OPTION_BYTES} bytes (git's limit)"
-        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -461,7 +217,7 @@ def check_clean_index(root: Path, allowed: Iterable[str] = ()) -> None:
     this before writing anything.
     """
     with _open(root) as (repo, prefix):
-        allowed_top = {prefix + _norm(p) for p in allowed}
+        allowed_top = {prefix + norm_path(p) for p in allowed}
         extra = sorted(_staged_paths(repo) - allowed_top)
     if extra:
         shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
@@ -507,7 +263,7 @@ def commit_paths(root: Path, paths: Iterable[str], message: str) -> str | None:
     configured identity apply exactly as when the user commits, and a hook that refuses stops the commit
     with its own message.
     """
-    wanted = sorted({_norm(p) for p in paths})
+    wanted = sorted({norm_path(p) for p in paths})
     if not message.strip():
         raise InputError("the commit message is empty")
     check_clean_index(root, allowed=wanted)
@@ -561,7 +317,7 @@ def push(root: Path, branch: str, remote: str = "origin", options: Iterable[str]
     check_branch_name(branch)
     opts = list(options)
     for option in opts:
-        _check_push_option(option)
+        check_push_option(option)
     with _open(root) as (repo, _prefix):
         if remote not in [r.name for r in repo.remotes]:
             raise InputError(f"no git remote named {remote!r} (git remote -v lists them)")

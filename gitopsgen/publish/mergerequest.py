@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..generate.tree import Plan, apply
 from . import git as gitops
+from .changes import check_branch_name, describe_changes, merge_request_options
 
 
 @dataclass(frozen=True)
@@ -70,17 +71,17 @@ def write(
         apply(root, plan)
         report(plan)
         return Published(None, None, None)
-    summary = gitops.describe_changes(plan.write, plan.delete)
+    summary = describe_changes(plan.write, plan.delete)
     options: list[str] = []
     if pub.branch:
-        gitops.check_branch_name(pub.branch)
+        check_branch_name(pub.branch)
     if pub.commits:
         gitops.check_identity(root)
         gitops.check_clean_index(root, paths)
     if pub.push:
         gitops.check_remote(root, pub.remote)
     if pub.merge_request:
-        options = gitops.merge_request_options(pub.target, pub.title or subject, summary.mr_description(), pub.labels)
+        options = merge_request_options(pub.target, pub.title or subject, summary.mr_description(), pub.labels)
     current = gitops.current_branch(root)
     branch = pub.branch or current
     if pub.push and branch is None:
