@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from ..errors import InputError
 from ..yamlio import no_yaml_aliases
-from . import sops
+from . import sops, sopsyaml
 from .render.common import PULL_SECRET
 from .render.registry import ENCRYPTED_REGEX, EncryptedPullSecret
 
@@ -81,7 +81,7 @@ def encrypt(value: EncryptedPullSecret, login: RegistryLogin) -> str:
     secret["metadata"]["annotations"] = {REGISTRY_ANNOTATION: value.host}
     # keys sorted at every level: kustomize and kustomize-controller hand the object to sops in that order,
     # so the MAC also holds where Flux verifies it
-    return sops.dump(sops.encrypt(_sorted(secret), list(value.recipients), encrypted_regex=ENCRYPTED_REGEX))
+    return sopsyaml.dump(sops.encrypt(_sorted(secret), list(value.recipients), encrypted_regex=ENCRYPTED_REGEX))
 
 
 def _sorted(value: Any) -> Any:
@@ -104,7 +104,7 @@ def keep(root: Path, rel: str, value: EncryptedPullSecret) -> str:
     try:
         text = path.read_text(encoding="utf-8")
         no_yaml_aliases(text, rel)
-        docs = sops.load(text)  # its errors name the line, never the content (it could be a password)
+        docs = sopsyaml.load(text)  # its errors name the line, never the content (it could be a password)
     except UnicodeDecodeError:
         raise InputError(f"{rel}: not UTF-8 text; {hint}") from None
     except OSError as exc:

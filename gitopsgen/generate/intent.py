@@ -389,7 +389,7 @@ def check_registry_credentials(registry: RegistrySettings, where: str) -> None:
     if recipients is not None:
         if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
             raise InputError(f"{where}: registry.ageRecipients must be a list of age1… recipients")
-        from .sops import check_recipient
+        from .agekeys import check_recipient
 
         for recipient in recipients:
             check_recipient(recipient)

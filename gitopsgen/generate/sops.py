@@ -15,11 +15,10 @@ decrypts files the real ``sops`` wrote:
   ``mac_only_encrypted``), itself encrypted with AAD = ``lastmodified`` as RFC 3339.
 
 Not supported (a :class:`SopsError` says so): PGP/KMS/Vault-only files, Shamir ``key_groups``, the
-``*_comment_regex`` rules, post-quantum age identities. Comments are not kept by :func:`load`.
+``*_comment_regex`` rules, post-quantum age identities.
 
-YAML is read the way sops and kyaml read it (go-yaml v3, YAML 1.2 typing: ``yes``/``no`` and timestamps stay
-strings) and written so that both they and YAML 1.1 readers get the same strings back, which keeps the MAC valid.
-Flux decrypts each Kubernetes object on its own, so write one encrypted object per file (one sops block and
+Their YAML is :mod:`gitopsgen.generate.sopsyaml`, the age keys :mod:`gitopsgen.generate.agekeys`. Flux decrypts
+each Kubernetes object on its own, so write one encrypted object per file (one sops block and
 MAC per object).
 """
 
@@ -36,15 +35,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pyrage
-import yaml
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gitopsgen.errors import InputError
+from .agekeys import SopsError, check_recipient, identity, parse_identities
 
 SOPS_VERSION = "3.10.2"
 """The sops version whose file layout :func:`encrypt` writes (empty key lists left out, as sops >= 3.10 does)."""
@@ -66,94 +63,6 @@ _RULE_KEYS = (
     "encrypted_comment_regex",
 )
 _OTHER_KEY_KINDS = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms")
-
-
-class SopsError(InputError):
-    """A sops file, key or recipient that cannot be used; the message is one line and never holds a secret."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(message.split()))
-
-
-# --------------------------------------------------------------------------- keys
-
-
-def check_recipient(text: str) -> str:
-    """``text`` as a valid age X25519 recipient (``age1…``), surrounding whitespace removed."""
-    value = text.strip() if isinstance(text, str) else ""
-    if value.startswith("age1pq1"):
-        raise SopsError(f"post-quantum age recipient {value[:16]}… is not supported (use an X25519 age1… key)")
-    if not value.startswith("age1"):
-        raise SopsError(f"not an age recipient: {text!r} (expected age1…)")
-    try:
-        pyrage.x25519.Recipient.from_str(value)
-    except pyrage.RecipientError as exc:
-        raise SopsError(f"not a valid age X25519 recipient: {text!r} ({exc})") from None
-    return value
-
-
-def _identity(text: str, where: str) -> pyrage.x25519.Identity:
-    if text.startswith("AGE-SECRET-KEY-PQ-"):
-        raise SopsError(f"{where}: post-quantum age identities are not supported")
-    if not text.startswith("AGE-SECRET-KEY-1"):
-        raise SopsError(f"{where}: not an age identity (expected AGE-SECRET-KEY-1…)")
-    try:
-        return pyrage.x25519.Identity.from_str(text)
-    except pyrage.IdentityError:
-        raise SopsError(f"{where}: not a valid age identity (AGE-SECRET-KEY-1…)") from None
-
-
-def parse_identities(text: str, *, source: str = "age key") -> list[str]:
-    """The ``AGE-SECRET-KEY-1…`` identities of an age key file; ``#`` comments and blank lines are skipped.
-
-    Like age's ``ParseIdentities``, any other line is an error (named by its line number, never its text).
-    """
-    found: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        _identity(line, f"{source} line {number}")
-        found.append(line)
-    if not found:
-        raise SopsError(f"{source}: no age identity (AGE-SECRET-KEY-1…) found")
-    return found
-
-
-def load_identities(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """The identities of the age key files at ``paths``, in order."""
-    found: list[str] = []
-    for path in paths:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SopsError(f"cannot read age key file {os.fspath(path)}: {exc.__class__.__name__}") from None
-        found.extend(parse_identities(text, source=os.fspath(path)))
-    return found
-
-
-def _user_config_dir(environ: Mapping[str, str]) -> Path:
-    if environ.get("XDG_CONFIG_HOME"):
-        return Path(environ["XDG_CONFIG_HOME"])
-    home = Path(environ.get("HOME") or Path.home())
-    if os.uname().sysname == "Darwin":
-        return home / "Library" / "Application Support"
-    return home / ".config"
-
-
-def identities_from_environment(environ: Mapping[str, str] | None = None) -> list[str]:
-    """The identities sops would use: ``SOPS_AGE_KEY``, the file ``SOPS_AGE_KEY_FILE``, then the user's
-    ``sops/age/keys.txt`` (under ``$XDG_CONFIG_HOME`` or ``~/.config``) when it exists. May be empty."""
-    env = os.environ if environ is None else environ
-    found: list[str] = []
-    if env.get("SOPS_AGE_KEY"):
-        found.extend(parse_identities(env["SOPS_AGE_KEY"], source="SOPS_AGE_KEY"))
-    if env.get("SOPS_AGE_KEY_FILE"):
-        found.extend(load_identities([env["SOPS_AGE_KEY_FILE"]]))
-    default = _user_config_dir(env) / "sops" / "age" / "keys.txt"
-    if default.is_file():
-        found.extend(load_identities([default]))
-    return list(dict.fromkeys(found))
 
 
 # --------------------------------------------------------------------------- values
@@ -443,7 +352,7 @@ def _data_key(meta: Mapping[str, Any], identities: Sequence[str]) -> bytes:
         raise SopsError(f"this sops file has no age recipient ({kinds}); only age is supported")
     if isinstance(identities, str):
         identities = parse_identities(identities)
-    parsed = [_identity(text.strip(), "age identity") for text in identities]
+    parsed = [identity(text.strip(), "age identity") for text in identities]
     if not parsed:
         raise SopsError("no age identity given to decrypt with (set SOPS_AGE_KEY_FILE or pass a key file)")
     for entry in entries:
@@ -503,188 +412,4 @@ def decrypt(obj: Mapping[str, Any], identities: Sequence[str]) -> dict[str, Any]
         raise SopsError("MAC mismatch: sops.mac does not decrypt (mac or lastmodified changed)") from None
     if file_mac != mac.hexdigest().upper():
         raise SopsError("MAC mismatch: the file was changed after it was encrypted")
-    return out
-
-
-# --------------------------------------------------------------------------- YAML
-
-_TAG = "tag:yaml.org,2002:"
-_GO_INT_RE = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
-_GO_FLOAT_RE = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
-_GO_SPECIAL: dict[str, Any] = {
-    **dict.fromkeys(("true", "True", "TRUE"), True),
-    **dict.fromkeys(("false", "False", "FALSE"), False),
-    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
-    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
-    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
-    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
-}
-_INT64 = (-(2**63), 2**64 - 1)
-
-
-def _go_int(text: str) -> int | None:
-    """Go ``strconv.ParseInt``/``ParseUint`` with base 0 (underscores already removed), else None."""
-    if not _GO_INT_RE.fullmatch(text):
-        return None
-    sign = -1 if text.startswith("-") else 1
-    body = text.lstrip("+-")
-    prefix = body[:2].lower()
-    if prefix in ("0x", "0o", "0b"):
-        value = int(body[2:], {"0x": 16, "0o": 8, "0b": 2}[prefix])
-    elif len(body) > 1 and body.startswith("0"):
-        value = int(body, 8)
-    else:
-        value = int(body, 10)
-    value *= sign
-    return value if _INT64[0] <= value <= _INT64[1] else None
-
-
-def _go_resolve(text: str) -> tuple[str, Any]:
-    """go-yaml v3 ``resolve`` for a plain scalar decoded into ``interface{}``: (tag, value)."""
-    if text in _GO_SPECIAL:
-        value = _GO_SPECIAL[text]
-        tag = "null" if value is None else "bool" if isinstance(value, bool) else "float"
-        return tag, value
-    hint = text[:1]
-    if hint == ".":
-        if _GO_FLOAT_RE.fullmatch(text):
-            return "float", float(text)
-    elif hint and hint in "+-0123456789":
-        plain = text.replace("_", "")
-        number = _go_int(plain)
-        if number is not None:
-            return "int", number
-        if _GO_FLOAT_RE.fullmatch(plain):
-            return "float", float(plain)
-    return "str", text
-
-
-class _Loader(yaml.SafeLoader):
-    """PyYAML typed like go-yaml v3 (what sops and kyaml use): YAML 1.2 core schema, no 1.1 extras."""
-
-    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
-        if kind is yaml.ScalarNode and implicit[0] and value is not None:
-            if value == "<<":
-                return _TAG + "merge"
-            return _TAG + _go_resolve(value)[0]
-        return super().resolve(kind, value, implicit)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == _TAG + "merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:
-                continue
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"mapping key {key!r} already defined", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _construct_number(loader: _Loader, node: yaml.ScalarNode) -> Any:
-    tag, value = _go_resolve(loader.construct_scalar(node))
-    want = node.tag.removeprefix(_TAG)
-    if tag == want or (want == "float" and tag == "int"):
-        return float(value) if want == "float" else value
-    raise yaml.constructor.ConstructorError(None, None, f"cannot decode {value!r} as !!{want}", node.start_mark)
-
-
-def _construct_bool(loader: _Loader, node: yaml.ScalarNode) -> Any:
-    text = loader.construct_scalar(node)
-    if text in ("true", "True", "TRUE", "false", "False", "FALSE"):
-        return text.lower() == "true"
-    raise yaml.constructor.ConstructorError(None, None, f"cannot decode {text!r} as !!bool", node.start_mark)
-
-
-_Loader.add_constructor(_TAG + "int", _construct_number)
-_Loader.add_constructor(_TAG + "float", _construct_number)
-_Loader.add_constructor(_TAG + "bool", _construct_bool)
-_Loader.add_constructor(_TAG + "timestamp", yaml.SafeLoader.construct_yaml_str)
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block YAML with 2-space indent, sequences indented under their key, as sops writes it.
-
-    A string is written plain only if both a YAML 1.1 reader (PyYAML, kubectl) and go-yaml v3 (sops, kyaml,
-    Flux) read it back as that same string; otherwise it is quoted.
-    """
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
-        tag = super().resolve(kind, value, implicit)
-        if kind is yaml.ScalarNode and implicit[0] and value is not None and tag == _TAG + "str":
-            go_tag = _go_resolve(value)[0] if value != "<<" else "merge"
-            return _TAG + go_tag
-        return tag
-
-
-def _represent_str(dumper: _Dumper, value: str) -> yaml.ScalarNode:
-    """Multi-line strings as literal blocks; strings that cannot stay plain double-quoted, as go-yaml writes."""
-    value = str(value)
-    style: str | None = None
-    if "\n" in value:
-        style = "|"
-    elif (
-        dumper.resolve(yaml.ScalarNode, value, (True, False)) != _TAG + "str"
-        or not dumper.analyze_scalar(value).allow_block_plain
-    ):
-        style = '"'
-    return dumper.represent_scalar(_TAG + "str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def _plain(value: Any) -> Any:
-    """A copy made of plain dict/list/str/int/float/bool/None/bytes (str subclasses become str)."""
-    if isinstance(value, Mapping):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    for kind in (str, int, float, bytes):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
-
-
-def dump(obj: Mapping[str, Any]) -> str:
-    """One YAML document (no ``---``) that sops and Flux read back to the same values."""
-    return yaml.dump(
-        _plain(obj),
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        indent=2,
-        width=1 << 30,
-    )
-
-
-def load(text: str) -> list[dict[str, Any]]:
-    """The mapping documents of a YAML text, typed as go-yaml v3 types them; empty documents are skipped."""
-    try:
-        docs = list(yaml.load_all(text, Loader=_Loader))
-    except yaml.YAMLError as exc:  # the message only: PyYAML's snippet of the line could hold a secret
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise SopsError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or type(exc).__name__}") from None
-    except RecursionError:
-        raise SopsError("not valid YAML: nested too deeply") from None
-    out: list[dict[str, Any]] = []
-    for number, doc in enumerate(docs, start=1):
-        if doc is None:
-            continue
-        if not isinstance(doc, dict):
-            raise SopsError(f"YAML document {number} is a {type(doc).__name__}, not a mapping")
-        out.append(doc)
     return out
