@@ -78,7 +78,8 @@ def check_schemas(root: Path, settings: Any) -> Check:
 
 def check_charts(root: Path, settings: Any) -> Check:
     from .errors import InputError
-    from .generate.intent import FLEET_FILE, load_fleet
+    from .generate.intent import FLEET_FILE
+    from .generate.intentfiles import load_fleet
     from .validate.charts import ChartError, ChartFetcher, ChartRequest, default_cache_dir
 
     if not (root / FLEET_FILE).is_file():

@@ -27,8 +27,7 @@ from pathlib import Path
 import pytest
 
 from gitopsgen.errors import InputError
-from gitopsgen.generate import generator, tree
-from gitopsgen.generate import intent as it
+from gitopsgen.generate import generator, intentfiles, tree
 
 # every function through which tree.py writes, creates, renames or removes
 OPS = ("open", "write", "fsync", "fchmod", "ftruncate", "close", "replace", "unlink", "mkdir", "rmdir")
@@ -135,8 +134,8 @@ def generate_plan(root: Path) -> tree.Plan:
 
 
 def add_cluster_plan(root: Path) -> tree.Plan:
-    fleet = it.load_fleet(root)
-    cluster = dataclasses.replace(it.load_cluster(root, "cluster-2"), name="cluster-9", cluster_uid="uid-9")
+    fleet = intentfiles.load_fleet(root)
+    cluster = dataclasses.replace(intentfiles.load_cluster(root, "cluster-2"), name="cluster-9", cluster_uid="uid-9")
     p = generator.plan_cluster(root, fleet, cluster, with_intent=True)
     assert p.write and all(p.current.get(rel) is None for rel in p.write)
     return p

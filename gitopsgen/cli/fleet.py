@@ -16,7 +16,7 @@ import click
 
 from .. import __version__
 from ..errors import InputError
-from ..generate import checks, generator, generatorversion, options
+from ..generate import checks, generator, generatorversion, intentfiles, options
 from ..generate import intent as it
 from ..generate.render.common import overlay_dir
 from ..generate.scaffold import GITIGNORE, GITLAB_CI, readme
@@ -53,7 +53,7 @@ def _check_values(root: Path, fleet: it.Fleet, clusters: list[it.ClusterIntent])
         result = check(root, releases(base, cluster_objects(r), r))
         if result.errors:
             more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
-            rel = it.intent_path(root, c.name).relative_to(root).as_posix()
+            rel = intentfiles.intent_path(root, c.name).relative_to(root).as_posix()
             raise InputError(f"values break the chart's values.schema.json: {result.errors[0]}{more}", file=rel)
         for note in result.unchecked:
             click.echo(
@@ -176,10 +176,10 @@ def add_cluster(name: str, repo: str | None, from_cluster: str | None, force: bo
     root = repo_root(repo)
     hold_lock(root)
     fleet = generator.require_scaffold(root)
-    exists = it.intent_path(root, name).exists() or (root / overlay_dir(name, "")).exists()
+    exists = intentfiles.intent_path(root, name).exists() or (root / overlay_dir(name, "")).exists()
     if exists and not force:
         raise InputError(f"cluster {name!r} exists (use --force to replace it)")
-    template = it.load_cluster(root, from_cluster) if from_cluster else None
+    template = intentfiles.load_cluster(root, from_cluster) if from_cluster else None
     cluster = options.build_cluster(name, template, o)
     resolved = it.resolve(fleet, cluster)  # registry and secret store must be known
     _check_values(root, fleet, [cluster])
@@ -375,7 +375,7 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, dry_run: bo
         generatorversion.refuse_older_writer(recorded)
     p = generator.plan_all(root, login=login)
     if not check:
-        _check_values(root, fleet, [it.load_cluster(root, n) for n in it.cluster_names(root)])
+        _check_values(root, fleet, [intentfiles.load_cluster(root, n) for n in intentfiles.cluster_names(root)])
     if not check and recorded != __version__:
         from ..generate import fleetops
 
@@ -391,7 +391,7 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, dry_run: bo
     if dry_run:
         preview(p, pub)
         return
-    intent_files = (it.FLEET_FILE, *(f"{it.INTENT_DIR}/{n}.yaml" for n in it.cluster_names(root)))
+    intent_files = (it.FLEET_FILE, *(f"{it.INTENT_DIR}/{n}.yaml" for n in intentfiles.cluster_names(root)))
     write_plan(root, p, "Regenerate from intent", pub, also=intent_files)
 
 
@@ -401,10 +401,10 @@ def generate(repo: str | None, check: bool, rotate_host: str | None, dry_run: bo
 def list_clusters(repo: str | None, fmt: str) -> None:
     """Clusters with server mode, Prefect and chart versions, work pools."""
     root = repo_root(repo)
-    fleet = it.load_fleet(root)
+    fleet = intentfiles.load_fleet(root)
     rows = []
-    for name in it.cluster_names(root):
-        c = it.load_cluster(root, name)
+    for name in intentfiles.cluster_names(root):
+        c = intentfiles.load_cluster(root, name)
         r = it.resolve(fleet, c)
         rows.append(
             {

@@ -25,7 +25,7 @@ from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from .. import __version__
 from ..errors import InputError
-from . import checks, coowned, generator, generatorversion
+from . import checks, coowned, generator, generatorversion, intentcheck, intentfiles
 from . import intent as it
 from .render import images
 from .render.protect import removal
@@ -151,12 +151,12 @@ class _Move:
 
 
 def _known(root: Path, names: Sequence[str]) -> list[str]:
-    known = it.cluster_names(root)
+    known = intentfiles.cluster_names(root)
     out: list[str] = []
     for name in names:
         checks.dns_label(name, "cluster name", max_len=40)
         if name not in known:
-            rel = it.intent_path(root, name).relative_to(root).as_posix()
+            rel = intentfiles.intent_path(root, name).relative_to(root).as_posix()
             raise InputError(f"no cluster named {name!r} ({rel} does not exist; known: {', '.join(known) or 'none'})")
         if name not in out:
             out.append(name)
@@ -188,8 +188,8 @@ def plan_upgrade(
         checks.version(new, f"{_KINDS[kind][0]} version")
     fleet = generator.require_scaffold(root)
     targets = _known(root, clusters)
-    names = targets or it.cluster_names(root)
-    intents = {n: it.load_cluster(root, n) for n in names}
+    names = targets or intentfiles.cluster_names(root)
+    intents = {n: intentfiles.load_cluster(root, n) for n in names}
     new_fleet = fleet
     new_intents = dict(intents)
     moves: list[_Move] = []
@@ -231,7 +231,7 @@ def plan_upgrade(
         what = "; ".join(f"{label} {old} → {new} ({', '.join(w)})" for (label, old, new), w in groups.items())
         raise InputError(f"refusing to downgrade {what}: pass --allow-downgrade to do it")
     if new_fleet != fleet:
-        it.check_fleet(new_fleet)
+        intentcheck.check_fleet(new_fleet)
     plans: list[Plan] = []
     if new_fleet != fleet:
         text = _read(root, it.FLEET_FILE)
@@ -241,9 +241,9 @@ def plan_upgrade(
         plans.append(generator.plan_fleet(root, new_fleet))
     changed = sorted({m.cluster for m in moves})
     for n in changed:
-        cluster = it.check_cluster(new_intents[n])
+        cluster = intentcheck.check_cluster(new_intents[n])
         if cluster != intents[n]:
-            rel = it.intent_path(root, n).relative_to(root).as_posix()
+            rel = intentfiles.intent_path(root, n).relative_to(root).as_posix()
             text = _read(root, rel)
             for _, attr, _, key in _KINDS.values():
                 if getattr(cluster, attr) != getattr(intents[n], attr):
@@ -300,13 +300,13 @@ def plan_remove_cluster(root: Path, name: str) -> FleetOp:
     checks.dns_label(name, "cluster name", max_len=40)
     fleet = generator.require_scaffold(root)
     _known(root, [name])
-    rel = it.intent_path(root, name).relative_to(root).as_posix()
+    rel = intentfiles.intent_path(root, name).relative_to(root).as_posix()
     p = generator.plan_remove(root, name)
     p.current[rel] = _read(root, rel)
     p.delete.append(rel)
     notes: list[str] = []
     try:
-        gone = removal(it.resolve(fleet, it.load_cluster(root, name)))
+        gone = removal(it.resolve(fleet, intentfiles.load_cluster(root, name)))
     except InputError:  # an intent that no longer loads: say it generally
         gone = None
     if gone is not None:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from ..errors import InputError
 from ..yamlio import dump_documents
-from . import coowned, nextsteps
+from . import coowned, intentfiles, nextsteps
 from . import intent as it
 from .credentials import RegistryLogin, seal
 from .render import custom, images, render_cluster, render_fleet
@@ -46,15 +46,15 @@ def cluster_owned_dirs(name: str) -> list[str]:
 
 
 def fleet_text(fleet: it.Fleet) -> str:
-    return dump_documents([it.fleet_to_dict(fleet)], FLEET_HEADER)
+    return dump_documents([intentfiles.fleet_to_dict(fleet)], FLEET_HEADER)
 
 
 def intent_text(cluster: it.ClusterIntent) -> str:
-    return dump_documents([it.cluster_to_dict(cluster)], INTENT_HEADER.format(name=cluster.name))
+    return dump_documents([intentfiles.cluster_to_dict(cluster)], INTENT_HEADER.format(name=cluster.name))
 
 
 def require_scaffold(root: Path) -> it.Fleet:
-    fleet = it.load_fleet(root)
+    fleet = intentfiles.load_fleet(root)
     missing = [d for d in fleet_owned_dirs() if not (root / d / "kustomization.yaml").is_file()]
     if missing:
         raise InputError(f"{root} lacks the scaffold ({missing[0]}/kustomization.yaml): run 'gitopsgen init'")
@@ -122,7 +122,14 @@ def plan_cluster(
             p.delete.append(rel)
     if with_intent:
         p = merge(
-            [p, plan(root, {it.intent_path(root, cluster.name).relative_to(root).as_posix(): intent_text(cluster)}, [])]
+            [
+                p,
+                plan(
+                    root,
+                    {intentfiles.intent_path(root, cluster.name).relative_to(root).as_posix(): intent_text(cluster)},
+                    [],
+                ),
+            ]
         )
     return p
 
@@ -193,14 +200,14 @@ def plan_all(
     cluster's intent file; the fleet intent touches every part)."""
     if touching is not None and it.FLEET_FILE in touching:
         touching = None
-    fleet = it.load_fleet(root)
+    fleet = intentfiles.load_fleet(root)
     plans = []
     if _touches(touching, it.FLEET_FILE, fleet_owned_dirs()):
         plans.append(plan_fleet(root, fleet, renders))
-    for name in it.cluster_names(root):
-        intent_file = it.intent_path(root, name).relative_to(root).as_posix()
+    for name in intentfiles.cluster_names(root):
+        intent_file = intentfiles.intent_path(root, name).relative_to(root).as_posix()
         if _touches(touching, intent_file, cluster_owned_dirs(name)):
-            plans.append(plan_cluster(root, fleet, it.load_cluster(root, name), login=login, renders=renders))
+            plans.append(plan_cluster(root, fleet, intentfiles.load_cluster(root, name), login=login, renders=renders))
     if _touches(touching, it.FLEET_FILE, []):
         plans.append(plan_readme(root, fleet))
     return merge(plans)

@@ -12,7 +12,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from ..errors import InputError
-from . import checks
+from . import checks, intentcheck
 from . import intent as it
 
 # every option build_cluster reads, not given: a caller passes only what it sets
@@ -84,7 +84,7 @@ def fleet_from_options(options: dict[str, Any], generator_version: str) -> it.Fl
     fleet = replace(fleet, chart=replace(fleet.chart, **chart_changes))
     if opts["gitlab_project"]:
         fleet = replace(fleet, notifications=replace(fleet.notifications, gitlab_project=opts["gitlab_project"]))
-    it.check_fleet(fleet)
+    intentcheck.check_fleet(fleet)
     return fleet
 
 
@@ -281,7 +281,7 @@ def build_cluster(name: str, template: it.ClusterIntent | None, options: dict[st
         cluster = replace(cluster, prefect_version=o["prefect_version"])
     if o["chart_version"]:
         cluster = replace(cluster, chart_version=o["chart_version"])
-    return it.check_cluster(cluster)
+    return intentcheck.check_cluster(cluster)
 
 
 def pool_dict(p: it.WorkPoolIntent) -> dict[str, Any]:

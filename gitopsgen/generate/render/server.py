@@ -159,7 +159,7 @@ def server_values(r: Resolved) -> dict[str, Any]:
             "connectionStringSecretKey": s.database.key,
         }
         redis = s.redis
-        assert redis is not None and redis.secret  # checked by intent.check_cluster
+        assert redis is not None and redis.secret  # checked by intentcheck.check_cluster
         messaging_redis: dict[str, Any] = {"host": redis.host, "port": redis.port} if redis.host else {}
         messaging_redis["existingSecret"] = redis.secret
         values["backgroundServices"] = {
