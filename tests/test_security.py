@@ -750,7 +750,7 @@ def test_7_a_journal_naming_a_path_through_a_symlink_out_of_the_repository_is_re
     import json
 
     from gitopsgen.errors import InputError
-    from gitopsgen.generate import tree
+    from gitopsgen.generate import tree, treewrite
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -766,7 +766,7 @@ def test_7_a_journal_naming_a_path_through_a_symlink_out_of_the_repository_is_re
     (fleet / ".gitopsgen.journal").write_text(json.dumps(doc))
     before = sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir())
     with pytest.raises(InputError, match=r"gitopsgen\.journal \(link(/empty)? leads outside the repository"):
-        tree.apply(fleet, tree.plan(fleet, {"owned/a.yaml": "a: 1\n"}, ["owned"]))
+        treewrite.apply(fleet, tree.plan(fleet, {"owned/a.yaml": "a: 1\n"}, ["owned"]))
     assert sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir()) == before
     assert not (fleet / "owned").exists()  # nothing written either
 

@@ -12,7 +12,8 @@ from typing import Any
 import click
 
 from ..errors import InputError
-from ..generate.tree import Plan, lock
+from ..generate.tree import Plan
+from ..generate.treewrite import lock
 
 
 def git_top() -> str | None:

@@ -20,7 +20,8 @@ from ..generate import checks, generator, generatorversion, intentfiles, options
 from ..generate import intent as it
 from ..generate.render.common import overlay_dir
 from ..generate.scaffold import GITIGNORE, GITLAB_CI, readme
-from ..generate.tree import Plan, apply, plan
+from ..generate.tree import Plan, plan
+from ..generate.treewrite import apply
 from .common import (
     dry_run_option,
     git_top,

@@ -3,7 +3,7 @@
 Pure planning: each operation reads the repository and returns a :class:`FleetOp`, a
 :class:`gitopsgen.generate.tree.Plan` (the intent files that change *and* every generated file that changes
 with them) plus a summary for the command line and for commit messages. Nothing is written here;
-the command line applies the plan all-or-nothing with :func:`gitopsgen.generate.tree.apply`.
+the command line applies the plan all-or-nothing with :func:`gitopsgen.generate.treewrite.apply`.
 
 Intent files are edited in place (ruamel round trip): only the version keys change, the user's
 comments and layout stay.

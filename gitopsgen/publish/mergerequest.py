@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from ..generate.tree import Plan, apply
+from ..generate.tree import Plan
+from ..generate.treewrite import apply
 from . import git as gitops
 from .changes import check_branch_name, describe_changes, merge_request_options
 
