@@ -29,7 +29,8 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 def _needs_quotes(text: str) -> bool:
     """True if a YAML 1.1 reader (Kubernetes, PyYAML) would not read ``text`` back as a string."""
-    return _RESOLVER.resolve(pyyaml.ScalarNode, text, (True, False)) != _STR_TAG
+    tag: str = _RESOLVER.resolve(pyyaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]  # types-PyYAML leaves resolve() unannotated
+    return tag != _STR_TAG
 
 
 class Marked(str):

@@ -403,7 +403,7 @@ def list_clusters(repo: str | None, fmt: str) -> None:
     """Clusters with server mode, Prefect and chart versions, work pools."""
     root = repo_root(repo)
     fleet = intentfiles.load_fleet(root)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in intentfiles.cluster_names(root):
         c = intentfiles.load_cluster(root, name)
         r = it.resolve(fleet, c)
@@ -433,7 +433,7 @@ def list_clusters(repo: str | None, fmt: str) -> None:
         click.echo(json.dumps({"clusters": rows}, indent=2))
         return
     header = ("CLUSTER", "SERVER", "PREFECT", "CHART", "AUTOMATION", "WORK POOLS")
-    table = [header] + [
+    table: list[tuple[object, ...]] = [header] + [
         (
             row["name"],
             f"{row['serverMode']} x{row['serverReplicas']}",
@@ -444,6 +444,6 @@ def list_clusters(repo: str | None, fmt: str) -> None:
         )
         for row in rows
     ]
-    widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
-    for r in table:
-        click.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    widths = [max(len(str(line[i])) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())

@@ -133,10 +133,10 @@ def validate(
         text = "\n".join([*text.rstrip("\n").splitlines()[:-1], summary])
     if fmt == "text" and not quiet:  # which entry each cluster was found from
         text = "".join(f"{line}\n" for line in result.entries) + text
-    for name, file in extra:
-        file.parent.mkdir(parents=True, exist_ok=True)
+    for name, report_file in extra:
+        report_file.parent.mkdir(parents=True, exist_ok=True)
         body = report.render(result.findings, name, stats=result.stats if name == "json" else flat, **kwargs)
-        file.write_text(body if body.endswith("\n") else body + "\n", encoding="utf-8")
+        report_file.write_text(body if body.endswith("\n") else body + "\n", encoding="utf-8")
     if output:
         out = Path(output)
         out.parent.mkdir(parents=True, exist_ok=True)

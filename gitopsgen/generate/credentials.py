@@ -121,7 +121,7 @@ def _misfit(docs: list[Any], value: EncryptedPullSecret) -> str:
     if len(docs) != 1 or not isinstance(docs[0], dict):
         return "expected one Secret document"
     doc = docs[0]
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
     if doc.get("kind") != "Secret" or meta.get("name") != PULL_SECRET or meta.get("namespace") != value.namespace:
         return f"expected Secret {value.namespace}/{PULL_SECRET}"
     for field_name in ("data", "stringData"):
@@ -139,7 +139,7 @@ def _misfit(docs: list[Any], value: EncryptedPullSecret) -> str:
         return "no sops metadata"
     if (doc.get("sops") or {}).get("encrypted_regex") != ENCRYPTED_REGEX:
         return f"not encrypted with encrypted_regex {ENCRYPTED_REGEX}"
-    annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+    annotations: dict[str, Any] = meta["annotations"] if isinstance(meta.get("annotations"), dict) else {}
     if annotations.get(REGISTRY_ANNOTATION) != value.host:
         return f"it logs in to {annotations.get(REGISTRY_ANNOTATION) or 'an unknown registry'}, not {value.host}"
     have, want = sorted(set(sops.recipients(doc))), sorted(set(value.recipients))

@@ -163,6 +163,15 @@ def _known(root: Path, names: Sequence[str]) -> list[str]:
     return out
 
 
+def _pinned(cluster: it.ClusterIntent, attr: str, value: str | None) -> it.ClusterIntent:
+    """``cluster`` with its ``prefect_version`` or ``chart_version`` pin set to ``value`` (None: no pin)."""
+    if attr == "prefect_version":
+        return replace(cluster, prefect_version=value)
+    if attr == "chart_version":
+        return replace(cluster, chart_version=value)
+    raise ValueError(f"not a version pin: {attr}")
+
+
 def plan_upgrade(
     root: Path,
     *,
@@ -209,7 +218,7 @@ def plan_upgrade(
                         moves.append(_Move(kind, n, default, new))
                 elif include_pinned:
                     if pin != new:
-                        new_intents[n] = replace(new_intents[n], **{attr: None})
+                        new_intents[n] = _pinned(new_intents[n], attr, None)
                         moves.append(_Move(kind, n, pin, new))
                         notes.append(f"{n}: {label} pin {pin} dropped: {n} follows the fleet default again")
                 elif pin != new:
@@ -219,7 +228,7 @@ def plan_upgrade(
                 current = getattr(intents[n], attr) or default
                 if current == new:
                     continue
-                new_intents[n] = replace(new_intents[n], **{attr: None if new == default else new})
+                new_intents[n] = _pinned(new_intents[n], attr, None if new == default else new)
                 moves.append(_Move(kind, n, current, new))
                 if new == default and getattr(intents[n], attr) is not None:
                     notes.append(f"{n}: {label} {new} is the fleet default: pin dropped, {n} follows the fleet again")

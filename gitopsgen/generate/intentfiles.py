@@ -65,7 +65,7 @@ def _from_yaml_dict(cls: type, data: Any, where: str) -> Any:
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         f = by_key[key]
-        nested = _NESTED.get((cls.__name__, f.name))
+        nested = NESTED.get((cls.__name__, f.name))
         if nested is not None and value is not None:
             if f.name == "worker_pools":
                 if not isinstance(value, list):
@@ -80,10 +80,8 @@ def _from_yaml_dict(cls: type, data: Any, where: str) -> Any:
         raise InputError(f"{where}: {exc}") from None
 
 
-# ---------------------------------------------------------------- fleet
-
-
-_NESTED: dict[tuple[str, str], type] = {
+# (class name, field name) → the dataclass of that nested field: for reading the files and for the docs
+NESTED: dict[tuple[str, str], type] = {
     ("Fleet", "git"): GitSettings,
     ("Fleet", "registry"): RegistrySettings,
     ("Fleet", "prefect"): PrefectSettings,
@@ -136,7 +134,7 @@ def load_cluster(root: Path, name: str) -> ClusterIntent:
     rel = path.relative_to(root).as_posix()
     if not path.is_file():
         raise InputError(f"no cluster named {name!r} ({rel} does not exist)")
-    cluster = _from_yaml_dict(ClusterIntent, _load_yaml(path, root), rel)
+    cluster: ClusterIntent = _from_yaml_dict(ClusterIntent, _load_yaml(path, root), rel)
     try:
         check_cluster(cluster)
     except InputError as exc:
@@ -154,8 +152,10 @@ def cluster_names(root: Path) -> list[str]:
 
 
 def fleet_to_dict(fleet: Fleet) -> dict[str, Any]:
-    return _to_yaml_dict(fleet)
+    data: dict[str, Any] = _to_yaml_dict(fleet)
+    return data
 
 
 def cluster_to_dict(cluster: ClusterIntent) -> dict[str, Any]:
-    return _to_yaml_dict(cluster)
+    data: dict[str, Any] = _to_yaml_dict(cluster)
+    return data

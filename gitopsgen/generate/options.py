@@ -198,8 +198,8 @@ def server_from_options(base: it.ServerIntent, options: dict[str, Any]) -> it.Se
     if o["database_secret"]:
         s = replace(s, database=it.DatabaseIntent(secret=o["database_secret"], key=o["database_key"]))
     if o["redis"] or o["redis_secret"]:
-        current = s.redis or it.RedisIntent()
-        host, port = current.host, current.port
+        redis_now = s.redis or it.RedisIntent()
+        host, port = redis_now.host, redis_now.port
         if o["redis"]:
             if o["redis"] == "bundled":
                 host, port = None, 6379
@@ -209,20 +209,20 @@ def server_from_options(base: it.ServerIntent, options: dict[str, Any]) -> it.Se
                     if not port_text.isdigit():
                         raise InputError(f"--redis {o['redis']!r}: port {port_text!r} is not a number")
                     port = int(port_text)
-        s = replace(s, redis=it.RedisIntent(host=host, port=port, secret=o["redis_secret"] or current.secret))
+        s = replace(s, redis=it.RedisIntent(host=host, port=port, secret=o["redis_secret"] or redis_now.secret))
     if s.mode == "ha" and s.redis is None:
         s = replace(s, redis=it.RedisIntent())
     if o["ingress_host"] or o["ingress_class"] or o["tls_secret"]:
         if s.ingress is None and not o["ingress_host"]:
             raise InputError("--ingress-class and --tls-secret need --ingress-host")
-        current = s.ingress or it.IngressIntent(host=o["ingress_host"])
+        ingress_now = s.ingress or it.IngressIntent(host=o["ingress_host"])
         s = replace(  # a setting not given keeps the template's (--from)
             s,
             ingress=replace(
-                current,
-                host=o["ingress_host"] or current.host,
-                class_name=o["ingress_class"] or current.class_name,
-                tls_secret=o["tls_secret"] or current.tls_secret,
+                ingress_now,
+                host=o["ingress_host"] or ingress_now.host,
+                class_name=o["ingress_class"] or ingress_now.class_name,
+                tls_secret=o["tls_secret"] or ingress_now.tls_secret,
             ),
         )
     if o["auth_secret"]:

@@ -282,7 +282,7 @@ def recipients(obj: Mapping[str, Any]) -> list[str]:
 
 
 def _armored(data_key: bytes, recipient: str) -> str:
-    sealed = pyrage.encrypt(data_key, [pyrage.x25519.Recipient.from_str(recipient)], armored=True)
+    sealed: bytes = pyrage.encrypt(data_key, [pyrage.x25519.Recipient.from_str(recipient)], armored=True)
     return sealed.decode("ascii")
 
 
@@ -360,7 +360,7 @@ def _data_key(meta: Mapping[str, Any], identities: Sequence[str]) -> bytes:
         if not isinstance(enc, str) or not enc.strip().startswith(_ARMOR_BEGIN):
             raise SopsError(f"age recipient {entry.get('recipient')}: enc is not an armored age file")
         try:
-            key = pyrage.decrypt(enc.strip().encode("ascii") + b"\n", parsed)
+            key: bytes = pyrage.decrypt(enc.strip().encode("ascii") + b"\n", parsed)
         except (pyrage.DecryptError, UnicodeEncodeError):
             continue
         if len(key) != 32:

@@ -67,12 +67,13 @@ def _go_resolve(text: str) -> tuple[str, Any]:
 class _Loader(yaml.SafeLoader):
     """PyYAML typed like go-yaml v3 (what sops and kyaml use): YAML 1.2 core schema, no 1.1 extras."""
 
-    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
+    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode and implicit[0] and value is not None:
             if value == "<<":
                 return _TAG + "merge"
             return _TAG + _go_resolve(value)[0]
-        return super().resolve(kind, value, implicit)
+        tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]  # types-PyYAML leaves resolve() unannotated
+        return tag
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -110,7 +111,14 @@ def _construct_bool(loader: _Loader, node: yaml.ScalarNode) -> Any:
 _Loader.add_constructor(_TAG + "int", _construct_number)
 _Loader.add_constructor(_TAG + "float", _construct_number)
 _Loader.add_constructor(_TAG + "bool", _construct_bool)
-_Loader.add_constructor(_TAG + "timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
+def _construct_str(loader: _Loader, node: yaml.ScalarNode) -> str:
+    """A timestamp stays the string it is written as (go-yaml v3 types no timestamps)."""
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor(_TAG + "timestamp", _construct_str)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -123,8 +131,8 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
-    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:  # type: ignore[override]
-        tag = super().resolve(kind, value, implicit)
+    def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+        tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]  # types-PyYAML leaves resolve() unannotated
         if kind is yaml.ScalarNode and implicit[0] and value is not None and tag == _TAG + "str":
             go_tag = _go_resolve(value)[0] if value != "<<" else "merge"
             return _TAG + go_tag
@@ -156,9 +164,14 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, bool) or value is None:
         return value
-    for kind in (str, int, float, bytes):
-        if isinstance(value, kind):
-            return kind(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, bytes):
+        return bytes(value)
     return value
 
 

@@ -203,7 +203,7 @@ def abandon_branch(root: Path, state: BranchState) -> None:
 def _staged_paths(repo: git.Repo) -> set[str]:
     """Work-tree-relative paths whose index entry differs from HEAD (all index entries before a first commit)."""
     if not repo.head.is_valid():
-        return {path for path, _stage in repo.index.entries}
+        return {str(path) for path, _stage in repo.index.entries}
     paths: set[str] = set()
     for diff in repo.index.diff("HEAD"):
         paths.update(p for p in (diff.a_path, diff.b_path) if p)

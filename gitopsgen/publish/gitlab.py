@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import InputError
 
@@ -93,7 +93,8 @@ def _token_user_id(client: _Client, api: str) -> int:
     user = client.request("GET", f"{api}/user")
     if not isinstance(user, dict) or not isinstance(user.get("id"), int):
         raise InputError(f"GitLab GET {_redacted(api)}/user: the answer has no user id")
-    return user["id"]
+    user_id: int = user["id"]
+    return user_id
 
 
 def _is_ours(note: object, marker: str, user_id: int) -> bool:
@@ -212,7 +213,16 @@ def ci_environment_reason(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def from_ci_environment(env: Mapping[str, str]) -> dict[str, str] | None:
+class NoteTarget(TypedDict):
+    """Where :func:`upsert_note` posts: the keyword arguments GitLab CI's variables give."""
+
+    api_url: str
+    project_id: str
+    mr_iid: str
+    token: str
+
+
+def from_ci_environment(env: Mapping[str, str]) -> NoteTarget | None:
     """``upsert_note`` keyword arguments from GitLab CI's variables; None when not possible
     (``ci_environment_reason`` says why).
 
@@ -221,9 +231,9 @@ def from_ci_environment(env: Mapping[str, str]) -> dict[str, str] | None:
     """
     if ci_environment_reason(env) is not None:
         return None
-    return {
-        "api_url": env["CI_API_V4_URL"],
-        "project_id": env.get("CI_MERGE_REQUEST_PROJECT_ID") or env["CI_PROJECT_ID"],
-        "mr_iid": env["CI_MERGE_REQUEST_IID"],
-        "token": env[TOKEN_VARIABLE],
-    }
+    return NoteTarget(
+        api_url=env["CI_API_V4_URL"],
+        project_id=env.get("CI_MERGE_REQUEST_PROJECT_ID") or env["CI_PROJECT_ID"],
+        mr_iid=env["CI_MERGE_REQUEST_IID"],
+        token=env[TOKEN_VARIABLE],
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from ..intent import Fleet, Resolved
 from . import secrets
@@ -62,7 +63,7 @@ def sops_file(namespace: str) -> str:
     return f"pull-secret-{namespace}.sops.yaml"
 
 
-def sops_config(r: Resolved) -> dict:
+def sops_config(r: Resolved) -> dict[str, Any]:
     """``.sops.yaml`` beside the encrypted files: ``sops edit`` run in that directory encrypts to the same keys."""
     return {
         "creation_rules": [
