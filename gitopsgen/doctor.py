@@ -78,7 +78,8 @@ def check_schemas(root: Path, settings: Any) -> Check:
 
 def check_charts(root: Path, settings: Any) -> Check:
     from .errors import InputError
-    from .intent import FLEET_FILE, load_fleet
+    from .generate.intent import FLEET_FILE
+    from .generate.intentfiles import load_fleet
     from .validate.chartarchive import ChartError
     from .validate.charts import ChartFetcher, ChartRequest, default_cache_dir
 

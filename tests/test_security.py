@@ -424,7 +424,7 @@ def test_3_no_line_of_the_diff_note_can_start_with_a_slash(
     from gitopsgen.diff.compare import ClusterDiff, ObjectChange
     from gitopsgen.diff.formats import DiffReport, render_markdown
     from gitopsgen.diff.objects import ObjectKey
-    from gitopsgen.gitlab import note_body
+    from gitopsgen.publish.gitlab import note_body
 
     change = ObjectChange(ObjectKey("apps", "Deployment", obj, obj), "changed", [f"--- a/{obj}", f"+{line}"], 1, 0)
     cluster = ClusterDiff(name, "changed", "", [path], [change], {"head": [error]})
@@ -750,8 +750,8 @@ def test_7_a_journal_naming_a_path_through_a_symlink_out_of_the_repository_is_re
 ) -> None:
     import json
 
-    from gitopsgen import tree
     from gitopsgen.errors import InputError
+    from gitopsgen.generate import tree, treewrite
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -767,7 +767,7 @@ def test_7_a_journal_naming_a_path_through_a_symlink_out_of_the_repository_is_re
     (fleet / ".gitopsgen.journal").write_text(json.dumps(doc))
     before = sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir())
     with pytest.raises(InputError, match=r"gitopsgen\.journal \(link(/empty)? leads outside the repository"):
-        tree.apply(fleet, tree.plan(fleet, {"owned/a.yaml": "a: 1\n"}, ["owned"]))
+        treewrite.apply(fleet, tree.plan(fleet, {"owned/a.yaml": "a: 1\n"}, ["owned"]))
     assert sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir()) == before
     assert not (fleet / "owned").exists()  # nothing written either
 
@@ -836,7 +836,7 @@ def test_8_10_a_symlinked_cache_directory_is_refused(
 def test_8_ci_caches_per_ref_and_merge_request_pipelines_only_pull(which: str) -> None:
     from conftest import ROOT
 
-    from gitopsgen.scaffold import GITLAB_CI
+    from gitopsgen.generate.scaffold import GITLAB_CI
 
     text = (ROOT / ".gitlab-ci.yml").read_text() if which == "project" else GITLAB_CI
     pipeline = yaml.safe_load(text)
@@ -898,7 +898,7 @@ def git_repo(root: Path) -> Any:
 
 
 def test_10_diff_and_changed_since_run_no_fsmonitor_no_hooks_no_filters(tmp_path: Path) -> None:
-    from gitopsgen import git as gitops
+    from gitopsgen.publish import git as gitops
 
     root = tmp_path / "repo"
     root.mkdir()
@@ -929,8 +929,8 @@ def test_10_diff_and_changed_since_run_no_fsmonitor_no_hooks_no_filters(tmp_path
 
 @pytest.mark.parametrize("ref", ["HEAD:..", "HEAD:a.yaml", "HEAD^{tree}", "no-such-ref", "-x"])
 def test_10_a_base_that_is_not_a_commit_is_a_clean_error(tmp_path: Path, ref: str) -> None:
-    from gitopsgen import git as gitops
     from gitopsgen.errors import InputError
+    from gitopsgen.publish import git as gitops
 
     root = tmp_path / "repo"
     root.mkdir()
@@ -940,7 +940,7 @@ def test_10_a_base_that_is_not_a_commit_is_a_clean_error(tmp_path: Path, ref: st
 
 
 def test_10_git_hooks_never_see_our_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitopsgen import git as gitops
+    from gitopsgen.publish import git as gitops
 
     root = tmp_path / "repo"
     root.mkdir()

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import git as gitops
 from ..errors import InputError
+from ..publish import git as gitops
 from ..validate.config import Settings
 from ..validate.findings import Severity
 from ..validate.inputs import Inputs, cluster_inputs

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from ..atomicfile import atomic_write
 from .chartarchive import MAX_ARCHIVE_BYTES, ChartError, check_archive
 from .chartversions import _is_constraint, _newest, is_exact_version, resolve_version
 from .findings import Rule, Severity
@@ -101,18 +101,6 @@ def _safe_name(text: str) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
-
-
-def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ChartFetcher:
@@ -264,7 +252,7 @@ class ChartFetcher:
         else:
             where = f"{mirror or url}/index.yaml"
             data = self._get(where, MAX_INDEX_BYTES)
-            _atomic_write(cache, lambda out: out.write(data))
+            atomic_write(cache, data)
         loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar a str: "1.10" stays "1.10"
         try:
             index = yaml.load(data, Loader=loader)
@@ -322,15 +310,7 @@ class ChartFetcher:
         actual = hashlib.sha256(data).hexdigest()
         if digest and actual != digest:
             raise ChartError(f"chart {what}: digest mismatch for {origin} (index sha256:{digest}, got sha256:{actual})")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tgz", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            check_archive(Path(tmp))
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        atomic_write(target, data, suffix=".tgz", check=check_archive)
 
     # -- OCI
 
@@ -414,7 +394,7 @@ class ChartFetcher:
         except helm_python.HelmError as exc:
             error = ChartError if "not found" in str(exc).lower() else ChartUnavailable
             raise error(f"cannot list tags of {ref}: {_one_line(exc)}") from None
-        _atomic_write(cache, lambda out: out.write(json.dumps(tags).encode()))
+        atomic_write(cache, json.dumps(tags).encode())
         return tags
 
     def _oci_pull(self, ref: str, pinned: str, insecure: bool, target: Path) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from ..checks import no_yaml_aliases
 from ..errors import InputError
+from ..yamlio import no_yaml_aliases
 from .findings import Severity
 from .load import inside
 from .schemas import kubernetes_versions

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..checks import PYYAML_NESTING_LIMIT, SAFE_LOADER
+from ..yamlio import PYYAML_NESTING_LIMIT, SAFE_LOADER
 from .findings import Finding, Rule, Severity
 from .model import Document, JsonPath
 from .rawfile import DEFAULT_LIMITS, Y001, Y003, Limits, read_text

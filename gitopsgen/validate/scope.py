@@ -44,7 +44,7 @@ def narrow(ws: Workspace, names: list[str], inputs: dict[str, Inputs]) -> Scope:
         scope.reached |= i.dirs | i.trees
         scope.files |= i.files
     if settings.changed_since is not None:
-        from .. import git as gitops
+        from ..publish import git as gitops
 
         changed = gitops.changed_paths(ws.root, settings.changed_since)
         scope.changed = changed

@@ -6,10 +6,10 @@ import difflib
 from collections.abc import Iterator
 from typing import Any
 
-from ... import intent as it
 from ...errors import InputError
-from ...generator import RENDER, Renders, plan_all
-from ...render.registry import EncryptedPullSecret
+from ...generate import intent as it
+from ...generate.generator import RENDER, Renders, plan_all
+from ...generate.render.registry import EncryptedPullSecret
 from ..findings import Finding, Rule, Severity
 from ..model import Context
 from ..resultcache import ResultCache, digest, tool_digest

@@ -4,10 +4,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ...checks import SAFE_LOADER
+from ...yamlio import SAFE_LOADER
 from ..fields import mapping_at
 from ..resultcache import cache_root, mac_matches
 from .builtin import _api_rank
@@ -130,16 +127,3 @@ def crd_cache_dir() -> Path:
     """Where CRDs given with --crds are cached: $GITOPSGEN_CACHE_DIR, $XDG_CACHE_HOME/gitopsgen or
     ~/.cache/gitopsgen, subdirectory ``crds/`` (not created here)."""
     return cache_root() / "crds"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

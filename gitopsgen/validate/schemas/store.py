@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ...atomicfile import atomic_write
 from ..fields import mapping_at
 from ..resultcache import cache_secret, entry_mac
 from .builtin import (
@@ -29,7 +30,6 @@ from .builtin import (
 from .cel import _apply_defaults, _cel_issues, _compile_crd_schema, _CompiledCrd
 from .crds import (
     _CACHE_MAC,
-    _atomic_write,
     _Crd,
     _crd_documents,
     _parse_crd,
@@ -157,7 +157,7 @@ class SchemaStore:
             except (OSError, UnicodeDecodeError):
                 unchanged = False
             if not unchanged:
-                _atomic_write(target, text)
+                atomic_write(target, text)
             (directory / f"{group}_{crd.plural}.yaml").unlink(missing_ok=True)
             written.append(target)
         return written
