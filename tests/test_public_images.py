@@ -12,12 +12,13 @@ import pytest
 import yaml
 from conftest import make_repo, run_cli, shared
 
-from gitopsgen import intent as it
 from gitopsgen.errors import InputError
-from gitopsgen.initsettings import notes
-from gitopsgen.nextsteps import steps
-from gitopsgen.render import cluster_objects, fleet_objects
-from gitopsgen.render.common import PULL_SECRET
+from gitopsgen.generate import intent as it
+from gitopsgen.generate.initsettings import notes
+from gitopsgen.generate.intentcheck import check_cluster
+from gitopsgen.generate.nextsteps import steps
+from gitopsgen.generate.render import cluster_objects, fleet_objects
+from gitopsgen.generate.render.common import PULL_SECRET
 
 CHARTS = "https://prefecthq.github.io/prefect-helm"
 GIT_URL = "ssh://git@gitlab.example.com/platform/fleet.git"
@@ -26,7 +27,7 @@ GIT_URL = "ssh://git@gitlab.example.com/platform/fleet.git"
 def ha_cluster(**registry: Any) -> it.ClusterIntent:
     """An HA cluster with the bundled Redis, basic auth, two flow-run namespaces and image automation on a public
     flow image."""
-    return it.check_cluster(
+    return check_cluster(
         it.ClusterIntent(
             name="cluster-2",
             cluster_uid=it.default_cluster_uid("cluster-2"),
