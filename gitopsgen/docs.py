@@ -26,10 +26,12 @@ FIELD_DOCS: dict[str, str] = {
     "GitSettings.branch": "Branch Flux follows; `init` takes the repository's current branch when not given.",
     "GitSettings.flux_source": "Name of the GitRepository in `flux-system` that `flux bootstrap` created; the "
     "generated Flux Kustomizations read from it.",
-    "Fleet.registry": "Default container registry and how its pull secrets reach the clusters.",
-    "RegistrySettings.host": "Registry host the clusters pull images from (e.g. Harbor or a GitLab registry).",
-    "RegistrySettings.secret_store": "ClusterSecretStore (External Secrets Operator) the pull secrets and the "
-    "GitLab token come from.",
+    "Fleet.registry": "Default container registry and how its pull secrets reach the clusters; optional.",
+    "RegistrySettings.host": "Registry host the clusters pull private images from (e.g. Harbor or a GitLab "
+    "registry); unset: public images only (`prefecthq/prefect`, the chart's Redis), no pull secrets.",
+    "RegistrySettings.secret_store": "ClusterSecretStore (External Secrets Operator) the pull secrets, the "
+    "GitLab token and the server's Secrets come from; required with a registry unless `credentials: sops`; "
+    "unset: those Secrets are created by hand.",
     "RegistrySettings.remote_key": "Remote key of the registry login in the store (properties `username`, "
     "`password`); default `prefect/<cluster>/registry`.",
     "RegistrySettings.credentials": "`external-secrets` (default: ExternalSecrets from `secretStore`) or `sops` "
@@ -69,7 +71,8 @@ FIELD_DOCS: dict[str, str] = {
     "RedisIntent.host": "External Redis host; unset: the chart's bundled Redis.",
     "RedisIntent.port": "External Redis port.",
     "RedisIntent.secret": "Secret with keys `redis-password` and `docket-url`.",
-    "RedisIntent.image": "Bundled Redis image `REGISTRY/REPO:TAG` (bitnami layout); default: from the fleet registry.",
+    "RedisIntent.image": "Bundled Redis image `REGISTRY/REPO:TAG` (bitnami layout); default: the chart's image "
+    "under the cluster's registry, or the chart's own public image without a registry.",
     "ServerIntent.ingress": "Ingress of the UI and API.",
     "IngressIntent.host": "Host name of the UI and API.",
     "IngressIntent.class_name": "IngressClass.",

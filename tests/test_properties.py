@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import INIT_ARGS, make_repo, shared
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gitopsgen.validate import engine
@@ -197,7 +197,11 @@ def add_cluster_args(draw: st.DrawFn) -> list[str]:
     return args
 
 
-def generate(root: Path, args: list[str]) -> None:
+# a fleet without a registry: public images, no pull secrets (the store still delivers the server's Secrets)
+PUBLIC_INIT_ARGS = ("init", "--secret-store", "vault-backend", "--git-url", INIT_ARGS[-1])
+
+
+def generate(root: Path, args: list[str], init: tuple[str, ...] = INIT_ARGS) -> None:
     from gitopsgen.cli import cli
 
     make_repo(root)
@@ -205,7 +209,7 @@ def generate(root: Path, args: list[str]) -> None:
     saved = {k: os.environ.get(k) for k in login}
     os.environ.update(login)  # the SOPS pull secrets are encrypted from the environment's login
     try:
-        for command in (list(INIT_ARGS), args):
+        for command in (list(init), args):
             code = cli.main([*command, "--repo", str(root)], standalone_mode=False)
             assert not code, f"gitopsgen {' '.join(command)} exited {code}"
     finally:
@@ -226,12 +230,15 @@ def fleet_settings(scratch: Path) -> Settings:
 
 
 @settings(max_examples=12, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(args=add_cluster_args())
-def test_any_valid_intent_validates_without_errors(fleet_settings: Settings, args: list[str]) -> None:
+@given(args=add_cluster_args(), init=st.sampled_from([INIT_ARGS, PUBLIC_INIT_ARGS]))
+def test_any_valid_intent_validates_without_errors(
+    fleet_settings: Settings, args: list[str], init: tuple[str, ...]
+) -> None:
+    assume(init == INIT_ARGS or "sops" not in args)  # SOPS pull secrets need a registry
     with tempfile.TemporaryDirectory(prefix="gitopsgen-intent-") as tmp:
         root = Path(tmp) / "fleet"
         root.mkdir()
-        generate(root, args)
+        generate(root, args, init)
         result = engine.validate(root, fleet_settings)
         errors = [f for f in result.findings if f.severity == Severity.ERROR]
         assert errors == [], f"gitopsgen {' '.join(args)}\n{show(errors)}"

@@ -68,8 +68,17 @@ def _check_values(root: Path, fleet: it.Fleet, clusters: list[it.ClusterIntent])
 @repo_option
 @click.option("--git-url", help="URL Flux clones this repository from.")
 @click.option("--branch", help="Branch Flux follows.")
-@click.option("--registry", "registry_host", metavar="HOST", help="Default container registry.")
-@click.option("--secret-store", metavar="NAME", help="Default ClusterSecretStore for credentials.")
+@click.option(
+    "--registry",
+    "registry_host",
+    metavar="HOST",
+    help="Default container registry of private images (none: public images, no pull secrets).",
+)
+@click.option(
+    "--secret-store",
+    metavar="NAME",
+    help="Default ClusterSecretStore for the registry credentials, the GitLab token and the server's Secrets.",
+)
 @click.option(
     "--registry-credentials",
     type=click.Choice(["external-secrets", "sops"]),
@@ -86,7 +95,8 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     """Scaffold base/, overlays/, clusters/, fleet defaults, .gitlab-ci.yml and a README.
 
     The git URL and branch come from the repository (its origin remote, its current branch) unless given; what is
-    still missing is asked for on a terminal, or listed at once.
+    still missing is asked for on a terminal, or listed at once. Without --registry the clusters pull public images
+    and have no pull secrets.
     """
     from ..generate import initsettings
 
@@ -103,8 +113,8 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
     ask = None
     if sys.stdin.isatty() and sys.stderr.isatty():
 
-        def ask(option: str, what: str) -> str:
-            return str(click.prompt(f"{option} ({what})", err=True))
+        def ask(option: str, what: str, optional: bool) -> str:
+            return str(click.prompt(f"{option} ({what})", err=True, default="" if optional else None))
 
     opts = initsettings.complete(opts, ask)
     hold_lock(root)
@@ -122,6 +132,8 @@ def init(repo: str | None, force: bool, dry_run: bool, **opts: Any) -> None:
         return
     apply(root, p)
     report_plan(p)
+    for note in initsettings.notes(opts):
+        click.echo(note, err=True)
 
 
 @click.command("add-cluster")

@@ -215,8 +215,8 @@ class Resolved:
 
     fleet: Fleet
     cluster: ClusterIntent
-    registry_host: str
-    secret_store: str | None  # None: SOPS credentials and no store (the GitLab token Secret is the user's)
+    registry_host: str | None  # None: public images only, no pull secrets anywhere
+    secret_store: str | None  # None: no store (SOPS pull secrets or none; the GitLab token Secret is the user's)
     remote_key: str
     prefect_version: str
     chart_version: str
@@ -225,7 +225,13 @@ class Resolved:
 
     @property
     def sops(self) -> bool:
-        return self.credentials == CREDENTIALS_SOPS
+        return self.registry_host is not None and self.credentials == CREDENTIALS_SOPS
+
+    @property
+    def pull_secrets_in_overlay(self) -> bool:
+        """The fleet-wide bases name no pull secret (no fleet registry) but this cluster has a registry of its own:
+        its overlays add them."""
+        return bool(self.registry_host) and not self.fleet.registry.host
 
     @property
     def name(self) -> str:
@@ -256,29 +262,32 @@ class Resolved:
 
 
 def resolve(fleet: Fleet, cluster: ClusterIntent) -> Resolved:
+    """The cluster's intent over the fleet defaults. Without a registry (fleet or cluster) the cluster pulls public
+    images only and has no pull secrets; with one, its credentials come from a ClusterSecretStore or SOPS."""
     host = cluster.registry.host or fleet.registry.host
     store = cluster.registry.secret_store or fleet.registry.secret_store
-    if not host:
-        raise InputError(
-            f"cluster {cluster.name}: no registry; pass --registry HOST or set registry.host in {FLEET_FILE}"
-        )
     credentials = cluster.registry.credentials or fleet.registry.credentials or CREDENTIALS_EXTERNAL_SECRETS
     recipients = cluster.registry.age_recipients or fleet.registry.age_recipients or []
-    if credentials == CREDENTIALS_SOPS and not recipients:
+    if not host and credentials == CREDENTIALS_SOPS:
+        raise InputError(
+            f"cluster {cluster.name}: SOPS registry credentials need a registry: pass --registry HOST or set "
+            f"registry.host in {FLEET_FILE} (without a registry the clusters pull public images, no credentials)"
+        )
+    if host and credentials == CREDENTIALS_SOPS and not recipients:
         raise InputError(
             f"cluster {cluster.name}: SOPS registry credentials need an age recipient: pass --age-recipient age1… "
             f"or set registry.ageRecipients"
         )
-    if not store and credentials != CREDENTIALS_SOPS:
+    if host and not store and credentials != CREDENTIALS_SOPS:
         raise InputError(
-            f"cluster {cluster.name}: no ClusterSecretStore for the registry credentials; pass --secret-store "
-            f"NAME or set registry.secretStore in {FLEET_FILE} (or use --registry-credentials sops)"
+            f"cluster {cluster.name}: registry {host} needs a ClusterSecretStore for its credentials; pass "
+            f"--secret-store NAME or set registry.secretStore in {FLEET_FILE} (or use --registry-credentials sops)"
         )
     remote_key = cluster.registry.remote_key or fleet.registry.remote_key or f"prefect/{cluster.name}/registry"
     return Resolved(
         fleet=fleet,
         cluster=cluster,
-        registry_host=host,
+        registry_host=host or None,
         secret_store=store,
         remote_key=remote_key,
         prefect_version=cluster.prefect_version or fleet.prefect.version,

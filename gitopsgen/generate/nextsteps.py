@@ -46,14 +46,14 @@ def steps(r: Resolved) -> list[str]:
             else f"to `{r.fleet.image_automation.branch_for(r.name)}` with a merge request"
         )
         out.append(f"   (`--read-write-key`: image automation pushes tag updates {push}.)")
+    token = f"`flux-system/{r.fleet.notifications.token_secret}` (key `token`)"
     if r.secret_store:
-        out += [
-            f"{n}. In the secret store behind ClusterSecretStore `{r.secret_store}`:",
-            f"   - `{r.remote_key}`: properties `username`, `password` (login of `{r.registry_host}`)"
-            if not r.sops
-            else f"   - registry credentials: SOPS-encrypted in `overlays/{r.name}/registry-credentials/`",
-            f"   - `{r.fleet.notifications.token_remote_key}`: the GitLab token of the commit-status Provider",
-        ]
+        out.append(f"{n}. In the secret store behind ClusterSecretStore `{r.secret_store}`:")
+        if r.sops:
+            out.append(f"   - registry credentials: SOPS-encrypted in `overlays/{r.name}/registry-credentials/`")
+        elif r.registry_host:
+            out.append(f"   - `{r.remote_key}`: properties `username`, `password` (login of `{r.registry_host}`)")
+        out.append(f"   - `{r.fleet.notifications.token_remote_key}`: the GitLab token of the commit-status Provider")
         n += 1
     if r.sops:
         out += [
@@ -65,9 +65,22 @@ def steps(r: Resolved) -> list[str]:
         ]
         n += 1
         if not r.secret_store:
-            out.append(
-                f"   and the GitLab token Secret `flux-system/{r.fleet.notifications.token_secret}` (key `token`)."
-            )
+            out.append(f"   and the GitLab token Secret {token}.")
+    elif not r.secret_store:  # no store, no SOPS: the one Secret Flux itself reads is the user's
+        out.append(
+            f"{n}. Create the GitLab token Secret {token} of the commit-status Provider "
+            f"(`kubectl -n flux-system create secret generic {r.fleet.notifications.token_secret} "
+            "--from-literal=token=<token>`)."
+        )
+        n += 1
+    if r.registry_host is None:
+        pulled = sorted({r.fleet.prefect.image, *(p.flow_image for p in r.cluster.worker_pools if p.flow_image)})
+        out.append(
+            f"{n}. No registry: {', '.join(f'`{i}`' for i in pulled)} and the chart's Redis are pulled without "
+            "credentials (public images); for private ones set `registry.host` and `registry.secretStore` in "
+            "`gitopsgen.yaml` (or the cluster's intent) and run `gitopsgen generate`."
+        )
+        n += 1
     s = r.cluster.server
     secrets = []
     if s.database:
@@ -115,12 +128,28 @@ def readme_section(fleet: Fleet) -> str:
         f"1. `flux bootstrap gitlab {host}--owner={owner} --repository={repository} --branch={fleet.git.branch} "
         "--path=clusters/NAME`; with image automation add "
         f"`--components-extra={IMAGE_CONTROLLERS} --read-write-key`.",
-        f"2. Secret store: the registry login (properties `username`, `password`) under the cluster's registry "
-        f"remote key (default `prefect/NAME/registry`) and the GitLab token under "
-        f"`{fleet.notifications.token_remote_key}`.",
-        f"3. SOPS registry credentials: `kubectl -n flux-system create secret generic {SOPS_AGE_SECRET} "
-        "--from-file=age.agekey=<age key file>`.",
-        "4. The Secrets the server reads (database, Redis, basic auth, TLS) in namespace `prefect`.",
+        *(
+            [
+                f"2. Secret store: the registry login (properties `username`, `password`) under the cluster's "
+                f"registry remote key (default `prefect/NAME/registry`) and the GitLab token under "
+                f"`{fleet.notifications.token_remote_key}`.",
+                f"3. SOPS registry credentials: `kubectl -n flux-system create secret generic {SOPS_AGE_SECRET} "
+                "--from-file=age.agekey=<age key file>`.",
+            ]
+            if fleet.registry.host
+            else [
+                "2. No registry: the clusters pull public images, no pull secrets. The GitLab token Secret "
+                f"`flux-system/{fleet.notifications.token_secret}` (key `token`): "
+                + (
+                    f"from ClusterSecretStore `{fleet.registry.secret_store}`, key "
+                    f"`{fleet.notifications.token_remote_key}`."
+                    if fleet.registry.secret_store
+                    else "create it by hand."
+                ),
+            ]
+        ),
+        f"{4 if fleet.registry.host else 3}. The Secrets the server reads (database, Redis, basic auth, TLS) in "
+        "namespace `prefect`.",
         END,
     ]
     return "\n".join(lines)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..intent import Resolved
 
 Obj = dict[str, Any]
 # path relative to the repository root → the documents of that file
@@ -52,6 +55,12 @@ def overlay_dir(cluster: str, component: str) -> str:
 def cluster_dir(cluster: str) -> str:
     """Where the cluster's Flux wiring lives (inside clusters/<name>/, beside flux-system/)."""
     return f"clusters/{cluster}/prefect"
+
+
+def pull_secrets(r: Resolved) -> list[str]:
+    """The pull Secrets the cluster's pods and image scans name: the registry's, none without a registry (public
+    images)."""
+    return [PULL_SECRET] if r.registry_host else []
 
 
 def flow_image_var(pool: str) -> str:

@@ -61,14 +61,13 @@ def prefect_policy_range(r: Resolved) -> str:
     return r.cluster.image_automation.prefect_policy or f"~{r.prefect_version}"
 
 
-def image_repository(name: str, image: str, interval: str) -> Obj:
-    return obj(
-        IMAGE_API,
-        "ImageRepository",
-        name,
-        FLUX_NAMESPACE,
-        {"image": scan_image(image), "interval": interval, "secretRef": {"name": PULL_SECRET}},
-    )
+def image_repository(name: str, image: str, interval: str, secret: str | None) -> Obj:
+    """An ImageRepository scanning ``image``; with ``secret``, the pull Secret of the registry, else anonymously
+    (a public image)."""
+    spec: dict[str, Any] = {"image": scan_image(image), "interval": interval}
+    if secret is not None:
+        spec["secretRef"] = {"name": secret}
+    return obj(IMAGE_API, "ImageRepository", name, FLUX_NAMESPACE, spec)
 
 
 def image_policy(name: str, repository: str, semver_range: str, tag_suffix: str | None = None) -> Obj:
@@ -81,12 +80,13 @@ def image_policy(name: str, repository: str, semver_range: str, tag_suffix: str 
 
 def base(fleet: Fleet) -> Files:
     d = base_dir(COMPONENT_IMAGES)
+    secret = PULL_SECRET if fleet.registry.host else None  # none: docker.io/prefecthq/prefect is public
     python = f"-python{fleet.prefect.python}"
     default_range = f"~{fleet.prefect.version}"
     return {
         f"{d}/kustomization.yaml": [kustomization(["prefect-images.yaml"])],
         f"{d}/prefect-images.yaml": [
-            image_repository(PREFECT_REPOSITORY, fleet.prefect.image, "10m"),
+            image_repository(PREFECT_REPOSITORY, fleet.prefect.image, "10m", secret),
             image_policy(SERVER_POLICY, PREFECT_REPOSITORY, default_range, python),
             image_policy(WORKER_POLICY, PREFECT_REPOSITORY, default_range, f"{python}-kubernetes"),
         ],
@@ -100,7 +100,7 @@ def overlay(r: Resolved) -> Files:
     for pool in automated_pools(r):
         assert pool.flow_image and pool.flow_image_policy
         name = flow_policy_name(pool)
-        docs.append(image_repository(name, pool.flow_image, interval))
+        docs.append(image_repository(name, pool.flow_image, interval, PULL_SECRET if r.registry_host else None))
         docs.append(image_policy(name, name, pool.flow_image_policy))
     patches = []
     files: Files = {}
@@ -116,13 +116,16 @@ def overlay(r: Resolved) -> Files:
             }
         ]
     repo_patch = "prefect-repository-patch.yaml"
+    repo_spec: dict[str, Any] = {"interval": interval}
+    if r.pull_secrets_in_overlay:
+        repo_spec["secretRef"] = {"name": PULL_SECRET}
     patches.append(patch_for(repo_patch, "ImageRepository", PREFECT_REPOSITORY))
     files[f"{d}/{repo_patch}"] = [
         {
             "apiVersion": IMAGE_API,
             "kind": "ImageRepository",
             "metadata": meta(PREFECT_REPOSITORY, FLUX_NAMESPACE, labels=False),
-            "spec": {"interval": interval},
+            "spec": repo_spec,
         }
     ]
     resources = ["../../../base/image-automation"]

@@ -1,5 +1,8 @@
 """Namespaces and registry credentials: a dockerconfigjson pull secret in every namespace that pulls.
 
+Without a registry (fleet or cluster) the clusters pull public images only: no pull secret at all, and
+this component keeps the Namespaces, the server's Secrets and (with a store) the GitLab token.
+
 By default the pull secret never exists in git: an ExternalSecret (external-secrets.io/v1) per
 namespace (prefect, each flow-run namespace, flux-system for image scanning) asks a
 ClusterSecretStore for the username and password under one remote key and templates the
@@ -150,6 +153,12 @@ def overlay(r: Resolved) -> Files:
     if server_secrets:  # before the server and the flow runs that read them
         files[f"{d}/server-secrets.yaml"] = server_secrets
         resources.append("server-secrets.yaml")
+    if r.registry_host is None:  # public images: no pull secrets; the GitLab token from the store if there is one
+        if r.secret_store:
+            files[f"{d}/external-secrets.yaml"] = [gitlab_token_secret(r)]
+            resources.append("external-secrets.yaml")
+        files[f"{d}/kustomization.yaml"] = [kustomization(resources)]
+        return files
     if not r.sops:
         assert r.secret_store is not None
         files[f"{d}/external-secrets.yaml"] = [

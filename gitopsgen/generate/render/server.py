@@ -29,6 +29,7 @@ from .common import (
     obj,
     overlay_dir,
     patch_for,
+    pull_secrets,
     subst,
 )
 
@@ -40,8 +41,9 @@ SERVER_POD_LABELS = {
     "app.kubernetes.io/instance": SERVER_RELEASE,
     "app.kubernetes.io/component": "server",
 }
-# the bundled Redis: the bitnami image the chart pins, pulled through the fleet registry (a mirror of
-# docker.io/bitnamilegacy/redis) unless the intent names another; sized for Prefect's messaging streams
+# the bundled Redis: the bitnami image the chart pins, pulled through the cluster's registry (a mirror of
+# docker.io/bitnamilegacy/redis) unless the intent names another, or from Docker Hub without a registry; sized
+# for Prefect's messaging streams
 REDIS_IMAGE_PATH = "bitnamilegacy/redis"
 REDIS_IMAGE_TAG = "8.2.1"
 REDIS_RESOURCES = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}
@@ -99,7 +101,7 @@ def base(fleet: Fleet) -> Files:
                 "image": {
                     "repository": fleet.prefect.image,
                     "prefectTag": subst(VAR_SERVER_TAG),
-                    "pullSecrets": [PULL_SECRET],
+                    **({"pullSecrets": [PULL_SECRET]} if fleet.registry.host else {}),
                 }
             }
         },
@@ -124,6 +126,8 @@ def server_values(r: Resolved) -> dict[str, Any]:
     s = r.cluster.server
     server: dict[str, Any] = {"replicaCount": s.replicas}
     values: dict[str, Any] = {"server": server}
+    if r.pull_secrets_in_overlay:  # a registry of the cluster's own: the fleet base names no pull secret
+        values["global"] = {"prefect": {"image": {"pullSecrets": pull_secrets(r)}}}
     if s.ingress is not None:
         server["uiConfig"] = {"prefectUiApiUrl": f"https://{s.ingress.host}/api"}
     if s.auth_secret:
@@ -177,7 +181,7 @@ def server_values(r: Resolved) -> dict[str, Any]:
                 "enabled": True,
                 "fullnameOverride": redis.secret,
                 "auth": {"existingSecret": redis.secret, "existingSecretPasswordKey": "redis-password"},
-                "image": redis_image(r),
+                **({"image": image} if (image := redis_image(r)) is not None else {}),
                 "master": {
                     "resourcesPreset": "none",
                     "resources": REDIS_RESOURCES,
@@ -191,9 +195,9 @@ def server_values(r: Resolved) -> dict[str, Any]:
                 },
             }
         )
-        if not redis.host:
+        if not redis.host and redis_image(r) is not None:
             # the chart refuses an image relocated from docker.io/bitnami unless told it is intended
-            values["global"] = {"security": {"allowInsecureImages": True}}
+            values.setdefault("global", {})["security"] = {"allowInsecureImages": True}
     if s.ingress is not None:
         ingress: dict[str, Any] = {
             "enabled": True,
@@ -207,14 +211,22 @@ def server_values(r: Resolved) -> dict[str, Any]:
     return values
 
 
-def redis_image(r: Resolved) -> dict[str, Any]:
-    """The bundled Redis image in the bitnami chart's keys: the intent's ``redis.image`` or the chart's
-    pinned image under the fleet registry, with the registry's pull secret."""
+def redis_image(r: Resolved) -> dict[str, Any] | None:
+    """The bundled Redis image in the bitnami chart's keys: the intent's ``redis.image`` or the chart's pinned
+    image under the cluster's registry, with the registry's pull secret; None without either (the chart's own
+    pin, ``docker.io/bitnamilegacy/redis``, a public image)."""
     assert r.cluster.server.redis is not None
-    ref = r.cluster.server.redis.image or f"{r.registry_host}/{REDIS_IMAGE_PATH}:{REDIS_IMAGE_TAG}"
+    ref = r.cluster.server.redis.image
+    if ref is None and r.registry_host:
+        ref = f"{r.registry_host}/{REDIS_IMAGE_PATH}:{REDIS_IMAGE_TAG}"
+    if ref is None:
+        return None
     name, _, tag = ref.rpartition(":")
     registry, _, repository = name.partition("/")
-    return {"registry": registry, "repository": repository, "tag": tag, "pullSecrets": [PULL_SECRET]}
+    image: dict[str, Any] = {"registry": registry, "repository": repository, "tag": tag}
+    if r.registry_host:
+        image["pullSecrets"] = pull_secrets(r)
+    return image
 
 
 def pod_disruption_budget() -> Obj:

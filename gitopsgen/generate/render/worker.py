@@ -31,6 +31,7 @@ from .common import (
     obj,
     overlay_dir,
     patch_for,
+    pull_secrets,
     subst,
 )
 from .server import HELM_API, helm_release, server_api_url
@@ -47,7 +48,7 @@ def base(fleet: Fleet) -> Files:
             "image": {
                 "repository": fleet.prefect.image,
                 "prefectTag": subst(VAR_WORKER_TAG),
-                "pullSecrets": [PULL_SECRET],
+                **({"pullSecrets": [PULL_SECRET]} if fleet.registry.host else {}),
             },
             "config": {"type": "kubernetes", "installPolicy": "if-not-present"},
             "resources": WORKER_RESOURCES,
@@ -72,7 +73,7 @@ def base_job_template(r: Resolved, pool: WorkPoolIntent) -> dict[str, Any]:
         image=subst(flow_image_var(pool.name)),
         namespace=pool.namespace,
         service_account=FLOW_RUN_SERVICE_ACCOUNT,
-        pull_secrets=[PULL_SECRET],
+        pull_secrets=pull_secrets(r),
         finished_job_ttl=pool.finished_job_ttl,
         cpu_request=pool.cpu_request,
         memory_request=pool.memory_request,
@@ -96,6 +97,8 @@ def pool_values(r: Resolved, pool: WorkPoolIntent) -> dict[str, Any]:
         "replicaCount": pool.replicas,
         "config": config,
     }
+    if r.pull_secrets_in_overlay:  # a registry of the cluster's own: the fleet base names no pull secret
+        worker["image"] = {"pullSecrets": pull_secrets(r)}
     if r.cluster.server.auth_secret:
         worker["selfHostedServerApiConfig"] = {
             "basicAuth": {"enabled": True, "existingSecret": r.cluster.server.auth_secret}
@@ -181,7 +184,7 @@ def overlay(r: Resolved) -> Files:
             FLOW_RUN_SERVICE_ACCOUNT,
             ns,
             automountServiceAccountToken=False,
-            imagePullSecrets=[{"name": PULL_SECRET}],
+            **({"imagePullSecrets": [{"name": n} for n in pull_secrets(r)]} if r.registry_host else {}),
         )
         for ns in r.flow_namespaces
     ]
