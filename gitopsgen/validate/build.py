@@ -26,12 +26,17 @@ import yaml
 
 from .entries import Entry, discover, normal_path
 from .findings import Finding, Rule, Severity, object_name, register
-from .kustomize import B001, B002, Built, Scanner, Transforms, build, kustomization_file, rel
+from .kustomize import B001, B002, IGNORED_WHY, Built, Scanner, Transforms, build, kustomization_file, rel
 from .load import YAML_SUFFIXES, Loaded, inside
 from .model import Cluster, Document, Manifest
+from .resourceset import expand as expand_resourceset
+from .resourceset import is_resourceset
 from .secrets import by_operator
+from .sourceignore import SourceIgnore
 from .sources import SourceMap
 from .substitute import substitute_object
+
+MAX_RESOURCESET_DEPTH = 4  # ResourceSets that make ResourceSets: expanded this many levels deep
 
 B003 = register(
     Rule(
@@ -142,7 +147,8 @@ class Repository:
         self.loaded = loaded
         self.command = command
         self.by_file: dict[str, list[Document]] = {f: lf.documents for f, lf in loaded.files.items()}
-        self.scanner = Scanner(root, self.by_file)
+        self.ignore = SourceIgnore.of(root)
+        self.scanner = Scanner(root, self.by_file, self.ignore.ignored)
         self.clusters_dir = clusters_dir
         entries, self.bad_entries = discover(root, loaded.documents, clusters_dir, named)
         self.entries: dict[str, Entry] = {e.name: e for e in entries}
@@ -240,6 +246,7 @@ class ClusterBuilder:
         self.result.cluster.sources.add(self.entry.source)
         self._outside: set[tuple[str, str, str]] = set()  # sources of other repositories already reported
         self._artifacts: dict[tuple[str, str], list[tuple[str, str]]] = {}  # of the ArtifactGenerators applied
+        self._expanded: set[int] = set()  # the ResourceSets whose objects are made (by id of their Manifest)
 
     # -------------------------------------------------------------- entry
 
@@ -266,14 +273,33 @@ class ClusterBuilder:
             level = []
             for ks, p, future in started:
                 for manifest in self._complete(ks, p, future.result()):
-                    self.result.cluster.manifests.append(manifest)
-                    if is_flux_kustomization(manifest.data):
-                        level.append(manifest)
-                    elif manifest.kind == "ArtifactGenerator":
-                        made = self.repo.sources.generated(manifest.data)
-                        self._artifacts.update(made)
-                        self.result.cluster.sources |= {("ExternalArtifact", ns, n) for ns, n in made}
+                    self._apply(manifest, level)
+            self._expand_resourcesets(level)
         return self.result
+
+    def _apply(self, manifest: Manifest, level: list[Manifest]) -> None:
+        """Add one object the cluster applies; Flux Kustomizations go to the next ``level``."""
+        self.result.cluster.manifests.append(manifest)
+        if is_flux_kustomization(manifest.data):
+            level.append(manifest)
+        elif manifest.kind == "ArtifactGenerator":
+            made = self.repo.sources.generated(manifest.data)
+            self._artifacts.update(made)
+            self.result.cluster.sources |= {("ExternalArtifact", ns, n) for ns, n in made}
+
+    def _expand_resourcesets(self, level: list[Manifest]) -> None:
+        """The objects of the ResourceSets applied so far and not yet expanded (:mod:`.resourceset`), also
+        those a ResourceSet makes, a few levels deep."""
+        for _ in range(MAX_RESOURCESET_DEPTH):
+            todo = [m for m in self.result.cluster.manifests if is_resourceset(m) and id(m) not in self._expanded]
+            if not todo:
+                return
+            for rs in todo:
+                self._expanded.add(id(rs))
+                made, findings = expand_resourceset(rs, self.result.cluster.manifests)
+                self.result.findings += findings
+                for manifest in made:
+                    self._apply(manifest, level)
 
     def _root_kustomization(self) -> Manifest:
         e = self.entry
@@ -306,6 +332,10 @@ class ClusterBuilder:
         if not target.is_dir():
             where = "" if resolved.directory == normal_path(raw_path) else f" ({resolved.directory} of this repository)"
             self._finding(F001, ks, f"spec.path {raw_path}{where} is not a directory of its source", "spec", "path")
+            return None
+        if self.repo.ignore.ignored(resolved.directory, True):
+            message = f"spec.path {raw_path} is left out of the source artifact ({IGNORED_WHY})"
+            self._finding(F001, ks, message, "spec", "path")
             return None
         targets = self._targets(target)
         if not targets:
@@ -379,9 +409,17 @@ class ClusterBuilder:
                 out.append(here)
                 dirs[:] = []
                 continue
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if not d.startswith(".")
+                and not (here / d).is_symlink()
+                and not self.repo.ignore.ignored(rel(self.repo.root, here / d), True)
+            )
             for f in sorted(files):
                 path = here / f
+                if self.repo.ignore.ignored(rel(self.repo.root, path)):
+                    continue
                 if f.endswith(YAML_SUFFIXES) and inside(self.repo.root, path) and self._is_manifest(path):
                     out.append(path)
         return out

@@ -18,7 +18,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,9 @@ def rel(root: Path, path: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
+IGNORED_WHY = ".sourceignore or source-controller's default ignores"
+
+
 @dataclass
 class Scan:
     """What a pre-scan found: problems, and every kustomization directory reached."""
@@ -156,9 +159,12 @@ class Scan:
 class Scanner:
     """Reads kustomization files (once each) and checks what they reference."""
 
-    def __init__(self, root: Path, documents: dict[str, list[Document]]) -> None:
+    def __init__(
+        self, root: Path, documents: dict[str, list[Document]], ignored: Callable[[str, bool], bool] | None = None
+    ) -> None:
         self.root = root
         self.documents = documents
+        self.ignored = ignored  # whether a path is left out of the source artifact (:mod:`.sourceignore`)
         self._cache: dict[str, tuple[Document | None, list[Finding]]] = {}
         self._resolved: dict[str, Path | None] = {}  # path → where its symlinks lead (None: a loop)
         self._trees: dict[str, Scan] = {}  # directory → the scan of everything it reaches (shared bases)
@@ -243,6 +249,10 @@ class Scanner:
                 continue
             if not path.exists():
                 scan.findings.append(Finding(key, line, B001.id, f"{field_name}: {value} does not exist"))
+                continue
+            if self.ignored is not None and self.ignored(rel(self.root, path), path.is_dir()):
+                message = f"{field_name}: {value} is left out of the source artifact ({IGNORED_WHY}): not found"
+                scan.findings.append(Finding(key, line, B001.id, message))
                 continue
             if path.is_file():
                 scan.files.add(rel(self.root, path))

@@ -32,7 +32,7 @@ assert engine.validate  # importing the engine imports every stage, which regist
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
-        crds=(shared("flux-crds"), shared("external-secrets-crds")),
+        crds=(shared("flux-crds"), shared("external-secrets-crds"), shared("flux-operator-crds")),
         helm_mirrors=((CHART_URL, str(shared("helm-repo"))),),
         chart_cache=tmp_path_factory.mktemp("charts"),
         ignore=("expect.yaml",),
