@@ -28,6 +28,7 @@ from .charts import ChartFetcher, default_cache_dir
 from .clustercache import KIND as CLUSTER_KIND
 from .clustercache import ClusterOutcome, cacheable, chart_cache_listing, cluster_key, image_summary
 from .config import Settings
+from .crdcatalog import catalog_crds, is_catalog
 from .findings import Finding, Rule, Severity, object_name, register
 from .fingerprint import Fingerprints
 from .helmstage import HelmStage
@@ -90,6 +91,14 @@ def schema_store(
         store.add_cache(crd_dir)
     read = YamlFiles(cache).documents if cache is not None and cache.enabled else None
     for path in settings.crds:
+        if is_catalog(path):  # group/kind_version.json schemas (the CRDs-catalog layout)
+            kinds = {str(d.data.get("kind")) for d in documents if d.is_object}
+            try:
+                for crd in catalog_crds(path, kinds):
+                    store.add_given_crd(crd, str(path))
+            except ValueError as exc:
+                raise InputError(f"--crds {path}: {exc}") from None
+            continue
         try:
             try:
                 store.add_crds_from(path, read)
@@ -171,7 +180,7 @@ class Workspace:
             helm = HelmStage(self.root, helm.fetcher, version, helm.kustomize)
         outcome = helm.run(result.cluster, self.repo.repo_sources)
         result.cluster.manifests += outcome.manifests
-        return Rendered(result, outcome.findings, outcome.releases)
+        return Rendered(result, outcome.findings, outcome.releases, outcome.crds)
 
     def render(self, names: list[str]) -> list[Rendered]:
         """Several clusters, in parallel threads; the kustomize runs of all of them share one pool sized to
@@ -189,6 +198,7 @@ class Rendered:
     build: ClusterBuild
     helm_findings: list[Finding]
     releases: int
+    crds: list[dict[str, Any]] = field(default_factory=list)  # of the charts rendered (crds/): used for this cluster
 
     @property
     def findings(self) -> list[Finding]:
@@ -340,6 +350,8 @@ def built_outcome(r: Rendered, schemas: SchemaChecks, operator: bool = False) ->
         images=image_summary(cluster.manifests),
         volatile=r.build.volatile,
     )
+    if r.crds:  # the CRDs its charts install are known in this cluster only
+        schemas = SchemaChecks(schemas.store.with_crds(r.crds, "a chart's crds/"))
     outcome.objects, more = schemas.check(cluster.manifests, operator)
     outcome.findings += more
     return outcome

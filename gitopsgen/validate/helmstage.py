@@ -97,6 +97,9 @@ H007 = register(
 )
 
 
+CRD_KIND = "CustomResourceDefinition"
+
+
 def _rule(rule_id: str) -> Rule:
     return RULES[rule_id]
 
@@ -107,6 +110,7 @@ class HelmOutcome:
     findings: list[Finding] = field(default_factory=list)
     releases: int = 0
     unavailable: set[str] = field(default_factory=set)  # chart sources already reported (H007)
+    crds: list[dict[str, Any]] = field(default_factory=list)  # the CRDs of the charts' crds/ that are installed
 
 
 def release_name(hr: Manifest) -> str:
@@ -181,6 +185,9 @@ class HelmStage:
         except ChartError as exc:
             self._finding(out, _rule("H001"), hr, str(exc), *chart_path(spec))
             return
+        install = spec.get("install") if isinstance(spec.get("install"), dict) else {}
+        if install.get("crds", "Create") != "Skip":  # helm-controller creates a chart's crds/ on install
+            out.crds += [o for _, o in rendered.crds if isinstance(o, dict) and o.get("kind") == CRD_KIND]
         objects = [obj for _, obj in rendered.objects]
         for obj in objects:
             meta = obj.setdefault("metadata", {})
