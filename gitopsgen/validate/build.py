@@ -26,7 +26,18 @@ import yaml
 
 from .entries import Entry, discover, normal_path
 from .findings import Finding, Rule, Severity, object_name, register
-from .kustomize import B001, B002, IGNORED_WHY, Built, Scanner, Transforms, build, kustomization_file, rel
+from .kustomize import (
+    B001,
+    B002,
+    IGNORED_WHY,
+    Built,
+    Scanner,
+    Transforms,
+    build,
+    kustomization_file,
+    references,
+    rel,
+)
 from .load import YAML_SUFFIXES, Loaded, inside
 from .model import Cluster, Document, Manifest
 from .resourceset import expand as expand_resourceset
@@ -247,6 +258,7 @@ class ClusterBuilder:
         self._outside: set[tuple[str, str, str]] = set()  # sources of other repositories already reported
         self._artifacts: dict[tuple[str, str], list[tuple[str, str]]] = {}  # of the ArtifactGenerators applied
         self._expanded: set[int] = set()  # the ResourceSets whose objects are made (by id of their Manifest)
+        self._patch_files: dict[str, set[str]] = {}  # kustomization file → the patch files it names
 
     # -------------------------------------------------------------- entry
 
@@ -377,20 +389,41 @@ class ClusterBuilder:
             return []
         manifests = self._post_build(ks, pending.spec, built.objects)
         if pending.patches:
-            self._patch_lines(manifests, pending.patches)
+            self._patch_lines(manifests, pending.patches, built.patched_by)
         return manifests
 
-    def _patch_lines(self, manifests: list[Manifest], patch_files: set[str]) -> None:
-        """Point the paths that overlay patches set at the patch's lines (strategic-merge patches by kind/name)."""
+    def _patch_files_of(self, kustomization: str) -> set[str]:
+        """The patch files a kustomization file names (repository-relative)."""
+        found = self._patch_files.get(kustomization)
+        if found is None:
+            found = set()
+            directory = self.repo.root / kustomization
+            _, doc, _ = self.repo.scanner.kustomization(directory.parent)
+            for field_name, _, value, _ in references(doc.data if doc is not None else {}):
+                if field_name in ("patches", "patchesStrategicMerge", "patchesJson6902"):
+                    found.add(rel(self.repo.root, Path(os.path.normpath(directory.parent / value))))
+            self._patch_files[kustomization] = found
+        return found
+
+    def _patch_lines(
+        self, manifests: list[Manifest], patch_files: set[str], patched_by: list[frozenset[str]] | None = None
+    ) -> None:
+        """Point the paths that overlay patches set at the patch's lines (strategic-merge patches by kind/name):
+        only the patches of the kustomizations that patched the object (``patched_by``, per manifest, from
+        kustomize's transformer annotations), where that is known."""
         patches: dict[tuple[str, str], list[Document]] = {}
         for file in sorted(patch_files):
             for d in self.repo.by_file.get(file, []):
                 if isinstance(d.data, dict) and d.data.get("kind"):
                     patches.setdefault((str(d.data["kind"]), str(_meta(d.data).get("name", ""))), []).append(d)
-        for m in manifests:
+        for i, m in enumerate(manifests):
             doc = self.repo.match_document(m.file, m.data)
             name = str(_meta(doc.data).get("name", "")) if doc else m.name
+            by = patched_by[i] if patched_by and i < len(patched_by) else frozenset()
+            mine = set().union(*(self._patch_files_of(k) for k in by)) if by else None
             for patch in patches.get((m.kind, name), []):
+                if mine is not None and patch.file not in mine:
+                    continue  # another kustomization's patch of an object with the same base name
                 for path, line in patch.lines.items():
                     if path[:1] not in (("apiVersion",), ("kind",), ("metadata",)) or path[:2] == (
                         "metadata",

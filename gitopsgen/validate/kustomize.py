@@ -61,6 +61,8 @@ B002 = register(
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN = "config.kubernetes.io/origin"
+TRANSFORMATIONS = "alpha.config.kubernetes.io/transformations"
+PATCH_TRANSFORMERS = frozenset({"PatchTransformer", "PatchStrategicMergeTransformer", "PatchJson6902Transformer"})
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|//", re.I)
 _BUILTIN_PLUGIN_API = "builtin"
 _TIMEOUT = 300  # seconds per build (GITOPSGEN_KUSTOMIZE_TIMEOUT)
@@ -433,6 +435,8 @@ class Built:
     objects: list[tuple[dict[str, Any], str]]  # (object, repository-relative origin file or "")
     error: str = ""
     transient: bool = False  # the error may not recur (a time-out, a kustomize killed by a signal)
+    # per object: the repository-relative kustomization files whose patches changed it
+    patched_by: list[frozenset[str]] = field(default_factory=list)
 
 
 def wrapper(root: Path, workdir: Path, targets: list[Path], transforms: Transforms) -> dict[str, Any]:
@@ -440,7 +444,7 @@ def wrapper(root: Path, workdir: Path, targets: list[Path], transforms: Transfor
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [os.path.relpath(t, workdir) for t in targets],
-        "buildMetadata": ["originAnnotations"],
+        "buildMetadata": ["originAnnotations", "transformerAnnotations"],
     }
     if transforms.namespace:
         k["namespace"] = transforms.namespace
@@ -492,7 +496,33 @@ def build(
             docs = [d for d in yaml.load_all(stdout, Loader=KubeLoader) if isinstance(d, dict)]
         except yaml.YAMLError as exc:
             return Built([], f"kustomize produced unparseable output: {str(exc).splitlines()[0]}")
-        return Built([(d, origin_of(d, workdir, root)) for d in docs])
+        patched = [patched_by(d, workdir, root) for d in docs]  # first: origin_of drops emptied annotations
+        return Built([(d, origin_of(d, workdir, root)) for d in docs], patched_by=patched)
+
+
+def patched_by(obj: dict[str, Any], workdir: Path, root: Path) -> frozenset[str]:
+    """Pop kustomize's transformations annotation; the repository-relative kustomization files whose patches
+    were applied to ``obj`` (so a finding on a patched field blames the patch that set it, not another
+    kustomization's patch of an object with the same base name)."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+    raw = annotations.pop(TRANSFORMATIONS, None)
+    if not raw:
+        return frozenset()
+    try:
+        steps = yaml.safe_load(raw) or []
+    except yaml.YAMLError:
+        return frozenset()
+    found = set()
+    for step in steps if isinstance(steps, list) else []:
+        by = step.get("configuredBy") if isinstance(step, dict) else None
+        where = step.get("configuredIn") if isinstance(step, dict) else None
+        if isinstance(by, dict) and by.get("kind") in PATCH_TRANSFORMERS and isinstance(where, str):
+            try:
+                found.add(Path(os.path.normpath(workdir / where)).relative_to(root).as_posix())
+            except ValueError:
+                continue  # the wrapper's own patches (spec.patches of the Flux Kustomization)
+    return frozenset(found)
 
 
 def origin_of(obj: dict[str, Any], workdir: Path, root: Path) -> str:
