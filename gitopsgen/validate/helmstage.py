@@ -98,6 +98,15 @@ H007 = register(
 
 
 CRD_KIND = "CustomResourceDefinition"
+_PRERELEASE = re.compile(r"\d+(?:\.[\dxX*]+){0,2}-[0-9A-Za-z.-]+")
+
+
+def prerelease_note(constraint: str) -> str:
+    """What to add to H005 when a semver range admits pre-releases: Flux (Masterminds semver) matches a
+    pre-release only where a comparator of the range has a pre-release part itself (``>=1.0.0-0``)."""
+    if is_exact_version(constraint) or not _PRERELEASE.search(constraint.replace(" - ", " ")):
+        return ""
+    return " and admits pre-releases (a comparator has a pre-release part): release candidates install too"
 
 
 def _rule(rule_id: str) -> Rule:
@@ -220,7 +229,12 @@ class HelmStage:
             version = str(ref.get("tag") or ref.get("semver") or "")
             if not ref.get("digest") and not is_exact_version(version):
                 self._finding(
-                    out, H005, hr, f"OCIRepository {ns}/{name} follows {version or 'latest'}", "spec", "chartRef"
+                    out,
+                    H005,
+                    hr,
+                    f"OCIRepository {ns}/{name} follows {version or 'latest'}{prerelease_note(version)}",
+                    "spec",
+                    "chartRef",
                 )
             request = ChartRequest(
                 url=str(oci.get("url", "")),
@@ -250,11 +264,11 @@ class HelmStage:
                     out,
                     H005,
                     hr,
-                    f"chart {chart} version {version or '(latest)'} is not pinned",
+                    f"chart {chart} version {version or '(latest)'} is not pinned{prerelease_note(version)}",
                     "spec",
                     "chart",
                     "spec",
-                    "version",
+                    "version" if version else "chart",  # no version: at the chart it leaves floating
                 )
             repo_spec = source.data.get("spec") or {}
             url = str(repo_spec.get("url", ""))
