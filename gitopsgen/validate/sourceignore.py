@@ -140,7 +140,7 @@ class SourceIgnore:
 
     def __init__(self, patterns: list[Pattern]) -> None:
         self.patterns = patterns
-        self.custom = any(p.domain or p not in _defaults() for p in patterns)
+        self._verdicts: dict[tuple[tuple[str, ...], bool], bool] = {}  # a directory is asked about once
 
     @classmethod
     def of(cls, root: Path, spec_ignore: str | None = None) -> SourceIgnore:
@@ -151,11 +151,16 @@ class SourceIgnore:
         return cls(patterns)
 
     def _excluded(self, path: tuple[str, ...], is_dir: bool) -> bool:
-        for p in reversed(self.patterns):
-            verdict = p.match(path, is_dir)
-            if verdict is not None:
-                return verdict
-        return False
+        known = self._verdicts.get((path, is_dir))
+        if known is None:
+            known = False
+            for p in reversed(self.patterns):
+                verdict = p.match(path, is_dir)
+                if verdict is not None:
+                    known = verdict
+                    break
+            self._verdicts[(path, is_dir)] = known
+        return known
 
     def ignored(self, rel: str, is_dir: bool = False) -> bool:
         """Whether ``rel`` (repository-relative, POSIX) is left out of the artifact: it, or a directory above
