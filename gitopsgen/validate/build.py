@@ -24,76 +24,20 @@ from typing import Any
 
 import yaml
 
+from .buildrules import B003, B004, B005, F001, F005
 from .entries import normal_path
 from .fields import mapping_at
-from .findings import Finding, Rule, Severity, object_name
-from .kustomize import B001, B002, Built, Transforms, build, kustomization_file, rel
+from .findings import Finding, Rule, object_name
+from .kustomize import B001, B002, IGNORED_WHY, Built, Transforms, build, kustomization_file, references, rel
 from .load import YAML_SUFFIXES, inside
 from .model import Cluster, Document, Manifest
 from .repository import Repository, _meta
+from .resourceset import expand as expand_resourceset
+from .resourceset import is_resourceset
 from .secrets import by_operator
 from .substitute import substitute_object
 
-B003 = Rule(
-    "B003",
-    "undefined-substitution-variable",
-    "build",
-    Severity.ERROR,
-    "A ${VAR} in a Flux Kustomization's output has no value and no default.",
-    "Flux v2.9 substitutes postBuild variables strictly: a ${VAR} that is defined neither in "
-    "postBuild.substitute nor in a substituteFrom ConfigMap or Secret, and has no default (${VAR:=default}), "
-    "fails the whole Kustomization, so none of its objects is applied. Malformed expressions fail the same way. "
-    "Write $${VAR} for a literal ${VAR}, or disable substitution on the object with the annotation "
-    "kustomize.toolkit.fluxcd.io/substitute: disabled.",
-)
-B004 = Rule(
-    "B004",
-    "substitute-from-missing",
-    "build",
-    Severity.WARNING,
-    "A postBuild.substituteFrom ConfigMap or Secret is not found in the repository.",
-    "kustomize-controller fails a Kustomization whose non-optional substituteFrom source does not exist in the "
-    "cluster. The validator looks for it among the objects the cluster's Flux applies and the repository's "
-    "manifests; a Secret that an ExternalSecret, ClusterExternalSecret or SealedSecret provides counts as "
-    "present (its keys are not known, so no variable of it is reported undefined). When it is not there it "
-    "may still be created out of band (by a bootstrap script, a Terraform "
-    "module), so this is a warning, and the variables it would define cannot be checked: undefined-variable "
-    "findings of that Kustomization are not reported. Mark the reference optional: true if it may be absent.",
-)
-B005 = Rule(
-    "B005",
-    "sops-without-decryption",
-    "build",
-    Severity.ERROR,
-    "A SOPS-encrypted manifest is applied by a Flux Kustomization without spec.decryption.",
-    "kustomize-controller decrypts SOPS-encrypted manifests only when the Flux Kustomization that applies them "
-    "has spec.decryption (provider: sops, with a secretRef holding the age or PGP key unless the controller has "
-    "one). Without it, the encrypted document (ENC[...] values and a sops: field) is sent to the API server as "
-    "is and rejected, and the Kustomization fails.",
-)
-F001 = Rule(
-    "F001",
-    "path-not-found",
-    "flux",
-    Severity.ERROR,
-    "A Flux Kustomization's spec.path does not exist in its source.",
-    "kustomize-controller fails a Kustomization whose spec.path is not a directory of the source artifact "
-    "('kustomization path not found'). For Kustomizations whose source is this repository, the validator checks "
-    "the path exists, is a directory and stays inside the repository.",
-)
-
-F005 = Rule(
-    "F005",
-    "source-not-in-repository",
-    "flux",
-    Severity.INFO,
-    "A Flux Kustomization builds from a source that is not this repository: it is not built.",
-    "A Kustomization whose sourceRef is a GitRepository of another repository (or another branch of a URL "
-    "that is not this one), an OCIRepository, a Bucket, or an ExternalArtifact that no ArtifactGenerator of "
-    "this repository makes, applies content the validator does not have. It is applied as an object (its own "
-    "fields are checked) but what it would build is not. One finding per source and cluster, at the first "
-    "Kustomization that uses it. Validate that repository on its own, or name an entry with --entry.",
-)
+MAX_RESOURCESET_DEPTH = 4  # ResourceSets that make ResourceSets: expanded this many levels deep
 
 FLUX_KS_GROUP = "kustomize.toolkit.fluxcd.io"
 
@@ -140,6 +84,8 @@ class ClusterBuilder:
         self.result.cluster.sources.add(self.entry.source)
         self._outside: set[tuple[str, str, str]] = set()  # sources of other repositories already reported
         self._artifacts: dict[tuple[str, str], list[tuple[str, str]]] = {}  # of the ArtifactGenerators applied
+        self._expanded: set[int] = set()  # the ResourceSets whose objects are made (by id of their Manifest)
+        self._patch_files: dict[str, set[str]] = {}  # kustomization file → the patch files it names
 
     # -------------------------------------------------------------- entry
 
@@ -166,14 +112,33 @@ class ClusterBuilder:
             level = []
             for ks, p, future in started:
                 for manifest in self._complete(ks, p, future.result()):
-                    self.result.cluster.manifests.append(manifest)
-                    if is_flux_kustomization(manifest.data):
-                        level.append(manifest)
-                    elif manifest.kind == "ArtifactGenerator":
-                        made = self.repo.sources.generated(manifest.data)
-                        self._artifacts.update(made)
-                        self.result.cluster.sources |= {("ExternalArtifact", ns, n) for ns, n in made}
+                    self._apply(manifest, level)
+            self._expand_resourcesets(level)
         return self.result
+
+    def _apply(self, manifest: Manifest, level: list[Manifest]) -> None:
+        """Add one object the cluster applies; Flux Kustomizations go to the next ``level``."""
+        self.result.cluster.manifests.append(manifest)
+        if is_flux_kustomization(manifest.data):
+            level.append(manifest)
+        elif manifest.kind == "ArtifactGenerator":
+            made = self.repo.sources.generated(manifest.data)
+            self._artifacts.update(made)
+            self.result.cluster.sources |= {("ExternalArtifact", ns, n) for ns, n in made}
+
+    def _expand_resourcesets(self, level: list[Manifest]) -> None:
+        """The objects of the ResourceSets applied so far and not yet expanded (:mod:`.resourceset`), also
+        those a ResourceSet makes, a few levels deep."""
+        for _ in range(MAX_RESOURCESET_DEPTH):
+            todo = [m for m in self.result.cluster.manifests if is_resourceset(m) and id(m) not in self._expanded]
+            if not todo:
+                return
+            for rs in todo:
+                self._expanded.add(id(rs))
+                made, findings = expand_resourceset(rs, self.result.cluster.manifests)
+                self.result.findings += findings
+                for manifest in made:
+                    self._apply(manifest, level)
 
     def _root_kustomization(self) -> Manifest:
         e = self.entry
@@ -206,6 +171,10 @@ class ClusterBuilder:
         if not target.is_dir():
             where = "" if resolved.directory == normal_path(raw_path) else f" ({resolved.directory} of this repository)"
             self._finding(F001, ks, f"spec.path {raw_path}{where} is not a directory of its source", "spec", "path")
+            return None
+        if self.repo.ignore.ignored(resolved.directory, True):
+            message = f"spec.path {raw_path} is left out of the source artifact ({IGNORED_WHY})"
+            self._finding(F001, ks, message, "spec", "path")
             return None
         targets = self._targets(target)
         if not targets:
@@ -247,20 +216,41 @@ class ClusterBuilder:
             return []
         manifests = self._post_build(ks, pending.spec, built.objects)
         if pending.patches:
-            self._patch_lines(manifests, pending.patches)
+            self._patch_lines(manifests, pending.patches, built.patched_by)
         return manifests
 
-    def _patch_lines(self, manifests: list[Manifest], patch_files: set[str]) -> None:
-        """Point the paths that overlay patches set at the patch's lines (strategic-merge patches by kind/name)."""
+    def _patch_files_of(self, kustomization: str) -> set[str]:
+        """The patch files a kustomization file names (repository-relative)."""
+        found = self._patch_files.get(kustomization)
+        if found is None:
+            found = set()
+            directory = self.repo.root / kustomization
+            _, doc, _ = self.repo.scanner.kustomization(directory.parent)
+            for field_name, _, value, _ in references(doc.data if doc is not None else {}):
+                if field_name in ("patches", "patchesStrategicMerge", "patchesJson6902"):
+                    found.add(rel(self.repo.root, Path(os.path.normpath(directory.parent / value))))
+            self._patch_files[kustomization] = found
+        return found
+
+    def _patch_lines(
+        self, manifests: list[Manifest], patch_files: set[str], patched_by: list[frozenset[str]] | None = None
+    ) -> None:
+        """Point the paths that overlay patches set at the patch's lines (strategic-merge patches by kind/name):
+        only the patches of the kustomizations that patched the object (``patched_by``, per manifest, from
+        kustomize's transformer annotations), where that is known."""
         patches: dict[tuple[str, str], list[Document]] = {}
         for file in sorted(patch_files):
             for d in self.repo.by_file.get(file, []):
                 if isinstance(d.data, dict) and d.data.get("kind"):
                     patches.setdefault((str(d.data["kind"]), str(_meta(d.data).get("name", ""))), []).append(d)
-        for m in manifests:
+        for i, m in enumerate(manifests):
             doc = self.repo.match_document(m.file, m.data)
             name = str(_meta(doc.data).get("name", "")) if doc else m.name
+            by = patched_by[i] if patched_by and i < len(patched_by) else frozenset()
+            mine = set().union(*(self._patch_files_of(k) for k in by)) if by else None
             for patch in patches.get((m.kind, name), []):
+                if mine is not None and patch.file not in mine:
+                    continue  # another kustomization's patch of an object with the same base name
                 for path, line in patch.lines.items():
                     if path[:1] not in (("apiVersion",), ("kind",), ("metadata",)) or path[:2] == (
                         "metadata",
@@ -279,9 +269,17 @@ class ClusterBuilder:
                 out.append(here)
                 dirs[:] = []
                 continue
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
+            dirs[:] = sorted(
+                d
+                for d in dirs
+                if not d.startswith(".")
+                and not (here / d).is_symlink()
+                and not self.repo.ignore.ignored(rel(self.repo.root, here / d), True)
+            )
             for f in sorted(files):
                 path = here / f
+                if self.repo.ignore.ignored(rel(self.repo.root, path)):
+                    continue
                 if f.endswith(YAML_SUFFIXES) and inside(self.repo.root, path) and self._is_manifest(path):
                     out.append(path)
         return out

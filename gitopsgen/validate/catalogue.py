@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import InputError
-from .build import B003, B004, B005, F001, F005
+from .buildrules import B003, B004, B005, F001, F005
 from .charts import H001
 from .config import Settings
 from .coverage import F006
@@ -23,6 +23,7 @@ from .helmworker import H006
 from .kustomize import B001, B002
 from .load import Y002, Y004
 from .rawfile import Y001, Y003
+from .resourceset import F008, F009
 from .rules import (
     CLUSTER,
     REPOSITORY,
@@ -33,6 +34,7 @@ from .rules import (
     f007_update_path_not_found,
     g001_generated_drift,
     k008_invalid_object_name,
+    k009_invalid_enum_value,
     p001_prefect_worker_api_url,
     p002_prefect_auth_secret_mismatch,
     p003_prefect_ha_requirements,
@@ -57,7 +59,7 @@ from .schemas import K001, K002, K003, K004, K005, K006, K007
 STAGE_RULES: tuple[Rule, ...] = (
     *(Y001, Y002, Y003, Y004),
     *(B001, B002, B003, B004, B005),
-    *(F001, F005, F006),
+    *(F001, F005, F006, F008, F009),
     *(H001, H002, H003, H004, H005, H006, H007),
     *(K001, K002, K003, K004, K005, K006, K007),
     R001,
@@ -71,6 +73,7 @@ RULE_MODULES: tuple[ModuleType, ...] = (
     f007_update_path_not_found,
     g001_generated_drift,
     k008_invalid_object_name,
+    k009_invalid_enum_value,
     p001_prefect_worker_api_url,
     p002_prefect_auth_secret_mismatch,
     p003_prefect_ha_requirements,

@@ -1,8 +1,9 @@
 """Validator settings: defaults ← ``[tool.gitopsgen]`` (pyproject.toml) or ``.gitopsgen.yaml`` ← command line.
 
-Keys (kebab-case; snake_case accepted): ``kubernetes-version``, ``clusters-dir``, ``entries`` (files or
-directories where Flux starts, see :mod:`.entries`), ``crds`` (list of
-paths), ``helm-mirrors`` (URL → mirror URL or directory), ``chart-cache``, ``offline``, ``ignore``
+Keys (kebab-case; snake_case accepted): ``kubernetes-version``, ``kubernetes-versions`` (cluster name → the
+Kubernetes version of that cluster, where it differs from ``kubernetes-version``), ``clusters-dir``,
+``entries`` (files or directories where Flux starts, see :mod:`.entries`), ``crds`` (list of paths),
+``helm-mirrors`` (URL → mirror URL or directory), ``chart-cache``, ``offline``, ``ignore``
 (path globs), ``disable`` (rule IDs), ``rules`` (ID → ``{enabled, severity}``). Paths in a config file
 are relative to the repository root and must stay inside it: the repository under test does not
 get to make the validator read the CI runner's files. Paths given on the command line are the
@@ -22,7 +23,7 @@ from ..errors import InputError
 from ..yamlio import no_yaml_aliases
 from .findings import Severity
 from .load import inside
-from .schemas import kubernetes_versions
+from .schemas import kubernetes_versions, normalise_kubernetes_version
 
 FLUX_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")  # what Flux v2.9 supports
 
@@ -46,6 +47,7 @@ class RuleSetting:
 @dataclass(frozen=True)
 class Settings:
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    kubernetes_versions: tuple[tuple[str, str], ...] = ()  # (cluster, X.Y): clusters on another version
     clusters_dir: str = "clusters"
     clusters: tuple[str, ...] = ()
     entries: tuple[str, ...] = ()  # repository-relative entry files or directories (replace discovery)
@@ -63,6 +65,19 @@ class Settings:
     # the catalogue, rejects unknown ones (see engine.check_rule_ids)
     named_rules: tuple[tuple[str, object], ...] = ()
 
+    def version_of(self, cluster: str) -> str:
+        """The Kubernetes version ``cluster`` runs: its own from ``kubernetes-versions``, else the default."""
+        return dict(self.kubernetes_versions).get(cluster, self.kubernetes_version)
+
+    def for_cluster(self, cluster: str) -> Settings:
+        """These settings as one cluster sees them (its Kubernetes version)."""
+        version = self.version_of(cluster)
+        return self if version == self.kubernetes_version else replace(self, kubernetes_version=version)
+
+    def for_cluster_version(self, version: str) -> Settings:
+        """These settings with another Kubernetes version (for the schema store of that version)."""
+        return replace(self, kubernetes_version=version)
+
     def severity(self, rule: str, default: Severity) -> Severity | None:
         """The effective severity of a rule whose catalogue severity is ``default``, or None when it is disabled."""
         setting = self.rules.get(rule, RuleSetting())
@@ -73,6 +88,7 @@ class Settings:
 
 _KEYS = {
     "kubernetes-version",
+    "kubernetes-versions",
     "clusters-dir",
     "entries",
     "crds",
@@ -125,6 +141,20 @@ def _severity(value: Any, where: str, source: str) -> Severity:
         raise InputError(f"{where}: severity must be error, warning or info, not {value!r}", file=source) from None
 
 
+def _per_cluster_versions(value: Any, source: str) -> tuple[tuple[str, str], ...]:
+    """``kubernetes-versions``: a table of cluster name → X.Y (a version the bundled schemas cover)."""
+    if not isinstance(value, dict):
+        raise InputError("kubernetes-versions: expected a table of cluster name = X.Y", file=source)
+    out = []
+    for cluster, version in sorted(value.items()):
+        try:
+            normalise_kubernetes_version(str(version))
+        except ValueError as exc:
+            raise InputError(f"kubernetes-versions.{cluster}: {exc}", file=source) from None
+        out.append((str(cluster), str(version)))
+    return tuple(out)
+
+
 def from_table(root: Path, table: dict[str, Any], source: str) -> Settings:
     """Settings from a config table; unknown keys and bad values are input errors naming the file."""
     table = {str(k).replace("_", "-"): v for k, v in table.items()}
@@ -134,6 +164,8 @@ def from_table(root: Path, table: dict[str, Any], source: str) -> Settings:
     s = Settings(source=source)
     if "kubernetes-version" in table:
         s = replace(s, kubernetes_version=str(table["kubernetes-version"]))
+    if "kubernetes-versions" in table:
+        s = replace(s, kubernetes_versions=_per_cluster_versions(table["kubernetes-versions"], source))
     if "clusters-dir" in table:
         rel = _repo_path(root, table["clusters-dir"], "clusters-dir", source).relative_to(root).as_posix()
         s = replace(s, clusters_dir=rel)

@@ -49,6 +49,8 @@ def unreached(repo: Repository, applied: set[str], reached: set[str], referenced
     first: dict[str, str] = {}  # directory → its first such file (where the finding points)
     for file, lf in sorted(repo.loaded.files.items()):
         directory = str(Path(file).parent)
+        if repo.ignore.ignored(file):  # not in the source's artifact: nothing of it can be applied
+            continue
         if directory in reached or any(directory.startswith(r + "/") for r in reached if r != "."):
             continue
         if Path(file).name in ("kustomization.yaml", "kustomization.yml"):

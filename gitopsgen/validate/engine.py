@@ -36,6 +36,7 @@ from .rawfile import Limits
 from .resultcache import ResultCache, tool_digest
 from .rules import CLUSTER, REPOSITORY
 from .runner import run_rules
+from .schemas import normalise_kubernetes_version
 from .schemastage import SchemaChecks
 from .scope import narrow
 from .workspace import Rendered, Workspace, schema_store, select_clusters
@@ -98,6 +99,11 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
     with timings.stage("crds"):
         refused: list[Finding] = []
         store = schema_store(root, settings, loaded.documents, cache, refused)
+        stores = {store.kubernetes_version: store}  # one per Kubernetes version the clusters run
+        for _, version in settings.kubernetes_versions:
+            if normalise_kubernetes_version(version) not in stores:
+                other = schema_store(root, settings.for_cluster_version(version), loaded.documents, cache)
+                stores[other.kubernetes_version] = other
     workspace = Workspace.open(root, settings, loaded)
     texts = {f: lf.text for f, lf in loaded.files.items()}
 
@@ -107,15 +113,17 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
         if settings.shard is not None or settings.changed_since is not None or cache.enabled:
             inputs = {n: cluster_inputs(workspace.repo, n) for n in names}
         scope = narrow(workspace, names, inputs)
-        schemas_digest = store.digest() if cache.enabled else ""
-        outcomes, keys = cached_outcomes(workspace, schemas_digest, cache, scope.names, inputs)
+        digests = {v: (st.digest() if cache.enabled else "") for v, st in stores.items()}
+        outcomes, keys = cached_outcomes(workspace, digests, cache, scope.names, inputs)
     with timings.stage("builds"):
         builds = workspace.render([n for n in scope.names if n not in outcomes])
-    schemas = SchemaChecks(store, cache, schemas_digest)
+    checks = {v: SchemaChecks(st, cache, digests[v]) for v, st in stores.items()}
+    schemas = checks[store.kubernetes_version]
     with timings.stage("schemas"):
         for r in builds:
             name = r.build.cluster.name
-            outcomes[name] = built_outcome(r, schemas, workspace.repo.entries[name].operator)
+            of_cluster = checks[normalise_kubernetes_version(settings.version_of(name))]
+            outcomes[name] = built_outcome(r, of_cluster, workspace.repo.entries[name].operator)
     with timings.stage("rules"):
         for r in builds:
             outcome = outcomes[r.build.cluster.name]
@@ -146,7 +154,8 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
             images = [i for o in done for i in o.images]
             ctx = Context(root, loaded.documents, texts, [], images, cache, scope.changed)
             findings += run_rules(catalogue.checks(REPOSITORY), ctx)
-    schemas.save()
+    for c in checks.values():
+        c.save()
     cache.prune()
 
     findings = [f for f in findings if f.cluster or scope.keeps(f.file)]
@@ -186,16 +195,18 @@ def built_outcome(r: Rendered, schemas: SchemaChecks, operator: bool = False) ->
         images=image_summary(cluster.manifests),
         volatile=r.build.volatile,
     )
+    if r.crds:  # the CRDs its charts install are known in this cluster only
+        schemas = SchemaChecks(schemas.store.with_crds(r.crds, "a chart's crds/"))
     outcome.objects, more = schemas.check(cluster.manifests, operator)
     outcome.findings += more
     return outcome
 
 
 def cached_outcomes(
-    ws: Workspace, schemas: str, cache: ResultCache, names: list[str], inputs: dict[str, Inputs]
+    ws: Workspace, schemas: dict[str, str], cache: ResultCache, names: list[str], inputs: dict[str, Inputs]
 ) -> tuple[dict[str, ClusterOutcome], dict[str, str]]:
-    """The outcomes the cache holds for ``names`` (``schemas``: the schema store's digest), and every
-    cluster's key (none without a cache)."""
+    """The outcomes the cache holds for ``names`` (``schemas``: each Kubernetes version's schema store
+    digest), and every cluster's key (none without a cache)."""
     if not cache.enabled:
         return {}, {}
     tool = tool_digest(ws.repo.command)
@@ -208,8 +219,8 @@ def cached_outcomes(
     keys = {
         n: cluster_key(
             tool,
-            ws.settings,
-            schemas,
+            ws.settings.for_cluster(n),
+            schemas[normalise_kubernetes_version(ws.settings.version_of(n))],
             ws.repo.repo_sources,
             ws.repo.git_urls,
             n,

@@ -94,12 +94,25 @@ H007 = Rule(
 )
 
 
+CRD_KIND = "CustomResourceDefinition"
+_PRERELEASE = re.compile(r"\d+(?:\.[\dxX*]+){0,2}-[0-9A-Za-z.-]+")
+
+
+def prerelease_note(constraint: str) -> str:
+    """What to add to H005 when a semver range admits pre-releases: Flux (Masterminds semver) matches a
+    pre-release only where a comparator of the range has a pre-release part itself (``>=1.0.0-0``)."""
+    if is_exact_version(constraint) or not _PRERELEASE.search(constraint.replace(" - ", " ")):
+        return ""
+    return " and admits pre-releases (a comparator has a pre-release part): release candidates install too"
+
+
 @dataclass
 class HelmOutcome:
     manifests: list[Manifest] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     releases: int = 0
     unavailable: set[str] = field(default_factory=set)  # chart sources already reported (H007)
+    crds: list[dict[str, Any]] = field(default_factory=list)  # the CRDs of the charts' crds/ that are installed
 
 
 def release_name(hr: Manifest) -> str:
@@ -167,6 +180,9 @@ class HelmStage:
         except ChartError as exc:
             self._finding(out, H001, hr, str(exc), *chart_path(spec))
             return
+        install = mapping_at(spec, "install")
+        if install.get("crds", "Create") != "Skip":  # helm-controller creates a chart's crds/ on install
+            out.crds += [o for _, o in rendered.crds if isinstance(o, dict) and o.get("kind") == CRD_KIND]
         objects = [obj for _, obj in rendered.objects]
         for obj in objects:
             meta = obj.setdefault("metadata", {})
@@ -199,7 +215,12 @@ class HelmStage:
             version = str(ref.get("tag") or ref.get("semver") or "")
             if not ref.get("digest") and not is_exact_version(version):
                 self._finding(
-                    out, H005, hr, f"OCIRepository {ns}/{name} follows {version or 'latest'}", "spec", "chartRef"
+                    out,
+                    H005,
+                    hr,
+                    f"OCIRepository {ns}/{name} follows {version or 'latest'}{prerelease_note(version)}",
+                    "spec",
+                    "chartRef",
                 )
             request = ChartRequest(
                 url=str(oci.get("url", "")),
@@ -227,11 +248,11 @@ class HelmStage:
                     out,
                     H005,
                     hr,
-                    f"chart {chart} version {version or '(latest)'} is not pinned",
+                    f"chart {chart} version {version or '(latest)'} is not pinned{prerelease_note(version)}",
                     "spec",
                     "chart",
                     "spec",
-                    "version",
+                    "version" if version else "chart",  # no version: at the chart it leaves floating
                 )
             repo_spec = source.data.get("spec") or {}
             url = str(repo_spec.get("url", ""))

@@ -18,13 +18,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .fields import mapping_at
 from .findings import Finding, Rule, Severity
 from .kustomizeplugins import _list, _parsed, plugin_configs, plugin_problem, plugin_reads
 from .load import KubeLoader, parse_documents
@@ -58,6 +59,8 @@ B002 = Rule(
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN = "config.kubernetes.io/origin"
+TRANSFORMATIONS = "alpha.config.kubernetes.io/transformations"
+PATCH_TRANSFORMERS = frozenset({"PatchTransformer", "PatchStrategicMergeTransformer", "PatchJson6902Transformer"})
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|//", re.I)
 _TIMEOUT = 300  # seconds per build (GITOPSGEN_KUSTOMIZE_TIMEOUT)
 _MAX_MB = 2048  # writable memory of a build (GITOPSGEN_KUSTOMIZE_MAX_MB)
@@ -119,6 +122,9 @@ def rel(root: Path, path: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
+IGNORED_WHY = ".sourceignore or source-controller's default ignores"
+
+
 @dataclass
 class Scan:
     """What a pre-scan found: problems, and every kustomization directory reached."""
@@ -152,9 +158,12 @@ class Scan:
 class Scanner:
     """Reads kustomization files (once each) and checks what they reference."""
 
-    def __init__(self, root: Path, documents: dict[str, list[Document]]) -> None:
+    def __init__(
+        self, root: Path, documents: dict[str, list[Document]], ignored: Callable[[str, bool], bool] | None = None
+    ) -> None:
         self.root = root
         self.documents = documents
+        self.ignored = ignored  # whether a path is left out of the source artifact (:mod:`.sourceignore`)
         self._cache: dict[str, tuple[Document | None, list[Finding]]] = {}
         self._resolved: dict[str, Path | None] = {}  # path → where its symlinks lead (None: a loop)
         self._trees: dict[str, Scan] = {}  # directory → the scan of everything it reaches (shared bases)
@@ -239,6 +248,10 @@ class Scanner:
                 continue
             if not path.exists():
                 scan.findings.append(Finding(key, line, B001.id, f"{field_name}: {value} does not exist"))
+                continue
+            if self.ignored is not None and self.ignored(rel(self.root, path), path.is_dir()):
+                message = f"{field_name}: {value} is left out of the source artifact ({IGNORED_WHY}): not found"
+                scan.findings.append(Finding(key, line, B001.id, message))
                 continue
             if path.is_file():
                 scan.files.add(rel(self.root, path))
@@ -350,6 +363,8 @@ class Built:
     objects: list[tuple[dict[str, Any], str]]  # (object, repository-relative origin file or "")
     error: str = ""
     transient: bool = False  # the error may not recur (a time-out, a kustomize killed by a signal)
+    # per object: the repository-relative kustomization files whose patches changed it
+    patched_by: list[frozenset[str]] = field(default_factory=list)
 
 
 def wrapper(root: Path, workdir: Path, targets: list[Path], transforms: Transforms) -> dict[str, Any]:
@@ -357,7 +372,7 @@ def wrapper(root: Path, workdir: Path, targets: list[Path], transforms: Transfor
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [os.path.relpath(t, workdir) for t in targets],
-        "buildMetadata": ["originAnnotations"],
+        "buildMetadata": ["originAnnotations", "transformerAnnotations"],
     }
     if transforms.namespace:
         k["namespace"] = transforms.namespace
@@ -409,7 +424,33 @@ def build(
             docs = [d for d in yaml.load_all(stdout, Loader=KubeLoader) if isinstance(d, dict)]
         except yaml.YAMLError as exc:
             return Built([], f"kustomize produced unparseable output: {str(exc).splitlines()[0]}")
-        return Built([(d, origin_of(d, workdir, root)) for d in docs])
+        patched = [patched_by(d, workdir, root) for d in docs]  # first: origin_of drops emptied annotations
+        return Built([(d, origin_of(d, workdir, root)) for d in docs], patched_by=patched)
+
+
+def patched_by(obj: dict[str, Any], workdir: Path, root: Path) -> frozenset[str]:
+    """Pop kustomize's transformations annotation; the repository-relative kustomization files whose patches
+    were applied to ``obj`` (so a finding on a patched field blames the patch that set it, not another
+    kustomization's patch of an object with the same base name)."""
+    meta = mapping_at(obj, "metadata")
+    annotations = mapping_at(meta, "annotations")
+    raw = annotations.pop(TRANSFORMATIONS, None)
+    if not raw:
+        return frozenset()
+    try:
+        steps = yaml.safe_load(raw) or []
+    except yaml.YAMLError:
+        return frozenset()
+    found = set()
+    for step in steps if isinstance(steps, list) else []:
+        by = step.get("configuredBy") if isinstance(step, dict) else None
+        where = step.get("configuredIn") if isinstance(step, dict) else None
+        if isinstance(by, dict) and by.get("kind") in PATCH_TRANSFORMERS and isinstance(where, str):
+            try:
+                found.add(Path(os.path.normpath(workdir / where)).relative_to(root).as_posix())
+            except ValueError:
+                continue  # the wrapper's own patches (spec.patches of the Flux Kustomization)
+    return frozenset(found)
 
 
 def origin_of(obj: dict[str, Any], workdir: Path, root: Path) -> str:

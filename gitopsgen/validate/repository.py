@@ -11,6 +11,7 @@ from .entries import Entry, discover
 from .kustomize import Scanner
 from .load import Loaded
 from .model import Document
+from .sourceignore import SourceIgnore
 from .sources import SourceMap
 
 
@@ -30,7 +31,8 @@ class Repository:
         self.loaded = loaded
         self.command = command
         self.by_file: dict[str, list[Document]] = {f: lf.documents for f, lf in loaded.files.items()}
-        self.scanner = Scanner(root, self.by_file)
+        self.ignore = SourceIgnore.of(root)
+        self.scanner = Scanner(root, self.by_file, self.ignore.ignored)
         self.clusters_dir = clusters_dir
         entries, self.bad_entries = discover(root, loaded.documents, clusters_dir, named)
         self.entries: dict[str, Entry] = {e.name: e for e in entries}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from ..errors import InputError
 from .build import ClusterBuild, ClusterBuilder
 from .charts import ChartFetcher, default_cache_dir
 from .config import Settings
+from .crdcatalog import catalog_crds, is_catalog
 from .findings import Finding, object_name
 from .helmstage import HelmStage
 from .hosts import HostPolicy
@@ -47,6 +48,14 @@ def schema_store(
         store.add_cache(crd_dir)
     read = YamlFiles(cache).documents if cache is not None and cache.enabled else None
     for path in settings.crds:
+        if is_catalog(path):  # group/kind_version.json schemas (the CRDs-catalog layout)
+            kinds = {str(d.data.get("kind")) for d in documents if d.is_object}
+            try:
+                for crd in catalog_crds(path, kinds):
+                    store.add_given_crd(crd, str(path))
+            except ValueError as exc:
+                raise InputError(f"--crds {path}: {exc}") from None
+            continue
         try:
             try:
                 store.add_crds_from(path, read)
@@ -122,9 +131,13 @@ class Workspace:
         """One cluster as Flux would apply it: its Kustomizations built (their kustomize runs in ``pool``),
         its HelmReleases rendered."""
         result = ClusterBuilder(self.repo, name).run(pool)
-        outcome = self.helm.run(result.cluster, self.repo.repo_sources)
+        version = self.settings.version_of(name)
+        helm = self.helm
+        if version != helm.kubernetes_version:  # a cluster on another Kubernetes version (kubernetes-versions)
+            helm = HelmStage(self.root, helm.fetcher, version, helm.kustomize)
+        outcome = helm.run(result.cluster, self.repo.repo_sources)
         result.cluster.manifests += outcome.manifests
-        return Rendered(result, outcome.findings, outcome.releases)
+        return Rendered(result, outcome.findings, outcome.releases, outcome.crds)
 
     def render(self, names: list[str]) -> list[Rendered]:
         """Several clusters, in parallel threads; the kustomize runs of all of them share one pool sized to
@@ -142,6 +155,7 @@ class Rendered:
     build: ClusterBuild
     helm_findings: list[Finding]
     releases: int
+    crds: list[dict[str, Any]] = field(default_factory=list)  # of the charts rendered (crds/): used for this cluster
 
     @property
     def findings(self) -> list[Finding]:

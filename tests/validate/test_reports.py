@@ -319,7 +319,8 @@ def test_sarif_structure() -> None:
         assert res["level"] == {"error": "error", "warning": "warning", "info": "note"}[f.severity.value]
         assert res["message"]["text"] == f.message
         assert res["partialFingerprints"] == {"gitopsgen/v1": fp}
-        assert res["properties"] == {"cluster": f.cluster, "object": f.object}
+        clusters = [c for c in f.cluster.split(",") if c]
+        assert res["properties"] == {"cluster": f.cluster, "clusters": clusters, "object": f.object}
     assert "locations" not in results[0]  # no file, no object
     phys = results[1]["locations"][0]["physicalLocation"]
     assert phys["artifactLocation"] == {"uri": "clusters/cluster-1/apps.yaml", "uriBaseId": "%SRCROOT%"}

@@ -30,7 +30,7 @@ RUNTIME_FIXTURES = {"Y004", "G001", "R001", "H006"}
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
-        crds=(shared("flux-crds"), shared("external-secrets-crds")),
+        crds=(shared("flux-crds"), shared("external-secrets-crds"), shared("flux-operator-crds")),
         helm_mirrors=((CHART_URL, str(shared("helm-repo"))),),
         chart_cache=tmp_path_factory.mktemp("charts"),
         ignore=("expect.yaml",),

@@ -92,7 +92,8 @@ def issue(finding: Finding, fingerprint: str, rules: Mapping[str, Rule]) -> dict
     if finding.object:
         body += f" — {finding.object}"
     if finding.cluster:
-        body += f" (cluster {finding.cluster})"
+        names = finding.cluster.split(",")
+        body += f" (cluster{'s' if len(names) > 1 else ''} {', '.join(names)})"
     body += f"\n\n{finding.message}"
     if rule is not None:
         body += f"\n\n**{rule.id} {rule.name}**: {rule.summary}\n\n{rule.doc}"

@@ -34,6 +34,7 @@ def document(
         rule = rules.get(f.rule)
         item["rule_name"] = rule.name if rule is not None else ""
         item["fingerprint"] = fp
+        item["clusters"] = [c for c in f.cluster.split(",") if c]  # identical findings of several clusters: one
         items.append(item)
     summary: dict[str, object] = {
         **counts(findings),

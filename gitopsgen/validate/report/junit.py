@@ -59,10 +59,11 @@ def suites(findings: Sequence[Finding], clusters: Sequence[str], root_name: str)
     for f in findings:
         if not f.cluster:
             repository.findings.append(f)
-        elif f.cluster in by_cluster:
-            by_cluster[f.cluster].findings.append(f)
-        else:
-            extra.setdefault(f.cluster, Suite(f.cluster)).findings.append(f)
+        for cluster in filter(None, f.cluster.split(",")):  # a finding of several clusters: in each one's suite
+            if cluster in by_cluster:
+                by_cluster[cluster].findings.append(f)
+            else:
+                extra.setdefault(cluster, Suite(cluster)).findings.append(f)
     return [*by_cluster.values(), *(extra[k] for k in sorted(extra)), repository]
 
 

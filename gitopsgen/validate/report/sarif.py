@@ -75,7 +75,11 @@ def result(finding: Finding, fingerprint: str, rule_index: int | None) -> dict[s
     if loc:
         res["locations"] = [loc]
     res["partialFingerprints"] = {FINGERPRINT_NAME: fingerprint}
-    res["properties"] = {"cluster": finding.cluster, "object": finding.object}
+    res["properties"] = {
+        "cluster": finding.cluster,
+        "clusters": [c for c in finding.cluster.split(",") if c],  # identical findings of several clusters
+        "object": finding.object,
+    }
     return res
 
 

@@ -5,6 +5,7 @@ one object.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
@@ -70,6 +71,22 @@ class SchemaStore:
             if version[:2] == key:
                 del self._compiled[version]
         return True
+
+    def with_crds(self, crds: list[dict[str, Any]], origin: str) -> SchemaStore:
+        """A copy of this store that also knows ``crds`` (e.g. a chart's crds/ in one cluster), added like the
+        repository's; unusable ones and those a given CRD or a built-in overrides are left out."""
+        other = copy.copy(self)
+        other._crds, other._groups, other._compiled = dict(self._crds), Counter(self._groups), dict(self._compiled)
+        for crd in crds:
+            try:
+                other.add_crd(crd, origin)
+            except ValueError:
+                continue
+        return other
+
+    def add_given_crd(self, crd: dict[str, Any], origin: str) -> None:
+        """Add a CRD the user gave (like one of :meth:`add_crds_from`); ValueError when it is not usable."""
+        self._add(_parse_crd(_plain(crd), origin, "explicit"))
 
     def add_crd(self, crd: dict[str, Any], origin: str = "") -> tuple[str, str] | None:
         """Add a CustomResourceDefinition (apiextensions.k8s.io/v1) found in the repository, unless it
