@@ -15,7 +15,9 @@ What this module owns:
   digest, what is never read) and the JSON shape of
   :class:`~gitopsgen.validate.clustercache.ClusterOutcome`.
 
-Every test gets its own ``GITOPSGEN_CACHE_DIR`` (results, CRD and chart caches), seen by the subprocesses.
+Every test gets its own ``GITOPSGEN_CACHE_DIR`` (results, CRD and chart caches), seen by the subprocesses: the
+command runs as the console script (``run_console``), each run a new process as in CI, so a warm run owes
+nothing to memory a previous run left behind (the in-process caches of the tool digest, schemas, workers).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli, shared
+from conftest import ROOT, run_console, shared
 
 from gitopsgen.validate.clustercache import ClusterOutcome, cacheable, cluster_key
 from gitopsgen.validate.config import Settings
@@ -69,7 +71,7 @@ def validate(fleet: Path, helm_repo_url: str, *args: str, crds: tuple[Path, ...]
     if crds is None:
         crds = (shared("flux-crds"), shared("external-secrets-crds"))
     crd_args = [a for c in crds for a in ("--crds", str(c))]
-    proc = run_cli(
+    proc = run_console(
         "validate", str(fleet), "--format", "json", *crd_args, "--helm-mirror", f"{CHARTS}={helm_repo_url}", *args
     )
     assert proc.returncode in (0, 1), proc.stderr
