@@ -21,6 +21,8 @@ from gitopsgen.validate import engine
 from gitopsgen.validate.findings import RULES
 from gitopsgen.validate.rules import modules
 
+pytestmark = pytest.mark.slow  # every test starts the console script, most run kustomize
+
 CHART_URL = "https://prefecthq.github.io/prefect-helm"
 
 
