@@ -1,4 +1,9 @@
-"""Shared fixtures: a scaffolded fleet repository (real git), ../shared data, a local Helm repository."""
+"""Shared fixtures: a scaffolded fleet repository (real git), ../shared data, a local Helm repository, and
+the two ways tests run the command line: in-process (:func:`run_cli`, click's test isolation around the console
+script's own ``main``) and as the real console entry point in a subprocess (:func:`run_console`).
+
+Expensive set-ups that tests only read or copy are built once per session (per pytest-xdist worker): the
+scaffolded fleet (``fleet_template``, copied for each test by ``fleet``)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import git
@@ -41,17 +47,64 @@ def shared(*parts: str) -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run the real console entry point in a subprocess."""
+def run_console(
+    *args: str, cwd: Path | None = None, check: bool = False, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a subprocess (for what only a process shows: the interpreter's
+    exit status, signals, a terminal, the environment at start-up)."""
     proc = subprocess.run(
         [sys.executable, "-m", "gitopsgen.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
+        env=None if env is None else {**os.environ, **env},
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"gitopsgen {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    check: bool = False,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script's ``main`` in this process, as ``gitopsgen ARGS`` would run (same argument parsing,
+    same mapping of errors to exit codes and messages), with stdin/stdout/stderr, ``env`` overrides, the working
+    directory and ``sys.argv`` swapped in for the call and restored after it. Returns what :func:`run_console`
+    returns; an exception that escapes ``main`` (``GITOPSGEN_DEBUG=1``) exits 1 with its traceback on stderr, as
+    the interpreter would."""
+    from click.testing import CliRunner
+
+    from gitopsgen import cli
+
+    runner = CliRunner()
+    code: int
+    with runner.isolation(input=input, env=env) as (out, err, _):
+        argv = sys.argv
+        sys.argv = ["gitopsgen", *args]
+        try:
+            with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+                cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.argv = argv
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    proc = subprocess.CompletedProcess(["gitopsgen", *args], code, stdout, stderr)
+    if check and code != 0:
+        raise AssertionError(f"gitopsgen {' '.join(args)} exited {code}:\n{stderr}")
     return proc
 
 
@@ -118,28 +171,60 @@ def make_repo(path: Path) -> git.Repo:
     return repo
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Path:
-    """A git repository after init + cluster-1 (single) + cluster-2 (ha, two pools, image automation)."""
-    path = tmp_path / "fleet"
-    path.mkdir()
+def _build_fleet(path: Path, *commands: tuple[str, ...]) -> None:
+    """``commands`` (default: init + cluster-1 (single) + cluster-2 (ha, two pools, image automation)) run with
+    the real command line in a new git repository at ``path``, committed."""
+    path.mkdir(parents=True)
     repo = make_repo(path)
-    for args in (INIT_ARGS, CLUSTER_1, CLUSTER_2):
+    for args in commands or (INIT_ARGS, CLUSTER_1, CLUSTER_2):
         run_cli(*args, "--repo", str(path), check=True)
     repo.git.add(A=True)
-    repo.index.commit("fleet with two clusters")
-    return path
+    repo.index.commit("fleet with two clusters" if not commands else "fleet")
 
 
 @pytest.fixture(scope="session")
-def built_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Like ``fleet``, built once per session for the read-only render and schema tests."""
-    path = tmp_path_factory.mktemp("built") / "fleet"
-    path.mkdir()
-    make_repo(path)
-    for args in (INIT_ARGS, CLUSTER_1, CLUSTER_2):
-        run_cli(*args, "--repo", str(path), check=True)
+def fleet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scaffolded fleet, built once per session (per xdist worker). Never modify it: use ``fleet``."""
+    path = tmp_path_factory.mktemp("fleet-template") / "fleet"
+    _build_fleet(path)
     return path
+
+
+def copy_repo(source: Path, target: Path) -> Path:
+    """A copy of the git repository ``source`` (work tree and ``.git``) at ``target``, its index refreshed (the
+    copies' inodes and times differ from what the index recorded, which plumbing commands would take for
+    edits)."""
+    shutil.copytree(source, target, symlinks=True)
+    subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=target, capture_output=True, check=False)
+    return target
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, fleet_template: Path) -> Path:
+    """A git repository after init + cluster-1 (single) + cluster-2 (ha, two pools, image automation), committed:
+    this test's own copy of the session's ``fleet_template``."""
+    return copy_repo(fleet_template, tmp_path / "fleet")
+
+
+@pytest.fixture(scope="session")
+def small_fleet_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """init + cluster-1, committed, built once per session (per xdist worker). Never modify it: use
+    ``small_fleet``."""
+    path = tmp_path_factory.mktemp("small-fleet-template") / "fleet"
+    _build_fleet(path, INIT_ARGS, CLUSTER_1)
+    return path
+
+
+@pytest.fixture
+def small_fleet(tmp_path: Path, small_fleet_template: Path) -> Path:
+    """A git repository after init + cluster-1, committed: this test's own copy of ``small_fleet_template``."""
+    return copy_repo(small_fleet_template, tmp_path / "fleet")
+
+
+@pytest.fixture(scope="session")
+def built_fleet(tmp_path_factory: pytest.TempPathFactory, fleet_template: Path) -> Path:
+    """The scaffolded fleet for the read-only render and schema tests (one copy per session)."""
+    return copy_repo(fleet_template, tmp_path_factory.mktemp("built") / "fleet")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

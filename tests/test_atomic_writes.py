@@ -186,6 +186,7 @@ def test_plan_exercises_every_kind_of_write(subject: Subject) -> None:
     assert len(subject.calls) > 50
 
 
+@pytest.mark.slow
 def test_oserror_at_every_write(subject: Subject) -> None:
     for k in range(1, len(subject.calls) + 1):
 
@@ -212,6 +213,7 @@ def test_oserror_at_every_write(subject: Subject) -> None:
             subject.reset()
 
 
+@pytest.mark.slow
 def test_sigint_after_every_write(subject: Subject) -> None:
     for k in range(1, len(subject.calls) + 1):
         faults = Faults(after=lambda n, k=k: sigint() if n == k else None)
@@ -226,6 +228,7 @@ def test_sigint_after_every_write(subject: Subject) -> None:
             subject.reset()
 
 
+@pytest.mark.slow
 def test_sigkill_before_every_write_is_recovered_by_the_next_run(subject: Subject) -> None:
     for k in range(1, len(subject.calls) + 1):
         pid = os.fork()

@@ -275,10 +275,6 @@ def test_an_intent_file_with_a_request_above_its_limit_is_refused(fleet: Path) -
 def test_without_a_secret_store_the_server_secrets_are_a_printed_checklist(tmp_path: Path) -> None:
     """SOPS mode without a ClusterSecretStore: nothing can deliver the server's Secrets, so add-cluster lists them
     (the auth Secret in every namespace that reads it) and writes no ExternalSecret and no plaintext."""
-    import os
-    import subprocess
-    import sys
-
     make_repo(tmp_path)
     run_cli(
         "init",
@@ -294,41 +290,34 @@ def test_without_a_secret_store_the_server_secrets_are_a_printed_checklist(tmp_p
         str(tmp_path),
         check=True,
     )
-    env = {**os.environ, "GITOPSGEN_REGISTRY_USERNAME": "robot", "GITOPSGEN_REGISTRY_PASSWORD": "s3cret-pw"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gitopsgen.cli",
-            "add-cluster",
-            "c9",
-            "--registry-credentials",
-            "sops",
-            "--age-recipient",
-            "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29",
-            "--server-mode",
-            "ha",
-            "--database-secret",
-            "pg",
-            "--redis",
-            "bundled",
-            "--redis-secret",
-            "rd",
-            "--auth-secret",
-            "auth",
-            "--ingress-host",
-            "p.example.com",
-            "--tls-secret",
-            "tls",
-            "--worker-pool",
-            "etl:namespace=flows-a",
-            "--worker-pool",
-            "ml:namespace=flows-b",
-            "--repo",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
+    env = {"GITOPSGEN_REGISTRY_USERNAME": "robot", "GITOPSGEN_REGISTRY_PASSWORD": "s3cret-pw"}
+    proc = run_cli(
+        "add-cluster",
+        "c9",
+        "--registry-credentials",
+        "sops",
+        "--age-recipient",
+        "age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29",
+        "--server-mode",
+        "ha",
+        "--database-secret",
+        "pg",
+        "--redis",
+        "bundled",
+        "--redis-secret",
+        "rd",
+        "--auth-secret",
+        "auth",
+        "--ingress-host",
+        "p.example.com",
+        "--tls-secret",
+        "tls",
+        "--worker-pool",
+        "etl:namespace=flows-a",
+        "--worker-pool",
+        "ml:namespace=flows-b",
+        "--repo",
+        str(tmp_path),
         env=env,
         check=True,
     )

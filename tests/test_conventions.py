@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CLUSTER_1, INIT_ARGS, make_repo, run_cli, shared
+from conftest import INIT_ARGS, make_repo, run_cli, shared
 
 CHARTS = "https://prefecthq.github.io/prefect-helm"
 
@@ -23,18 +23,6 @@ def tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and ".git" not in p.relative_to(root).parts
     }
-
-
-@pytest.fixture
-def small_fleet(tmp_path: Path) -> Path:
-    path = tmp_path / "fleet"
-    path.mkdir()
-    repo = make_repo(path)
-    for args in (INIT_ARGS, CLUSTER_1):
-        run_cli(*args, "--repo", str(path), check=True)
-    repo.git.add(A=True)
-    repo.index.commit("fleet")
-    return path
 
 
 # ---------------------------------------------------------------- completion

@@ -137,6 +137,7 @@ def _diff(repo: Path, url: str, *args: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
+@pytest.mark.slow
 def test_overlay_value_change_shows_as_the_rendered_deployment_change(fleet: Path, helm_repo_url: str) -> None:
     patch = fleet / "overlays/cluster-2/prefect-worker/pools/etl/helmrelease-patch.yaml"
     text = patch.read_text()
@@ -166,6 +167,7 @@ def test_overlay_value_change_shows_as_the_rendered_deployment_change(fleet: Pat
     assert "| `cluster-1` | not rendered: no input changed |" in md
 
 
+@pytest.mark.slow
 def test_added_cluster_and_committed_base(fleet: Path, helm_repo_url: str) -> None:
     repo = git.Repo(fleet)
     run_cli("add-cluster", "cluster-3", "--from", "cluster-1", "--repo", str(fleet), check=True)
@@ -188,6 +190,7 @@ def test_added_cluster_and_committed_base(fleet: Path, helm_repo_url: str) -> No
     assert {c["status"] for c in json.loads(out)["clusters"]} == {"skipped"}
 
 
+@pytest.mark.slow
 def test_secret_values_never_reach_the_diff(fleet: Path, helm_repo_url: str) -> None:
     kustomization = fleet / "clusters/cluster-1/prefect/kustomization.yaml"
     data = yaml.safe_load(kustomization.read_text())
@@ -211,6 +214,7 @@ def test_secret_values_never_reach_the_diff(fleet: Path, helm_repo_url: str) -> 
         assert "s3cr3t" not in out and MASKED_CHANGED in out
 
 
+@pytest.mark.slow
 def test_build_errors_are_reported_per_side(fleet: Path, helm_repo_url: str) -> None:
     broken = fleet / "overlays/cluster-1/prefect-server/kustomization.yaml"
     broken.write_text(broken.read_text() + "\nresources:\n  - does-not-exist.yaml\n")
@@ -233,6 +237,7 @@ def test_worktree_is_removed_after_a_diff(fleet: Path) -> None:
     assert git.Repo(fleet).git.worktree("list").count("\n") == 0  # only the main worktree
 
 
+@pytest.mark.slow
 def test_gitlab_note_is_posted_once_and_updated(
     fleet: Path,
     helm_repo_url: str,

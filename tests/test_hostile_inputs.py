@@ -37,6 +37,8 @@ import pytest
 import yaml
 from conftest import serve_directory
 
+pytestmark = pytest.mark.slow  # a bounded subprocess (kustomize under it) per hostile case
+
 # RLIMIT_DATA of the validate subprocess (and of kustomize/kubectl under it): writable private memory (heap and
 # anonymous mappings), which is what an expansion consumes. Not RLIMIT_AS: the Go runtime of helm-python-sdk and the
 # per-thread malloc arenas reserve address space they never use (VmPeak 1.8 GB at 105 MB resident on a two-cluster

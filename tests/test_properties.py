@@ -229,6 +229,7 @@ def fleet_settings(scratch: Path) -> Settings:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=12, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(args=add_cluster_args(), init=st.sampled_from([INIT_ARGS, PUBLIC_INIT_ARGS]))
 def test_any_valid_intent_validates_without_errors(

@@ -36,6 +36,7 @@ def load_all(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
+@pytest.mark.slow
 def test_every_kustomize_dir_builds(built_fleet: Path) -> None:
     dirs = kustomize_dirs(built_fleet)
     # base: 4; cluster-1: 3 overlays + 1 pool + wiring; cluster-2: 4 overlays + 2 pools + wiring
@@ -289,6 +290,7 @@ def test_schema_check_can_fail(applied, crds) -> None:
     assert validate_object(sa, crds)
 
 
+@pytest.mark.slow
 def test_this_repositorys_own_tree_builds() -> None:
     from conftest import ROOT
 

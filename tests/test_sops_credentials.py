@@ -187,6 +187,7 @@ def test_generate_keeps_rotates_and_refuses(
     assert proc.returncode == 2 and "is not encrypted" in proc.stderr
 
 
+@pytest.mark.slow
 def test_the_tree_validates_and_needs_the_decryption_block(
     fleet: Path, age_key: tuple[str, str], login_env: None, helm_repo_url: str
 ) -> None:

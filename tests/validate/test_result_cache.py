@@ -15,7 +15,9 @@ What this module owns:
   digest, what is never read) and the JSON shape of
   :class:`~gitopsgen.validate.clustercache.ClusterOutcome`.
 
-Every test gets its own ``GITOPSGEN_CACHE_DIR`` (results, CRD and chart caches), seen by the subprocesses.
+Every test gets its own ``GITOPSGEN_CACHE_DIR`` (results, CRD and chart caches), seen by the subprocesses: the
+command runs as the console script (``run_console``), each run a new process as in CI, so a warm run owes
+nothing to memory a previous run left behind (the in-process caches of the tool digest, schemas, workers).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli, shared
+from conftest import ROOT, run_console, shared
 
 from gitopsgen.validate.clustercache import ClusterOutcome, cacheable, cluster_key
 from gitopsgen.validate.config import Settings
@@ -69,7 +71,7 @@ def validate(fleet: Path, helm_repo_url: str, *args: str, crds: tuple[Path, ...]
     if crds is None:
         crds = (shared("flux-crds"), shared("external-secrets-crds"))
     crd_args = [a for c in crds for a in ("--crds", str(c))]
-    proc = run_cli(
+    proc = run_console(
         "validate", str(fleet), "--format", "json", *crd_args, "--helm-mirror", f"{CHARTS}={helm_repo_url}", *args
     )
     assert proc.returncode in (0, 1), proc.stderr
@@ -152,6 +154,7 @@ def kustomize_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # ---------------------------------------------------------------- 1. warm == cold
 
 
+@pytest.mark.slow
 def test_warm_run_reports_the_cold_findings_without_building(
     fleet: Path, helm_repo_url: str, cache: Path, kustomize_log: Path
 ) -> None:
@@ -176,6 +179,7 @@ def test_warm_run_reports_the_cold_findings_without_building(
     assert {"crds", "cache", "builds", "repository"} <= set(stats(warm)["stages"])
 
 
+@pytest.mark.slow
 def test_a_different_kustomize_executable_is_a_new_key(fleet: Path, helm_repo_url: str, kustomize_log: Path) -> None:
     assert stats(validate(fleet, helm_repo_url))["clusters_cached"] == 0
     assert stats(validate(fleet, helm_repo_url))["clusters_cached"] == 2
@@ -187,6 +191,7 @@ def test_a_different_kustomize_executable_is_a_new_key(fleet: Path, helm_repo_ur
 # ---------------------------------------------------------------- 2. changes rebuild exactly what they reach
 
 
+@pytest.mark.slow
 def test_an_overlay_change_rebuilds_only_its_cluster(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     before, warm = rebuilt_after(
         fleet,
@@ -198,6 +203,7 @@ def test_an_overlay_change_rebuilds_only_its_cluster(fleet: Path, helm_repo_url:
     assert ("G001", ETL_PATCH) in rules_at(warm) and ("G001", ETL_PATCH) not in rules_at(before)
 
 
+@pytest.mark.slow
 def test_a_shared_base_change_rebuilds_every_cluster(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     # a worker resource request as a string the schema refuses: both clusters' Deployments get it
     before, warm = rebuilt_after(
@@ -210,6 +216,7 @@ def test_a_shared_base_change_rebuilds_every_cluster(fleet: Path, helm_repo_url:
     assert warm["findings"] != before["findings"]
 
 
+@pytest.mark.slow
 def test_a_non_yaml_kustomize_input_is_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     overlay = fleet / "overlays/cluster-1/prefect-worker"
     (overlay / "settings").mkdir()
@@ -229,6 +236,7 @@ def test_a_non_yaml_kustomize_input_is_part_of_the_key(fleet: Path, helm_repo_ur
     assert any(f["rule"] == "B001" and f["cluster"] == "cluster-1" for f in warm["findings"])
 
 
+@pytest.mark.slow
 def test_a_missing_resource_created_later_is_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     """A resource in a directory nothing else reaches: its absence is an input too (B001 until it exists)."""
     edit(
@@ -248,6 +256,7 @@ def test_a_missing_resource_created_later_is_part_of_the_key(fleet: Path, helm_r
     assert not any(f["rule"] == "B001" for f in warm["findings"])
 
 
+@pytest.mark.slow
 def test_a_missing_flux_path_created_later_is_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     prefect = fleet / PREFECT_2
     text = prefect.read_text()
@@ -263,6 +272,7 @@ def test_a_missing_flux_path_created_later_is_part_of_the_key(fleet: Path, helm_
     assert not any(f["rule"] == "F001" for f in warm["findings"])
 
 
+@pytest.mark.slow
 def test_a_substitute_from_config_map_outside_the_cluster_is_part_of_the_key(
     fleet: Path, helm_repo_url: str, cache: Path
 ) -> None:
@@ -293,6 +303,7 @@ def test_a_substitute_from_config_map_outside_the_cluster_is_part_of_the_key(
     assert not any(f["rule"] == "S005" and "cluster-2" in f["cluster"] for f in before["findings"])
 
 
+@pytest.mark.slow
 def test_changed_crds_are_part_of_the_key(fleet: Path, helm_repo_url: str, cache: Path, tmp_path: Path) -> None:
     crds = tmp_path / "flux-crds"
     shutil.copytree(shared("flux-crds"), crds)
@@ -313,6 +324,7 @@ def test_changed_crds_are_part_of_the_key(fleet: Path, helm_repo_url: str, cache
     assert not any("reviewedBy" in f["message"] for f in before["findings"])
 
 
+@pytest.mark.slow
 def test_a_symlinked_manifest_inside_the_repository_is_part_of_the_key(
     fleet: Path, helm_repo_url: str, cache: Path
 ) -> None:
@@ -328,6 +340,7 @@ def test_a_symlinked_manifest_inside_the_repository_is_part_of_the_key(
 # ---------------------------------------------------------------- 3. volatile outcomes are not stored
 
 
+@pytest.mark.slow
 def test_an_unpinned_chart_is_rendered_on_every_run(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     edit(fleet, DEFAULT_PATCH, f"version: {CHART_VERSION}", 'version: ">=2026.0.0"')
     cached = []
@@ -339,6 +352,7 @@ def test_an_unpinned_chart_is_rendered_on_every_run(fleet: Path, helm_repo_url: 
     assert cached == [0, 1]  # then cluster-2 from the cache, cluster-1 rendered again
 
 
+@pytest.mark.slow
 def test_a_chart_that_cannot_be_fetched_online_is_not_stored(fleet: Path, cache: Path) -> None:
     for _ in range(2):
         report = validate(fleet, "http://127.0.0.1:9")  # a mirror that refuses connections: a network failure
@@ -348,6 +362,7 @@ def test_a_chart_that_cannot_be_fetched_online_is_not_stored(fleet: Path, cache:
         assert cluster_entries(cache) == {}
 
 
+@pytest.mark.slow
 def test_offline_outcomes_are_stored_and_a_filled_chart_cache_is_a_new_key(
     fleet: Path, helm_repo_url: str, cache: Path
 ) -> None:
@@ -388,6 +403,7 @@ CORRUPTIONS: dict[str, Callable[[bytes, bytes], bytes]] = {
 }
 
 
+@pytest.mark.slow
 def test_corrupt_and_foreign_entries_are_misses_and_rewritten(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     cold = validate(fleet, helm_repo_url)
     good = cluster_entries(cache)
@@ -422,6 +438,7 @@ def _snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
+@pytest.mark.slow
 def test_no_cache_neither_writes_nor_reads(fleet: Path, helm_repo_url: str, cache: Path) -> None:
     uncached = validate(fleet, helm_repo_url, "--no-cache")
     assert "clusters_cached" not in stats(uncached)
@@ -439,6 +456,7 @@ def test_no_cache_neither_writes_nor_reads(fleet: Path, helm_repo_url: str, cach
 # ---------------------------------------------------------------- 6. G001 on warm runs
 
 
+@pytest.mark.slow
 def test_generated_drift_is_found_on_warm_runs(fleet: Path, helm_repo_url: str) -> None:
     cold = validate(fleet, helm_repo_url)
     assert not any(f["rule"] == "G001" for f in cold["findings"])

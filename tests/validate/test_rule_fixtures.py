@@ -21,6 +21,8 @@ from gitopsgen.validate.catalogue import RULES
 from gitopsgen.validate.config import Settings
 from gitopsgen.validate.findings import Severity
 
+pytestmark = pytest.mark.slow  # every fixture repository is built with kustomize
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CHART_URL = "https://prefecthq.github.io/prefect-helm"
 # R001 (a rule crashed) is tested by making a rule crash; H006 (a render bound exceeded) in tests/test_security.py

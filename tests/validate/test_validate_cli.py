@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli, shared
+from conftest import run_console, shared
 
 from gitopsgen.validate.catalogue import RULES
+
+pytestmark = pytest.mark.slow  # every test starts the console script, most run kustomize
 
 CHART_URL = "https://prefecthq.github.io/prefect-helm"
 
@@ -91,7 +93,7 @@ def mixed_repo(root: Path) -> Path:
 
 
 def validate(root: Path, *args: str) -> Any:
-    return run_cli("validate", str(root), *args)
+    return run_console("validate", str(root), *args)
 
 
 def json_findings(proc: Any) -> list[dict[str, Any]]:
@@ -515,7 +517,7 @@ def every_rule_id() -> list[str]:
 
 
 def test_rules_lists_every_rule() -> None:
-    proc = run_cli("rules")
+    proc = run_console("rules")
     assert proc.returncode == 0, proc.stderr
     listed = re.findall(r"^([A-Z]\d{3})  ", proc.stdout, re.MULTILINE)
     assert listed == every_rule_id()
@@ -523,12 +525,12 @@ def test_rules_lists_every_rule() -> None:
 
 
 def test_rules_json_lists_every_rule() -> None:
-    proc = run_cli("rules", "--format", "json")
+    proc = run_console("rules", "--format", "json")
     assert [r["id"] for r in json.loads(proc.stdout)["rules"]] == every_rule_id()
 
 
 def test_rules_prints_one_rules_doc() -> None:
-    proc = run_cli("rules", "K004")
+    proc = run_console("rules", "K004")
     assert proc.returncode == 0, proc.stderr
     every_rule_id()
     rule = RULES["K004"]
@@ -539,12 +541,12 @@ def test_rules_prints_one_rules_doc() -> None:
 
 
 def test_rules_unknown_id() -> None:
-    proc = run_cli("rules", "Z999")
+    proc = run_console("rules", "Z999")
     assert proc.returncode == 2 and "Z999" in proc.stderr
 
 
 def test_help_documents_the_exit_codes() -> None:
-    proc = run_cli("validate", "--help")
+    proc = run_console("validate", "--help")
     assert proc.returncode == 0
     text = " ".join(proc.stdout.split())
     assert "0: no error findings; 1: error findings; 2: the validation could not run" in text

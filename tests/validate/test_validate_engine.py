@@ -193,11 +193,13 @@ def copy_fleet(clean: Path, tmp_path: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_clean_fleet_has_no_error_findings(clean_result: engine.Result) -> None:
     assert clean_result.clusters == ["cluster-1", "cluster-2"]
     assert errors(clean_result.findings) == [], show(errors(clean_result.findings))
 
 
+@pytest.mark.slow
 def test_clean_fleet_is_really_built(clean_result: engine.Result) -> None:
     """Both clusters are built through their gotk-sync root: every Kustomization and HelmRelease is reached."""
     stats = clean_result.stats
@@ -414,6 +416,7 @@ def run_defect(
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(DEFECTS))
 def test_defect_is_found_at_its_file_and_line(
     case: str, run_defect: Callable[[str], tuple[Path, engine.Result]]
@@ -424,6 +427,7 @@ def test_defect_is_found_at_its_file_and_line(
     assert found == defect.where(root), show(result.findings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(DEFECTS))
 def test_defect_names_its_object_and_clusters(
     case: str, run_defect: Callable[[str], tuple[Path, engine.Result]]
@@ -435,6 +439,7 @@ def test_defect_names_its_object_and_clusters(
     assert all(isinstance(f.column, int) for f in result.findings), show(result.findings)
 
 
+@pytest.mark.slow
 def test_g001_hand_edit_is_the_only_error(run_defect: Callable[[str], tuple[Path, engine.Result]]) -> None:
     """A harmless hand edit of a generated file: only G001, at the first differing line."""
     root, result = run_defect("G001-hand-edit")
@@ -479,6 +484,7 @@ def test_g001_passes_on_a_fresh_fleet(clean_result: engine.Result) -> None:
     assert [f for f in clean_result.findings if f.rule == "G001"] == []
 
 
+@pytest.mark.slow
 def test_g001_stale_generated_file_but_not_a_users_file(
     clean_fleet: Path, fleet_settings: Settings, tmp_path: Path
 ) -> None:
@@ -550,6 +556,7 @@ def where(findings: list[Finding], rule: str) -> set[tuple[str, int]]:
     return {(f.file, f.line) for f in findings if f.rule == rule}
 
 
+@pytest.mark.slow
 def test_small_repo_baseline(tmp_path: Path) -> None:
     """The small repository the config tests start from: one S005 warning, no error."""
     result = engine.validate(small_repo(tmp_path / "repo"), Settings())
@@ -602,6 +609,7 @@ def test_open_audit_sees_reads(tmp_path: Path) -> None:
     assert audit.touched
 
 
+@pytest.mark.slow
 def test_y004_symlinks_leaving_the_repository(tmp_path: Path) -> None:
     outside = write(tmp_path / "outside", {"bad.yaml": "key: [unclosed\n", "dir/also-bad.yaml": "a: [\n"})
     root = small_repo(tmp_path / "repo")
@@ -617,6 +625,7 @@ def test_y004_symlinks_leaving_the_repository(tmp_path: Path) -> None:
     assert audit.touched == []
 
 
+@pytest.mark.slow
 def test_r001_a_crashing_rule_is_a_finding_and_the_others_still_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -731,6 +740,7 @@ def hostile_repo(tmp_path: Path, case: str) -> tuple[Path, Path]:
     return root, outside
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_hostile_input_is_a_finding(case: str, tmp_path: Path) -> None:
     root, outside = hostile_repo(tmp_path, case)
@@ -745,6 +755,7 @@ def test_hostile_input_is_a_finding(case: str, tmp_path: Path) -> None:
     assert where(result.findings, "S005") == {("clusters/c1/app.yaml", IMAGE_LINE)}  # the rest was validated
 
 
+@pytest.mark.slow
 def test_hostile_huge_file(tmp_path: Path) -> None:
     """A 20 MB file (sparse) is refused by size before it is read."""
     root = small_repo(tmp_path / "repo")
@@ -759,17 +770,20 @@ def test_hostile_huge_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- settings and suppression
 
 
+@pytest.mark.slow
 def test_config_disables_a_rule(tmp_path: Path) -> None:
     root = small_repo(tmp_path / "repo", {".gitopsgen.yaml": "disable: [S005]\n"})
     result = engine.validate(root, load_settings(root))
     assert where(result.findings, "S005") == set(), show(result.findings)
 
 
+@pytest.mark.slow
 def test_config_rules_table_disables_a_rule(tmp_path: Path) -> None:
     root = small_repo(tmp_path / "repo", {".gitopsgen.yaml": "rules:\n  S005:\n    enabled: false\n"})
     assert where(engine.validate(root, load_settings(root)).findings, "S005") == set()
 
 
+@pytest.mark.slow
 def test_config_changes_a_severity(tmp_path: Path) -> None:
     root = small_repo(tmp_path / "repo", {".gitopsgen.yaml": "rules:\n  S005: {severity: error}\n"})
     result = engine.validate(root, load_settings(root))
@@ -778,6 +792,7 @@ def test_config_changes_a_severity(tmp_path: Path) -> None:
     assert engine.validate(root, Settings()).exit_code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "pattern", ["clusters/c1/secret.yaml", "clusters/*/secret.yaml", "clusters/c1", "**/secret.yaml"]
 )
@@ -789,6 +804,7 @@ def test_config_ignore_globs(pattern: str, tmp_path: Path) -> None:
     assert where(result.findings, "S001") == set(), show(result.findings)
 
 
+@pytest.mark.slow
 def test_config_from_pyproject(tmp_path: Path) -> None:
     root = small_repo(
         tmp_path / "repo", {"pyproject.toml": '[project]\nname = "x"\n\n[tool.gitopsgen]\ndisable = ["S005"]\n'}
@@ -798,6 +814,7 @@ def test_config_from_pyproject(tmp_path: Path) -> None:
     assert where(engine.validate(root, settings).findings, "S005") == set()
 
 
+@pytest.mark.slow
 def test_dotfile_wins_over_pyproject(tmp_path: Path) -> None:
     root = small_repo(
         tmp_path / "repo",
@@ -820,6 +837,7 @@ def _with_comment(line: int, comment: str, *, own_line: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("text", "suppressed"),
     [
@@ -849,6 +867,7 @@ def test_inline_ignore(text: str, suppressed: bool, tmp_path: Path) -> None:
         assert len(s005) == 1 and s005[0].file == "clusters/c1/app.yaml", show(result.findings)
 
 
+@pytest.mark.slow
 def test_inline_ignore_covers_only_its_file(tmp_path: Path) -> None:
     root = write(
         tmp_path / "repo",
@@ -866,6 +885,7 @@ def test_inline_ignore_covers_only_its_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- this repository
 
 
+@pytest.mark.slow
 def test_the_projects_own_tree_validates(helm_repo_url: str, tmp_path: Path) -> None:
     settings = replace(
         load_settings(ROOT),  # [tool.gitopsgen] ignores tests/: the rule fixtures are broken on purpose
