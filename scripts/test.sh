@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up .venv, then runs ruff, mypy --strict (config in pyproject.toml) and the whole test suite. Extra arguments
+# Sets up .venv, then runs ruff, mypy --strict and vulture (config in pyproject.toml) and the whole test suite. Extra arguments
 # go to pytest (e.g. -m "not slow and not runtime and not gitlab_ci_local": the fast layer, README's "Test layers").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,7 @@ bash scripts/setup.sh
 .venv/bin/ruff check gitopsgen tests
 .venv/bin/ruff format --check gitopsgen tests
 .venv/bin/mypy
+.venv/bin/vulture
 # on every core (pytest-xdist, one test file per worker: module fixtures such as the gitlab-ci-local pipelines
 # are built once); '-n 0' in the arguments runs in this process (pdb, -x). The 15 slowest tests are printed.
 .venv/bin/python -m pytest -q -n auto --dist loadfile --durations=15 "$@"
