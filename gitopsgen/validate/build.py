@@ -24,9 +24,11 @@ from typing import Any
 
 import yaml
 
+from .batchbuild import Job, build_all, confined
+from .batchbuild import enabled as batch_enabled
 from .entries import Entry, discover, normal_path
 from .findings import Finding, Rule, Severity, object_name, register
-from .kustomize import B001, B002, Built, Scanner, Transforms, build, kustomization_file, rel
+from .kustomize import B001, B002, Built, Scanner, Transforms, kustomization_file, rel
 from .load import YAML_SUFFIXES, Loaded, inside
 from .model import Cluster, Document, Manifest
 from .secrets import by_operator
@@ -141,6 +143,7 @@ class Repository:
         self.root = root
         self.loaded = loaded
         self.command = command
+        self.batch = batch_enabled()  # several Flux Kustomizations per kustomize run (:mod:`.batchbuild`)
         self.by_file: dict[str, list[Document]] = {f: lf.documents for f, lf in loaded.files.items()}
         self.scanner = Scanner(root, self.by_file)
         self.clusters_dir = clusters_dir
@@ -155,6 +158,9 @@ class Repository:
         for d in loaded.documents:
             if d.is_object:
                 self._by_name.setdefault((str(d.data["kind"]), _meta(d.data).get("name", "")), []).append(d)
+
+    def documents_of(self, file: str) -> list[Document]:
+        return self.by_file.get(file, [])
 
     def cluster_names(self) -> list[str]:
         return sorted(self.entries)
@@ -226,6 +232,7 @@ class _Pending:
     targets: list[Path]
     transforms: Transforms
     patches: set[str]
+    confined: bool = False  # may share a kustomize run with others (:func:`.batchbuild.confined`)
 
 
 class ClusterBuilder:
@@ -258,14 +265,12 @@ class ClusterBuilder:
                     seen.add(key)
                     todo.append(ks)
             self.result.kustomizations += len(todo)
-            started = [
-                (ks, p, pool.submit(build, self.repo.root, p.targets, p.transforms, self.repo.command))
-                for ks in todo
-                if (p := self._prepare(ks)) is not None
-            ]
+            prepared = [(ks, p) for ks in todo if (p := self._prepare(ks)) is not None]
+            jobs = [Job(tuple(p.targets), p.transforms, p.confined) for _, p in prepared]
+            builds = build_all(self.repo.root, jobs, self.repo.command, pool, self.repo.documents_of, self.repo.batch)
             level = []
-            for ks, p, future in started:
-                for manifest in self._complete(ks, p, future.result()):
+            for (ks, p), built in zip(prepared, builds, strict=True):
+                for manifest in self._complete(ks, p, built):
                     self.result.cluster.manifests.append(manifest)
                     if is_flux_kustomization(manifest.data):
                         level.append(manifest)
@@ -337,7 +342,7 @@ class ClusterBuilder:
             images=tuple(spec.get("images") or []),
             components=tuple(components),
         )
-        return _Pending(spec, target, targets, transforms, scan.patches)
+        return _Pending(spec, target, targets, transforms, scan.patches, confined(scan.documents.values()))
 
     def _complete(self, ks: Manifest, pending: _Pending, built: Built) -> list[Manifest]:
         """The objects ``ks`` applies, from kustomize's output: Flux's post-build steps and the lines."""
