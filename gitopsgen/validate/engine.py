@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,10 @@ from .helmstage import HelmStage
 from .hosts import HostPolicy
 from .inputs import Inputs, cluster_inputs
 from .kustomize import B001, build, kustomization_file, kustomize_command, rel
+from .kustomize import RUNS as kustomize_runs
 from .load import Limits, Loaded, inline_ignores, is_ignored, load_repository
 from .model import Context, Manifest
+from .negcache import NegativeCache
 from .parsecache import ParseCache, YamlFiles
 from .resultcache import ResultCache, tool_digest
 from .schemas import SchemaStore, crd_cache_dir
@@ -170,14 +172,27 @@ class Workspace:
         return Rendered(result, outcome.findings, outcome.releases)
 
     def render(self, names: list[str]) -> list[Rendered]:
-        """Several clusters, in parallel threads; the kustomize runs of all of them share one pool sized to
-        the cores, so one cluster alone still builds its Kustomizations side by side."""
+        """Several clusters, in parallel threads, in the order of ``names`` (see :meth:`render_each`)."""
+        done = {r.build.cluster.name: r for r in self.render_each(names)}
+        return [done[n] for n in names]
+
+    def render_each(self, names: list[str]) -> Iterator[Rendered]:
+        """Several clusters, in parallel threads, each as soon as it is rendered: the caller's work on one
+        (schemas, rules) overlaps the kustomize runs and Helm renders of the next. The kustomize runs of all
+        of them share one pool sized to the cores, so one cluster alone still builds its Kustomizations
+        side by side."""
         if not names:
-            return []
+            return
         cores = os.cpu_count() or 2
         workers = max(2, min(len(names), cores * 2))
         with ThreadPoolExecutor(max_workers=cores + 1) as builds, ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda n: self.render_one(n, builds), names))
+            futures = [pool.submit(self.render_one, n, builds) for n in names]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
 
 
 @dataclass
@@ -212,6 +227,30 @@ class Timings(dict[str, float]):
         self.progress = progress
 
     @contextmanager
+    def overlapped(self, outer: str, *inner: str) -> Iterator[Callable[[str], AbstractContextManager[None]]]:
+        """Stage ``outer``, within which the ``inner`` stages are timed as they occur (each given to the
+        caller's ``spent(name)``); ``outer`` gets its own time less theirs, so the stages still add up."""
+        if self.progress is not None:
+            self.progress(STAGE_WORDS.get(outer, outer))
+        started = time.perf_counter()
+        self[outer] = self.get(outer, 0.0)
+        before = {n: self.setdefault(n, 0.0) for n in inner}
+
+        @contextmanager
+        def spent(name: str) -> Iterator[None]:
+            t = time.perf_counter()
+            try:
+                yield
+            finally:
+                self[name] = self.get(name, 0.0) + time.perf_counter() - t
+
+        try:
+            yield spent
+        finally:
+            inside = sum(self.get(n, 0.0) - before[n] for n in inner)
+            self[outer] = self.get(outer, 0.0) + time.perf_counter() - started - inside
+
+    @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         if self.progress is not None:
             self.progress(STAGE_WORDS.get(name, name))
@@ -224,6 +263,7 @@ class Timings(dict[str, float]):
 
 def validate(root: Path, settings: Settings, progress: Callable[[str], None] | None = None) -> Result:
     started = time.perf_counter()
+    runs = kustomize_runs.value
     root = root.resolve()
     timings = Timings(progress)
     cache = ResultCache.open(settings.cache)
@@ -234,6 +274,8 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
         refused: list[Finding] = []
         store = schema_store(root, settings, loaded.documents, cache, refused)
     workspace = Workspace.open(root, settings, loaded)
+    if cache.enabled and not settings.offline:
+        workspace.helm.fetcher.negative = NegativeCache(cache)
     texts = {f: lf.text for f, lf in loaded.files.items()}
 
     with timings.stage("cache"):
@@ -244,19 +286,21 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
         scope = narrow(workspace, names, inputs)
         schemas_digest = store.digest() if cache.enabled else ""
         outcomes, keys = cached_outcomes(workspace, schemas_digest, cache, scope.names, inputs)
-    with timings.stage("builds"):
-        builds = workspace.render([n for n in scope.names if n not in outcomes])
     schemas = SchemaChecks(store, cache, schemas_digest)
-    with timings.stage("schemas"):
-        for r in builds:
+    # each cluster's schema checks and rules run as soon as it is built, while the next ones build; "builds"
+    # is then the time spent waiting for builds, "schemas" and "rules" the time spent on them
+    with timings.overlapped("builds", "schemas", "rules") as spent:
+        for r in workspace.render_each([n for n in scope.names if n not in outcomes]):
             name = r.build.cluster.name
-            outcomes[name] = built_outcome(r, schemas, workspace.repo.entries[name].operator)
-    with timings.stage("rules"):
-        for r in builds:
-            outcome = outcomes[r.build.cluster.name]
-            outcome.findings += run_rules(rules.CLUSTER, Context(root, [], {}, [r.build.cluster]), outcome.name)
-            if outcome.name in keys and cacheable(outcome, settings.offline):
-                cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
+            with spent("schemas"):
+                outcome = outcomes[name] = built_outcome(r, schemas, workspace.repo.entries[name].operator)
+            with spent("rules"):
+                outcome.findings += run_rules(rules.CLUSTER, Context(root, [], {}, [r.build.cluster]), outcome.name)
+                negative = workspace.helm.fetcher.negative
+                if negative is not None and any(f.rule == "H007" for f in outcome.findings):
+                    outcome.until = negative.expires  # holds only while the failed fetch is remembered
+                if outcome.name in keys and cacheable(outcome, settings.offline, outcome.until is not None):
+                    cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
 
     done = [outcomes[n] for n in scope.names]
     findings = [*loaded.findings, *refused, *(f for o in done for f in o.findings)]
@@ -289,6 +333,7 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
         "kustomizations": sum(o.kustomizations for o in done),
         "helm_releases": sum(o.releases for o in done),
         "objects": checked,
+        "kustomize_runs": kustomize_runs.value - runs,  # processes started (of this run alone when runs do not overlap)
         "seconds": round(time.perf_counter() - started, 3),
         "stages": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -363,7 +408,7 @@ def cached_outcomes(
     found: dict[str, ClusterOutcome] = {}
     for n in names:
         outcome = ClusterOutcome.from_json(cache.get(CLUSTER_KIND, keys[n]), n)
-        if outcome is not None:
+        if outcome is not None and not outcome.expired(time.time()):
             found[n] = outcome
     return found, keys
 

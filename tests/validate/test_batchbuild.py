@@ -72,7 +72,6 @@ def both_ways(root: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -
     findings_alone = [f.to_json() for f in engine.validate(root, settings).findings]
     monkeypatch.setenv(BATCH_ENV, "1")
     assert [f.to_json() for f in engine.validate(root, settings).findings] == findings_alone
-    assert runs_batched <= runs_alone
     return runs_alone, runs_batched
 
 
