@@ -54,6 +54,7 @@ class ClusterOutcome:
     cached: bool = False
     volatile: bool = False  # something in it may not recur (see :func:`cacheable`)
     until: float | None = None  # valid until then (epoch seconds): it holds a remembered fetch failure
+    floating: bool = False  # a chart of a floating version was rendered (not stored: only decides storing)
 
     def expired(self, now: float) -> bool:
         return self.until is not None and self.until <= now
@@ -118,8 +119,10 @@ def cacheable(outcome: ClusterOutcome, offline: bool = False, remembered: bool =
     """Whether the outcome depends only on what its key covers (no download failure, unpinned chart, crash,
     kustomize time-out; ``offline``: the chart findings depend on the chart cache, which the key covers;
     ``remembered``: unfetchable charts (H007) are remembered by :mod:`.negcache`, so an outcome whose only
-    volatile findings they are holds until its ``until``)."""
-    volatile = _VOLATILE_OFFLINE if offline else _VOLATILE - ({"H007"} if remembered else set())
+    volatile findings they are — and H005 of charts that were not fetched — holds until its ``until``)."""
+    volatile = _VOLATILE_OFFLINE if offline else _VOLATILE
+    if remembered and not offline:  # H005 too when no floating chart was rendered: nothing was resolved
+        volatile = volatile - {"H007"} - (set() if outcome.floating else {"H005"})
     return not outcome.volatile and not any(f.rule in volatile for f in outcome.findings)
 
 

@@ -169,7 +169,7 @@ class Workspace:
         result = ClusterBuilder(self.repo, name).run(pool)
         outcome = self.helm.run(result.cluster, self.repo.repo_sources)
         result.cluster.manifests += outcome.manifests
-        return Rendered(result, outcome.findings, outcome.releases)
+        return Rendered(result, outcome.findings, outcome.releases, outcome.floating)
 
     def render(self, names: list[str]) -> list[Rendered]:
         """Several clusters, in parallel threads, in the order of ``names`` (see :meth:`render_each`)."""
@@ -200,6 +200,7 @@ class Rendered:
     build: ClusterBuild
     helm_findings: list[Finding]
     releases: int
+    floating: bool = False  # a chart of a floating version was rendered
 
     @property
     def findings(self) -> list[Finding]:
@@ -372,6 +373,7 @@ def built_outcome(r: Rendered, schemas: SchemaChecks, operator: bool = False) ->
         manifest_files={m.file for m in cluster.manifests},
         images=image_summary(cluster.manifests),
         volatile=r.build.volatile,
+        floating=r.floating,
     )
     outcome.objects, more = schemas.check(cluster.manifests, operator)
     outcome.findings += more

@@ -107,6 +107,7 @@ class HelmOutcome:
     findings: list[Finding] = field(default_factory=list)
     releases: int = 0
     unavailable: set[str] = field(default_factory=set)  # chart sources already reported (H007)
+    floating: bool = False  # a chart of a floating version (H005) was fetched and rendered: may change
 
 
 def release_name(hr: Manifest) -> str:
@@ -211,7 +212,8 @@ class HelmStage:
             oci = source.data.get("spec") if isinstance(source.data.get("spec"), dict) else {}
             ref = oci.get("ref") if isinstance(oci.get("ref"), dict) else {}
             version = str(ref.get("tag") or ref.get("semver") or "")
-            if not ref.get("digest") and not is_exact_version(version):
+            floating = not ref.get("digest") and not is_exact_version(version)
+            if floating:
                 self._finding(
                     out, H005, hr, f"OCIRepository {ns}/{name} follows {version or 'latest'}", "spec", "chartRef"
                 )
@@ -238,7 +240,8 @@ class HelmStage:
                     out, _rule("H001"), hr, f"charts from a {kind} are not rendered by the validator", "spec", "chart"
                 )
                 return None
-            if not is_exact_version(version):
+            floating = not is_exact_version(version)
+            if floating:
                 self._finding(
                     out,
                     H005,
@@ -255,7 +258,9 @@ class HelmStage:
                 url = "oci://" + url
             request = ChartRequest(url=url, chart=chart, version=version)
         try:
-            return self.fetcher.fetch(request)
+            archive = self.fetcher.fetch(request)
+            out.floating = out.floating or floating
+            return archive
         except ChartUnavailable as exc:
             self._unavailable(out, hr, source, request.url, exc)
             return None

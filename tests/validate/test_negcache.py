@@ -16,7 +16,9 @@ import pytest
 
 from gitopsgen.validate import engine, negcache
 from gitopsgen.validate.charts import ChartFetcher, ChartRequest, ChartUnavailable
+from gitopsgen.validate.clustercache import ClusterOutcome, cacheable
 from gitopsgen.validate.config import Settings
+from gitopsgen.validate.findings import Finding
 from gitopsgen.validate.resultcache import ResultCache
 
 pytestmark = pytest.mark.slow
@@ -58,3 +60,13 @@ def test_the_fetcher_answers_from_the_negative_cache(tmp_path: Path) -> None:
     assert later.negative.expires is not None and later.negative.expires > time.time()
     expired = negcache.NegativeCache(cache, clock=lambda: time.time() + negcache.TTL + 1)
     assert expired.get(("chart", "https://charts.example.invalid/x", "x", "1.0.0", "", False)) is None
+
+
+def test_what_a_remembered_failure_makes_storable() -> None:
+    """H007, and H005 when no floating chart was rendered (nothing was resolved); never H001 or a rendered
+    floating chart, and offline the chart cache's listing decides as before."""
+    outcome = ClusterOutcome("c", [Finding("f", 1, "H005", "m"), Finding("f", 2, "H007", "m")])
+    assert not cacheable(outcome) and cacheable(outcome, remembered=True)
+    outcome.floating = True
+    assert not cacheable(outcome, remembered=True)
+    assert not cacheable(ClusterOutcome("c", [Finding("f", 1, "H001", "m")]), remembered=True)
