@@ -57,8 +57,8 @@ def check_kustomize() -> Check:
 
 def check_schemas(root: Path, settings: Any) -> Check:
     from .errors import InputError
-    from .validate.engine import schema_store
     from .validate.load import load_repository
+    from .validate.workspace import schema_store
 
     try:
         store = schema_store(root, settings, load_repository(root, settings.ignore).documents)
@@ -78,8 +78,10 @@ def check_schemas(root: Path, settings: Any) -> Check:
 
 def check_charts(root: Path, settings: Any) -> Check:
     from .errors import InputError
-    from .intent import FLEET_FILE, load_fleet
-    from .validate.charts import ChartError, ChartFetcher, ChartRequest, default_cache_dir
+    from .generate.intent import FLEET_FILE
+    from .generate.intentfiles import load_fleet
+    from .validate.chartarchive import ChartError
+    from .validate.charts import ChartFetcher, ChartRequest, default_cache_dir
 
     if not (root / FLEET_FILE).is_file():
         return Check("charts", OK, f"no {FLEET_FILE}: charts are checked per HelmRelease by 'gitopsgen validate'")

@@ -1,4 +1,4 @@
-"""All-or-nothing writes of ``gitopsgen.tree.apply``: fault injection at every filesystem write, the lock.
+"""All-or-nothing writes of ``gitopsgen.generate.treewrite.apply``: fault injection at every filesystem write, the lock.
 
 Each fault test counts the writes ``apply`` makes for a realistic plan (``generate`` after an intent edit
 that changes, adds and deletes files; ``add-cluster``), then for every k makes the k-th write fail:
@@ -26,11 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from gitopsgen import generator, tree
-from gitopsgen import intent as it
 from gitopsgen.errors import InputError
+from gitopsgen.generate import generator, intentfiles, tree, treewrite
 
-# every function through which tree.py writes, creates, renames or removes
+# every function through which treewrite.py writes, creates, renames or removes
 OPS = ("open", "write", "fsync", "fchmod", "ftruncate", "close", "replace", "unlink", "mkdir", "rmdir")
 
 Snapshot = tuple[frozenset[str], dict[str, tuple[int, str]]]
@@ -135,8 +134,8 @@ def generate_plan(root: Path) -> tree.Plan:
 
 
 def add_cluster_plan(root: Path) -> tree.Plan:
-    fleet = it.load_fleet(root)
-    cluster = dataclasses.replace(it.load_cluster(root, "cluster-2"), name="cluster-9", cluster_uid="uid-9")
+    fleet = intentfiles.load_fleet(root)
+    cluster = dataclasses.replace(intentfiles.load_cluster(root, "cluster-2"), name="cluster-9", cluster_uid="uid-9")
     p = generator.plan_cluster(root, fleet, cluster, with_intent=True)
     assert p.write and all(p.current.get(rel) is None for rel in p.write)
     return p
@@ -157,7 +156,7 @@ class Subject:
         self.pristine = pristine
         counter = Faults()
         with counter.installed():
-            tree.apply(root, self.plan)
+            treewrite.apply(root, self.plan)
         assert snapshot(root) == self.after, "an undisturbed run writes exactly the plan"
         assert not journal(root).exists()
         self.calls = counter.calls
@@ -196,7 +195,7 @@ def test_oserror_at_every_write(subject: Subject) -> None:
 
         with Faults(fail).installed():
             try:
-                tree.apply(subject.root, subject.plan)
+                treewrite.apply(subject.root, subject.plan)
                 raised: BaseException | None = None
             except OSError as exc:
                 raised = exc
@@ -217,7 +216,7 @@ def test_sigint_after_every_write(subject: Subject) -> None:
     for k in range(1, len(subject.calls) + 1):
         faults = Faults(after=lambda n, k=k: sigint() if n == k else None)
         with faults.installed(), pytest.raises(KeyboardInterrupt):
-            tree.apply(subject.root, subject.plan)
+            treewrite.apply(subject.root, subject.plan)
         where = f"SIGINT after write {k} {subject.calls[k - 1]}"
         assert not journal(subject.root).exists(), where
         if k < subject.shield_at:
@@ -235,13 +234,13 @@ def test_sigkill_before_every_write_is_recovered_by_the_next_run(subject: Subjec
             try:
                 kill = lambda n, name, args, k=k: os.kill(os.getpid(), signal.SIGKILL) if n == k else None  # noqa: E731
                 with Faults(kill).installed():
-                    tree.apply(subject.root, subject.plan)
+                    treewrite.apply(subject.root, subject.plan)
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
         where = f"SIGKILL before write {k} {subject.calls[k - 1]}"
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, where
-        with tree.lock(subject.root):  # the next run: rolls back, or finishes once committed
+        with treewrite.lock(subject.root):  # the next run: rolls back, or finishes once committed
             pass
         assert not journal(subject.root).exists(), where
         if k <= subject.commit_at:
@@ -265,11 +264,11 @@ def test_failed_rollback_is_finished_by_the_next_run(subject: Subject) -> None:
             raise injected(n, name)
 
     with Faults(fail).installed(), pytest.raises(InputError, match="undoing it failed too") as info:
-        tree.apply(subject.root, subject.plan)
+        treewrite.apply(subject.root, subject.plan)
     assert "next gitopsgen run in this repository undoes it" in str(info.value)
     assert isinstance(info.value.__context__, OSError)
     assert snapshot(subject.root) != subject.before and journal(subject.root).exists()
-    with tree.lock(subject.root):
+    with treewrite.lock(subject.root):
         pass
     assert snapshot(subject.root) == subject.before
     assert not journal(subject.root).exists()
@@ -284,7 +283,7 @@ def test_second_ctrl_c_during_rollback_waits_for_it(subject: Subject) -> None:
 
     with Faults(fail, after=lambda n: sigint() if n == k + 1 else None).installed():
         with pytest.raises(KeyboardInterrupt):
-            tree.apply(subject.root, subject.plan)
+            treewrite.apply(subject.root, subject.plan)
     assert snapshot(subject.root) == subject.before
     assert not journal(subject.root).exists()
 
@@ -298,10 +297,10 @@ def test_failed_cleanup_after_commit_is_finished_by_the_next_run(subject: Subjec
         Faults(fail).installed(),
         pytest.raises(InputError, match=r"every file was written, but .*could not be removed"),
     ):
-        tree.apply(subject.root, subject.plan)
+        treewrite.apply(subject.root, subject.plan)
     _, files = snapshot(subject.root)
     assert {f: v for f, v in files.items() if ".gitopsgen-" not in f} == subject.after[1]
-    with tree.lock(subject.root):
+    with treewrite.lock(subject.root):
         pass
     assert snapshot(subject.root) == subject.after
     assert not journal(subject.root).exists()
@@ -312,8 +311,8 @@ def test_failed_cleanup_after_commit_is_finished_by_the_next_run(subject: Subjec
 HOLD = """
 import sys
 from pathlib import Path
-from gitopsgen import tree
-with tree.lock(Path(sys.argv[1])):
+from gitopsgen.generate import treewrite
+with treewrite.lock(Path(sys.argv[1])):
     print("locked", flush=True)
     sys.stdin.read()
 """
@@ -338,31 +337,31 @@ def test_second_run_is_refused_while_the_first_writes(fleet: Path) -> None:
     before = snapshot(fleet)
     with held_elsewhere(fleet) as proc:
         with pytest.raises(InputError) as info:
-            tree.apply(fleet, p)
+            treewrite.apply(fleet, p)
         message = str(info.value)
         assert message.startswith(f"another gitopsgen run is writing this repository (pid {proc.pid}, since ")
         assert message.endswith("); try again when it ends") and "\n" not in message
         assert snapshot(fleet) == before
-    tree.apply(fleet, p)  # released when the first run ended
+    treewrite.apply(fleet, p)  # released when the first run ended
     assert snapshot(fleet) == planned(before, p)
 
 
 def test_lock_is_released_after_an_exception_and_nests(fleet: Path) -> None:
     p = generate_plan(fleet)
-    with pytest.raises(ValueError), tree.lock(fleet):
+    with pytest.raises(ValueError), treewrite.lock(fleet):
         raise ValueError("boom")
     with held_elsewhere(fleet):
         pass  # could take it
     before = snapshot(fleet)
-    with tree.lock(fleet):  # held across planning and apply, as a caller may
-        tree.apply(fleet, generator.plan_all(fleet))
+    with treewrite.lock(fleet):  # held across planning and apply, as a caller may
+        treewrite.apply(fleet, generator.plan_all(fleet))
         assert (fleet / ".git" / "gitopsgen.lock").read_text().startswith(f"pid {os.getpid()}, since ")
     assert snapshot(fleet) == planned(before, p)
 
 
 def test_lock_outside_git_sits_in_the_root_and_is_not_planned(tmp_path: Path) -> None:
     p = tree.plan(tmp_path, {"owned/a.yaml": "a: 1\n"}, ["owned"])
-    tree.apply(tmp_path, p)
+    treewrite.apply(tmp_path, p)
     assert (tmp_path / ".gitopsgen.lock").is_file() and not (tmp_path / ".gitopsgen.journal").exists()
     assert tree.plan(tmp_path, {"owned/a.yaml": "a: 1\n"}, ["owned"]).empty
 
@@ -376,7 +375,7 @@ def test_file_changed_between_plan_and_apply_is_refused(fleet: Path) -> None:
     (fleet / rel).write_text("edited by someone else\n")
     before = snapshot(fleet)
     with pytest.raises(InputError, match=f"^{rel} changed while gitopsgen was planning; run it again$"):
-        tree.apply(fleet, p)
+        treewrite.apply(fleet, p)
     assert snapshot(fleet) == before
 
 
@@ -387,7 +386,7 @@ def test_file_created_between_plan_and_apply_is_refused(fleet: Path) -> None:
     (fleet / rel).write_text("mine\n")
     before = snapshot(fleet)
     with pytest.raises(InputError, match="changed while gitopsgen was planning"):
-        tree.apply(fleet, p)
+        treewrite.apply(fleet, p)
     assert snapshot(fleet) == before
 
 
@@ -398,7 +397,7 @@ def test_leftovers_without_a_journal_are_refused(fleet: Path, leftover: str) -> 
     p = generate_plan(fleet)
     before = snapshot(fleet)
     with pytest.raises(InputError) as info:
-        tree.apply(fleet, p)
+        treewrite.apply(fleet, p)
     message = str(info.value)
     assert f"an interrupted gitopsgen run left overlays/cluster-2/prefect-worker/{leftover}" in message
     assert "move each .gitopsgen-bak-NAME back over NAME, delete the .gitopsgen-tmp-* files" in message
@@ -408,4 +407,4 @@ def test_leftovers_without_a_journal_are_refused(fleet: Path, leftover: str) -> 
 def test_unreadable_journal_is_refused(fleet: Path) -> None:
     journal(fleet).write_text("{not json")
     with pytest.raises(InputError, match=r"gitopsgen\.journal .*interrupted gitopsgen run.*then delete that file"):
-        tree.apply(fleet, generate_plan(fleet))
+        treewrite.apply(fleet, generate_plan(fleet))

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import CLUSTER_2, INIT_ARGS, make_repo, run_cli, shared
 
-from gitopsgen.render import jobtemplate
+from gitopsgen.generate.render import jobtemplate
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -433,10 +433,11 @@ def _leaves(value: object, path: str = "") -> dict[str, object]:
 def test_from_keeps_every_setting_not_overridden(fleet: Path) -> None:
     import dataclasses
 
-    from gitopsgen import intent as it
+    from gitopsgen.generate import intent as it
+    from gitopsgen.generate import intentfiles
 
     (fleet / "intent/clusters/full.yaml").write_text(FULL_TEMPLATE)
-    template = it.load_cluster(fleet, "full")
+    template = intentfiles.load_cluster(fleet, "full")
     # the template sets every field of the intent to something other than its default: a new field
     # must be added to FULL_TEMPLATE, so --from is tested over all settings
     defaults = {
@@ -470,8 +471,8 @@ def test_from_keeps_every_setting_not_overridden(fleet: Path) -> None:
         "add-cluster", "copy", "--from", "full", "--ingress-host", "prefect.copy.example.com", "--repo", str(fleet)
     )
     assert proc.returncode == 0, proc.stderr
-    copy = _leaves(it.cluster_to_dict(it.load_cluster(fleet, "copy")))
-    original = _leaves(it.cluster_to_dict(template))
+    copy = _leaves(intentfiles.cluster_to_dict(intentfiles.load_cluster(fleet, "copy")))
+    original = _leaves(intentfiles.cluster_to_dict(template))
     overridden = {"name", "clusterUid", "server.ingress.host"}
     assert set(copy) == set(original)
     assert {k: v for k, v in copy.items() if k not in overridden} == {
@@ -493,5 +494,5 @@ def test_from_keeps_every_setting_not_overridden(fleet: Path) -> None:
         str(fleet),
     )
     assert proc.returncode == 0, proc.stderr
-    ingress = it.load_cluster(fleet, "copy2").server.ingress
+    ingress = intentfiles.load_cluster(fleet, "copy2").server.ingress
     assert ingress == it.IngressIntent(host="prefect.copy2.example.com", class_name="traefik", tls_secret="copy2-tls")

@@ -236,7 +236,7 @@ def test_pre_commit_hooks_run_on_a_fleet(small_fleet: Path, tmp_path: Path, helm
 
 
 def test_diff_format_follows_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitopsgen.cli import default_diff_format
+    from gitopsgen.cli.diff import default_diff_format
 
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)

@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 
 from gitopsgen.docs import PAGES, undocumented, walk
-from gitopsgen.intent import Fleet
+from gitopsgen.generate.intent import Fleet
 
 
 def test_every_intent_field_is_described() -> None:

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from conftest import run_cli
 
-from gitopsgen import fleetops
 from gitopsgen.errors import InputError
+from gitopsgen.generate import fleetops
 
 OLD_PREFECT, OLD_CHART = "3.8.3", "2026.8.18172642"
 NEW_PREFECT, NEW_CHART = "3.8.4", "2026.9.2143015"

@@ -10,7 +10,7 @@ import yaml
 from conftest import CLUSTER_1, INIT_ARGS, make_repo, run_cli
 
 from gitopsgen import __version__
-from gitopsgen.generatorversion import check_mismatch, newer_than_running
+from gitopsgen.generate.generatorversion import check_mismatch, newer_than_running
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""gitopsgen.git on real repositories: branch, commit, push with GitLab merge-request options to a bare remote."""
+"""gitopsgen.publish.git on real repositories: branch, commit, push with GitLab merge-request options to a bare
+remote."""
 
 from __future__ import annotations
 
@@ -12,15 +13,12 @@ import pytest
 from conftest import make_repo
 
 from gitopsgen.errors import InputError
-from gitopsgen.git import (
-    MAX_PUSH_OPTION_BYTES,
+from gitopsgen.publish.changes import MAX_PUSH_OPTION_BYTES, check_branch_name, describe_changes, merge_request_options
+from gitopsgen.publish.git import (
     abandon_branch,
     changed_paths,
-    check_branch_name,
     check_clean_index,
     commit_paths,
-    describe_changes,
-    merge_request_options,
     push,
     start_branch,
     worktree_at,

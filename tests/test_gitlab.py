@@ -1,4 +1,5 @@
-"""gitopsgen.gitlab against a real HTTP server on 127.0.0.1 that speaks ``GET /user`` and the three notes endpoints."""
+"""gitopsgen.publish.gitlab against a real HTTP server on 127.0.0.1 that speaks ``GET /user`` and the three notes
+endpoints."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from gitopsgen.errors import InputError
-from gitopsgen.gitlab import (
+from gitopsgen.publish.gitlab import (
     DEFAULT_MARKER,
     MAX_NOTE_BYTES,
     ci_environment_reason,

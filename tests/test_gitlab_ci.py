@@ -104,7 +104,7 @@ def test_both_schemas_reject_a_broken_pipeline(pipelines: dict[str, Path], tmp_p
 
 
 def test_init_writes_the_scaffold_pipeline(pipelines: dict[str, Path]) -> None:
-    from gitopsgen.scaffold import GITLAB_CI
+    from gitopsgen.generate.scaffold import GITLAB_CI
 
     assert pipelines["scaffold"].read_text() == GITLAB_CI
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import run_cli
 
-from gitopsgen.coowned import Policy, keep, same
+from gitopsgen.generate.coowned import Policy, keep, same
 
 PREFECT_YAML = "clusters/cluster-2/prefect/prefect.yaml"
 AUTOMATION = "clusters/cluster-2/prefect/image-update-automation.yaml"

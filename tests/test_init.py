@@ -16,7 +16,7 @@ import yaml
 from conftest import CLUSTER_1, INIT_ARGS, make_repo, run_cli
 
 from gitopsgen.errors import InputError
-from gitopsgen.initsettings import complete, missing
+from gitopsgen.generate.initsettings import complete, missing
 
 
 def fleet_settings(root: Path) -> dict:

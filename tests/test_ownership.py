@@ -221,7 +221,7 @@ def test_values_without_the_chart_are_written_and_said_to_be_unchecked(
 
 def test_values_must_be_string_keyed_mappings_of_bounded_depth() -> None:
     from gitopsgen.errors import InputError
-    from gitopsgen.intent import MAX_VALUES_DEPTH, check_values
+    from gitopsgen.generate.intentcheck import MAX_VALUES_DEPTH, check_values
 
     deep: dict[str, object] = {}
     node = deep

@@ -1,4 +1,4 @@
-"""The work-queue priority init container's script (gitopsgen.render.queues) against a real Prefect server.
+"""The work-queue priority init container's script (gitopsgen.generate.render.queues) against a real Prefect server.
 
 The server is the ``prefect`` package (3.8.3, the charts' appVersion) started on 127.0.0.1 with basic
 auth and SQLite in a temporary directory; the script runs as the init container runs it (``python -c``,
@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gitopsgen.render import jobtemplate, queues
+from gitopsgen.generate.render import jobtemplate, queues
 
 pytestmark = pytest.mark.runtime
 AUTH = ("admin", "s3cret")

@@ -418,8 +418,8 @@ def test_stateful_objects_survive_a_prune_as_flux_applies_them(built_fleet: Path
     post-renderers): every Namespace and the SQLite claim carry prune: disabled, the claim also Helm's keep
     policy, and the bundled Redis StatefulSet retains its claims."""
     from gitopsgen.validate.config import Settings
-    from gitopsgen.validate.engine import Workspace
     from gitopsgen.validate.schemastage import NOT_OBJECTS
+    from gitopsgen.validate.workspace import Workspace
 
     settings = Settings(helm_mirrors=((CHART_URL, str(shared("helm-repo"))),), chart_cache=tmp_path / "charts")
     names = ["cluster-1", "cluster-2"]
@@ -449,7 +449,7 @@ def test_ha_migrates_before_the_first_install_creates_anything(built_fleet: Path
     hook (the chart's post-install would wait for API replicas that never get ready on an empty database) run as a
     ServiceAccount Flux applies with the HelmRelease, not the release's own one; single mode has no such Job."""
     from gitopsgen.validate.config import Settings
-    from gitopsgen.validate.engine import Workspace
+    from gitopsgen.validate.workspace import Workspace
 
     settings = Settings(helm_mirrors=((CHART_URL, str(shared("helm-repo"))),), chart_cache=tmp_path / "charts")
     names = ["cluster-1", "cluster-2"]

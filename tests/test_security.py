@@ -22,12 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitopsgen.validate import engine
-from gitopsgen.validate.build import Repository
 from gitopsgen.validate.config import Settings
 from gitopsgen.validate.fingerprint import Fingerprints
 from gitopsgen.validate.inputs import cluster_inputs
 from gitopsgen.validate.kustomize import kustomize_command
 from gitopsgen.validate.load import load_repository
+from gitopsgen.validate.repository import Repository
 
 needs_kustomize = pytest.mark.skipif(
     not (shutil.which("kustomize") or shutil.which("kubectl")), reason="needs kustomize or kubectl on PATH"
@@ -424,7 +424,7 @@ def test_3_no_line_of_the_diff_note_can_start_with_a_slash(
     from gitopsgen.diff.compare import ClusterDiff, ObjectChange
     from gitopsgen.diff.formats import DiffReport, render_markdown
     from gitopsgen.diff.objects import ObjectKey
-    from gitopsgen.gitlab import note_body
+    from gitopsgen.publish.gitlab import note_body
 
     change = ObjectChange(ObjectKey("apps", "Deployment", obj, obj), "changed", [f"--- a/{obj}", f"+{line}"], 1, 0)
     cluster = ClusterDiff(name, "changed", "", [path], [change], {"head": [error]})
@@ -438,7 +438,8 @@ def test_3_no_line_of_the_diff_note_can_start_with_a_slash(
 @given(message=HOSTILE, file=HOSTILE, obj=HOSTILE, cluster=HOSTILE)
 @settings(max_examples=200, deadline=None)
 def test_3_no_line_of_the_validate_note_can_start_with_a_slash(message: str, file: str, obj: str, cluster: str) -> None:
-    from gitopsgen.validate.findings import RULES, Finding
+    from gitopsgen.validate.catalogue import RULES
+    from gitopsgen.validate.findings import Finding
     from gitopsgen.validate.report import markdown
 
     findings = [Finding(file, 1, "K001", message, object=obj, cluster=cluster)]
@@ -749,8 +750,8 @@ def test_7_a_journal_naming_a_path_through_a_symlink_out_of_the_repository_is_re
 ) -> None:
     import json
 
-    from gitopsgen import tree
     from gitopsgen.errors import InputError
+    from gitopsgen.generate import tree, treewrite
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -766,7 +767,7 @@ def test_7_a_journal_naming_a_path_through_a_symlink_out_of_the_repository_is_re
     (fleet / ".gitopsgen.journal").write_text(json.dumps(doc))
     before = sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir())
     with pytest.raises(InputError, match=r"gitopsgen\.journal \(link(/empty)? leads outside the repository"):
-        tree.apply(fleet, tree.plan(fleet, {"owned/a.yaml": "a: 1\n"}, ["owned"]))
+        treewrite.apply(fleet, tree.plan(fleet, {"owned/a.yaml": "a: 1\n"}, ["owned"]))
     assert sorted((p.name, p.read_text() if p.is_file() else "") for p in outside.iterdir()) == before
     assert not (fleet / "owned").exists()  # nothing written either
 
@@ -835,7 +836,7 @@ def test_8_10_a_symlinked_cache_directory_is_refused(
 def test_8_ci_caches_per_ref_and_merge_request_pipelines_only_pull(which: str) -> None:
     from conftest import ROOT
 
-    from gitopsgen.scaffold import GITLAB_CI
+    from gitopsgen.generate.scaffold import GITLAB_CI
 
     text = (ROOT / ".gitlab-ci.yml").read_text() if which == "project" else GITLAB_CI
     pipeline = yaml.safe_load(text)
@@ -897,7 +898,7 @@ def git_repo(root: Path) -> Any:
 
 
 def test_10_diff_and_changed_since_run_no_fsmonitor_no_hooks_no_filters(tmp_path: Path) -> None:
-    from gitopsgen import git as gitops
+    from gitopsgen.publish import git as gitops
 
     root = tmp_path / "repo"
     root.mkdir()
@@ -928,8 +929,8 @@ def test_10_diff_and_changed_since_run_no_fsmonitor_no_hooks_no_filters(tmp_path
 
 @pytest.mark.parametrize("ref", ["HEAD:..", "HEAD:a.yaml", "HEAD^{tree}", "no-such-ref", "-x"])
 def test_10_a_base_that_is_not_a_commit_is_a_clean_error(tmp_path: Path, ref: str) -> None:
-    from gitopsgen import git as gitops
     from gitopsgen.errors import InputError
+    from gitopsgen.publish import git as gitops
 
     root = tmp_path / "repo"
     root.mkdir()
@@ -939,7 +940,7 @@ def test_10_a_base_that_is_not_a_commit_is_a_clean_error(tmp_path: Path, ref: st
 
 
 def test_10_git_hooks_never_see_our_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitopsgen import git as gitops
+    from gitopsgen.publish import git as gitops
 
     root = tmp_path / "repo"
     root.mkdir()
@@ -1052,7 +1053,8 @@ def test_10_validate_does_not_fetch_from_loopback_unless_allowed(
 
 
 def test_10_an_oci_registry_on_loopback_is_not_contacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitopsgen.validate.charts import ChartError, ChartFetcher, ChartRequest
+    from gitopsgen.validate.chartarchive import ChartError
+    from gitopsgen.validate.charts import ChartFetcher, ChartRequest
     from gitopsgen.validate.hosts import HostPolicy
 
     monkeypatch.delenv("GITOPSGEN_ALLOW_HOSTS", raising=False)

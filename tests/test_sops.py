@@ -1,4 +1,4 @@
-"""gitopsgen.sops against files the real sops wrote (../shared/sops-vectors) and against its own output."""
+"""gitopsgen.generate.sops against files the real sops wrote (../shared/sops-vectors) and against its own output."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import yaml
 from conftest import shared
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gitopsgen import sops
 from gitopsgen.errors import InputError
+from gitopsgen.generate import agekeys, sops, sopsyaml
 
 FLUX = ("sops-vectors", "fluxcd-kustomize-controller")
 GETSOPS = ("sops-vectors", "getsops-sops-pr1031")
@@ -32,12 +32,12 @@ def vector(*parts: str) -> Path:
 def load_one(path: Path) -> dict[str, Any]:
     if path.suffix == ".json":
         return json.loads(path.read_text())
-    [doc] = sops.load(path.read_text())
+    [doc] = sopsyaml.load(path.read_text())
     return doc
 
 
 def keys(*parts: str) -> list[str]:
-    return sops.load_identities([vector(*parts)])
+    return agekeys.load_identities([vector(*parts)])
 
 
 def new_identity() -> tuple[str, str]:
@@ -83,7 +83,7 @@ def test_real_sops_files_decrypt_to_their_plaintext(
     where: tuple[str, str], name: str, key_files: list[str], only: int | None
 ) -> None:
     encrypted = load_one(vector(*where, name))
-    identities = sops.load_identities([vector(*where, k) for k in key_files])
+    identities = agekeys.load_identities([vector(*where, k) for k in key_files])
     if only is not None:
         identities = [identities[only]]
     plain_path = vector(*where, name.replace(".yaml", ".decrypted.yaml").replace(".json", ".decrypted.json"))
@@ -102,7 +102,7 @@ def test_example_yaml_types_and_clear_text_leaves() -> None:
 def test_key_file_without_trailing_newline_gives_both_identities() -> None:
     path = vector(*GETSOPS, "keys-main-7ebee3dc7.txt")
     assert not path.read_text().endswith("\n")
-    found = sops.parse_identities(path.read_text())
+    found = agekeys.parse_identities(path.read_text())
     assert len(found) == 2 and all(i.startswith("AGE-SECRET-KEY-1") for i in found)
     publics = [str(pyrage.x25519.Identity.from_str(i).to_public()) for i in found]
     assert publics == sops.recipients(load_one(vector(*GETSOPS, "example.yaml")))
@@ -111,7 +111,7 @@ def test_key_file_without_trailing_newline_gives_both_identities() -> None:
 @pytest.mark.parametrize("name", ["algorithms-age.yaml", "global-secret.yaml"])
 def test_yaml_of_a_real_file_is_written_back_byte_for_byte(name: str) -> None:
     text = vector(*FLUX, name).read_text()
-    assert sops.dump(sops.load(text)[0]) == text
+    assert sopsyaml.dump(sopsyaml.load(text)[0]) == text
 
 
 def test_tampered_clear_text_value_is_a_mac_mismatch() -> None:
@@ -204,10 +204,10 @@ def test_round_trip_of_a_pull_secret_to_two_recipients() -> None:
     secret = pull_secret()
     encrypted = sops.encrypt(secret, [pub_a, pub_b])
     assert secret == pull_secret()  # input left alone
-    text = sops.dump(encrypted)
+    text = sopsyaml.dump(encrypted)
     for needle in ("s3cr3t-Pa55word", "robot$puller", secret["data"][".dockerconfigjson"]):
         assert needle not in text
-    [loaded] = sops.load(text)
+    [loaded] = sopsyaml.load(text)
     assert loaded == encrypted
     for key in (key_a, key_b):
         assert sops.decrypt(loaded, [key]) == secret
@@ -317,7 +317,7 @@ def test_values_of_every_type_round_trip_through_yaml() -> None:
     assert kinds == {"s": "str", "i": "int", "f": "float", "small": "float"}
     assert [ENC.match(v).group(4) for v in encrypted["data"]["b"]] == ["bool", "bool"]
     assert encrypted["data"]["none"] is None and encrypted["clear"] == obj["clear"]
-    [loaded] = sops.load(sops.dump(encrypted))
+    [loaded] = sopsyaml.load(sopsyaml.dump(encrypted))
     assert sops.decrypt(loaded, [key]) == obj
 
 
@@ -364,13 +364,13 @@ def test_encrypt_refuses_bad_input() -> None:
 )
 def test_bad_recipients_are_one_line_errors(text: str) -> None:
     with pytest.raises(sops.SopsError) as err:
-        sops.check_recipient(text)
+        agekeys.check_recipient(text)
     assert isinstance(err.value, InputError) and "\n" not in str(err.value)
 
 
 def test_good_recipient_is_returned_stripped() -> None:
     _, pub = new_identity()
-    assert sops.check_recipient(f"  {pub}\n") == pub
+    assert agekeys.check_recipient(f"  {pub}\n") == pub
 
 
 def test_bad_identities_are_one_line_errors_that_never_echo_the_key(tmp_path: Path) -> None:
@@ -378,12 +378,12 @@ def test_bad_identities_are_one_line_errors_that_never_echo_the_key(tmp_path: Pa
     broken = key[:-3] + ("QQQ" if not key.endswith("QQQ") else "PPP")
     for text in (f"# comment\n{broken}\n", "# only comments\n\n", "AGE-SECRET-KEY-PQ-1ABC\n", "not a key\n"):
         with pytest.raises(sops.SopsError) as err:
-            sops.parse_identities(text)
+            agekeys.parse_identities(text)
         assert "\n" not in str(err.value) and broken not in str(err.value)
     with pytest.raises(sops.SopsError, match="line 2"):
-        sops.parse_identities(f"# c\n{broken}")
+        agekeys.parse_identities(f"# c\n{broken}")
     with pytest.raises(sops.SopsError, match=re.escape(str(tmp_path / "missing.txt"))):
-        sops.load_identities([tmp_path / "missing.txt"])
+        agekeys.load_identities([tmp_path / "missing.txt"])
     with pytest.raises(sops.SopsError, match="not a valid age identity"):
         sops.decrypt(load_one(vector(*FLUX, "algorithms-age.yaml")), [broken])
 
@@ -393,11 +393,11 @@ def test_identities_from_environment(tmp_path: Path) -> None:
     key_file = tmp_path / "keys.txt"
     key_file.write_text(f"# created: now\n{key_b}\n")
     config = tmp_path / "config"
-    assert sops.identities_from_environment({"XDG_CONFIG_HOME": str(config)}) == []
+    assert agekeys.identities_from_environment({"XDG_CONFIG_HOME": str(config)}) == []
     (config / "sops" / "age").mkdir(parents=True)
     (config / "sops" / "age" / "keys.txt").write_text(key_c)
     env = {"SOPS_AGE_KEY": key_a, "SOPS_AGE_KEY_FILE": str(key_file), "XDG_CONFIG_HOME": str(config)}
-    assert sops.identities_from_environment(env) == [key_a, key_b, key_c]
+    assert agekeys.identities_from_environment(env) == [key_a, key_b, key_c]
 
 
 def test_is_encrypted_and_recipients() -> None:
@@ -418,7 +418,7 @@ def test_load_types_like_go_yaml_v3() -> None:
         "a: yes\nb: on\nc: 2024-01-01T00:00:00Z\nd: 0o17\ne: 1e3\nf: true\ng: 1_000\nh: ~\ni: 017\n"
         "j: '1'\nk: .5\nl: -.inf\nm: 0x1F\nn: 1:20\no: +\n---\n---\nz: 1\n"
     )
-    docs = sops.load(text)
+    docs = sopsyaml.load(text)
     assert docs[0] == {
         "a": "yes",
         "b": "on",
@@ -441,8 +441,8 @@ def test_load_types_like_go_yaml_v3() -> None:
 
 def test_dump_quotes_what_a_yaml_reader_would_retype() -> None:
     obj = {"v": ["yes", "no", "on", "0o17", "1e3", "1_000", "2024-01-01", "null", "", "08", "True", "1:20", "x"]}
-    text = sops.dump(obj)
-    assert sops.load(text) == [obj]
+    text = sopsyaml.dump(obj)
+    assert sopsyaml.load(text) == [obj]
     assert yaml.safe_load(text) == obj  # a YAML 1.1 reader gets the same strings too
     assert "  - x\n" in text and '  - "yes"\n' in text
 
@@ -450,5 +450,5 @@ def test_dump_quotes_what_a_yaml_reader_would_retype() -> None:
 @pytest.mark.parametrize("text", ["a: 1\na: 2\n", "- a\n", "a: [\n", "just text\n"])
 def test_load_rejects_bad_yaml_in_one_line(text: str) -> None:
     with pytest.raises(sops.SopsError) as err:
-        sops.load(text)
+        sopsyaml.load(text)
     assert "\n" not in str(err.value)

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from conftest import run_cli, shared
 
-from gitopsgen import sops
-from gitopsgen.credentials import PASSWORD_VARIABLE, USERNAME_VARIABLE, login_from
 from gitopsgen.errors import InputError
+from gitopsgen.generate import sops, sopsyaml
+from gitopsgen.generate.credentials import PASSWORD_VARIABLE, USERNAME_VARIABLE, login_from
 
 pyrage = pytest.importorskip("pyrage")
 
@@ -62,7 +62,7 @@ def pull_secrets(fleet: Path) -> dict[str, str]:
 
 
 def decrypted_config(text: str, identity: str) -> dict:
-    [doc] = sops.load(text)
+    [doc] = sopsyaml.load(text)
     plain = sops.decrypt(doc, [identity])
     return json.loads(plain["stringData"][".dockerconfigjson"])
 
@@ -81,7 +81,7 @@ def test_add_cluster_writes_only_ciphertext(fleet: Path, age_key: tuple[str, str
     external = list(yaml.safe_load_all((fleet / CREDS / "external-secrets.yaml").read_text()))
     assert [d["metadata"]["name"] for d in external] == ["gitlab-token"]
     for name, text in secrets.items():
-        [doc] = sops.load(text)
+        [doc] = sopsyaml.load(text)
         assert doc["metadata"]["namespace"] == name.removeprefix("pull-secret-").removesuffix(".sops.yaml")
         assert doc["stringData"][".dockerconfigjson"].startswith("ENC[AES256_GCM,")
         assert sops.recipients(doc) == [recipient]
@@ -179,8 +179,10 @@ def test_generate_keeps_rotates_and_refuses(
     # a plaintext Secret committed in place of the ciphertext is refused, also by --check
     intent.write_text(intent.read_text().replace(f"\n    - {other}", ""))
     path = fleet / CREDS / "pull-secret-prefect.sops.yaml"
-    plain = sops.decrypt(sops.load(path.read_text())[0], [identity])
-    path.write_text(yaml.safe_dump({**plain, "sops": sops.load(rotated["pull-secret-prefect.sops.yaml"])[0]["sops"]}))
+    plain = sops.decrypt(sopsyaml.load(path.read_text())[0], [identity])
+    path.write_text(
+        yaml.safe_dump({**plain, "sops": sopsyaml.load(rotated["pull-secret-prefect.sops.yaml"])[0]["sops"]})
+    )
     proc = run_cli("generate", "--check", "--repo", str(fleet))
     assert proc.returncode == 2 and "is not encrypted" in proc.stderr
 

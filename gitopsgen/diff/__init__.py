@@ -14,13 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import git as gitops
 from ..errors import InputError
+from ..publish import git as gitops
 from ..validate.config import Settings
-from ..validate.engine import Rendered, Workspace
 from ..validate.findings import Severity
 from ..validate.inputs import Inputs, cluster_inputs
 from ..validate.schemastage import NOT_OBJECTS
+from ..validate.workspace import Rendered, Workspace
 from .compare import ClusterDiff, index, object_changes
 from .formats import FORMATS, DiffReport, render
 

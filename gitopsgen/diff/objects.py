@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from ..validate.fields import mapping_at
+
 NOISE_LABELS = frozenset({"helm.sh/chart"})
 NOISE_ANNOTATIONS = frozenset({"config.k8s.io/id"})
 NOISE_ANNOTATION_PREFIXES = (
@@ -41,7 +43,7 @@ class ObjectKey:
     @classmethod
     def of(cls, obj: dict[str, Any]) -> ObjectKey:
         api = str(obj.get("apiVersion", ""))
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        meta = mapping_at(obj, "metadata")
         return cls(
             api.rpartition("/")[0] if "/" in api else "",
             str(obj.get("kind", "")),
@@ -120,7 +122,8 @@ def normalize(obj: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``obj`` without noise, in canonical key order (Secret values still in clear: see ``mask``)."""
     out = copy.deepcopy(obj)
     _strip(out)
-    return _canonical(out, top=True)
+    canonical: dict[str, Any] = _canonical(out, top=True)
+    return canonical
 
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -189,7 +192,7 @@ def _mask(value: Any, old: Any, compare: bool) -> Any:
 
 def _mask_external_spec(spec: dict[str, Any], old: Any, compare: bool) -> dict[str, Any]:
     """An ExternalSecret's spec with its target template's ``data`` masked (it may inline secret text)."""
-    out = _mask(spec, old, compare)
+    out: dict[str, Any] = _mask(spec, old, compare)
     target = out.get("target")
     template = target.get("template") if isinstance(target, dict) else None
     if isinstance(template, dict) and "data" in template:

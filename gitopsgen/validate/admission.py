@@ -82,7 +82,8 @@ class Provided:
     def _add(self, obj: Mapping[str, Any]) -> None:
         kind, group = str(obj.get("kind", "")), _group(obj)
         name, ns = _meta(obj, "name"), _meta(obj, "namespace") or "default"
-        spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
+        found = obj.get("spec")
+        spec: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         if (kind, group) == ("Namespace", ""):
             self.namespaces.add(name)
         elif (kind, group) == ("ServiceAccount", ""):

@@ -157,10 +157,10 @@ def _batch(
         return None
     split: list[list[tuple[dict[str, Any], str]]] = [[] for _ in jobs]
     for obj, origin in built.objects:
-        n = _unstamp(obj)
-        if n is None or not 0 <= n < len(jobs):
+        index = _unstamp(obj)
+        if index is None or not 0 <= index < len(jobs):
             return None
-        split[n].append((obj, origin))
+        split[index].append((obj, origin))
     if may_leak(split, documents):
         return None
     return [Built(objects) for objects in split]
@@ -194,7 +194,9 @@ def _unstamp(obj: dict[str, Any]) -> int | None:
 
 
 def _id(obj: dict[str, Any]) -> tuple[str, str, str]:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
     return str(obj.get("kind", "")), str(meta.get("name", "")), str(meta.get("namespace") or "")
 
 

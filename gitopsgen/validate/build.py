@@ -25,85 +25,75 @@ from typing import Any
 import yaml
 
 from .batchbuild import Job, build_all, confined
-from .batchbuild import enabled as batch_enabled
-from .entries import Entry, discover, normal_path
-from .findings import Finding, Rule, Severity, object_name, register
-from .kustomize import B001, B002, Built, Scanner, Transforms, kustomization_file, rel
-from .load import YAML_SUFFIXES, Loaded, inside
+from .entries import normal_path
+from .fields import mapping_at
+from .findings import Finding, Rule, Severity, object_name
+from .kustomize import B001, B002, Built, Transforms, kustomization_file, rel
+from .load import YAML_SUFFIXES, inside
 from .model import Cluster, Document, Manifest
+from .repository import Repository, _meta
 from .secrets import by_operator
-from .sources import SourceMap
 from .substitute import substitute_object
 
-B003 = register(
-    Rule(
-        "B003",
-        "undefined-substitution-variable",
-        "build",
-        Severity.ERROR,
-        "A ${VAR} in a Flux Kustomization's output has no value and no default.",
-        "Flux v2.9 substitutes postBuild variables strictly: a ${VAR} that is defined neither in "
-        "postBuild.substitute nor in a substituteFrom ConfigMap or Secret, and has no default (${VAR:=default}), "
-        "fails the whole Kustomization, so none of its objects is applied. Malformed expressions fail the same way. "
-        "Write $${VAR} for a literal ${VAR}, or disable substitution on the object with the annotation "
-        "kustomize.toolkit.fluxcd.io/substitute: disabled.",
-    )
+B003 = Rule(
+    "B003",
+    "undefined-substitution-variable",
+    "build",
+    Severity.ERROR,
+    "A ${VAR} in a Flux Kustomization's output has no value and no default.",
+    "Flux v2.9 substitutes postBuild variables strictly: a ${VAR} that is defined neither in "
+    "postBuild.substitute nor in a substituteFrom ConfigMap or Secret, and has no default (${VAR:=default}), "
+    "fails the whole Kustomization, so none of its objects is applied. Malformed expressions fail the same way. "
+    "Write $${VAR} for a literal ${VAR}, or disable substitution on the object with the annotation "
+    "kustomize.toolkit.fluxcd.io/substitute: disabled.",
 )
-B004 = register(
-    Rule(
-        "B004",
-        "substitute-from-missing",
-        "build",
-        Severity.WARNING,
-        "A postBuild.substituteFrom ConfigMap or Secret is not found in the repository.",
-        "kustomize-controller fails a Kustomization whose non-optional substituteFrom source does not exist in the "
-        "cluster. The validator looks for it among the objects the cluster's Flux applies and the repository's "
-        "manifests; a Secret that an ExternalSecret, ClusterExternalSecret or SealedSecret provides counts as "
-        "present (its keys are not known, so no variable of it is reported undefined). When it is not there it "
-        "may still be created out of band (by a bootstrap script, a Terraform "
-        "module), so this is a warning, and the variables it would define cannot be checked: undefined-variable "
-        "findings of that Kustomization are not reported. Mark the reference optional: true if it may be absent.",
-    )
+B004 = Rule(
+    "B004",
+    "substitute-from-missing",
+    "build",
+    Severity.WARNING,
+    "A postBuild.substituteFrom ConfigMap or Secret is not found in the repository.",
+    "kustomize-controller fails a Kustomization whose non-optional substituteFrom source does not exist in the "
+    "cluster. The validator looks for it among the objects the cluster's Flux applies and the repository's "
+    "manifests; a Secret that an ExternalSecret, ClusterExternalSecret or SealedSecret provides counts as "
+    "present (its keys are not known, so no variable of it is reported undefined). When it is not there it "
+    "may still be created out of band (by a bootstrap script, a Terraform "
+    "module), so this is a warning, and the variables it would define cannot be checked: undefined-variable "
+    "findings of that Kustomization are not reported. Mark the reference optional: true if it may be absent.",
 )
-B005 = register(
-    Rule(
-        "B005",
-        "sops-without-decryption",
-        "build",
-        Severity.ERROR,
-        "A SOPS-encrypted manifest is applied by a Flux Kustomization without spec.decryption.",
-        "kustomize-controller decrypts SOPS-encrypted manifests only when the Flux Kustomization that applies them "
-        "has spec.decryption (provider: sops, with a secretRef holding the age or PGP key unless the controller has "
-        "one). Without it, the encrypted document (ENC[...] values and a sops: field) is sent to the API server as "
-        "is and rejected, and the Kustomization fails.",
-    )
+B005 = Rule(
+    "B005",
+    "sops-without-decryption",
+    "build",
+    Severity.ERROR,
+    "A SOPS-encrypted manifest is applied by a Flux Kustomization without spec.decryption.",
+    "kustomize-controller decrypts SOPS-encrypted manifests only when the Flux Kustomization that applies them "
+    "has spec.decryption (provider: sops, with a secretRef holding the age or PGP key unless the controller has "
+    "one). Without it, the encrypted document (ENC[...] values and a sops: field) is sent to the API server as "
+    "is and rejected, and the Kustomization fails.",
 )
-F001 = register(
-    Rule(
-        "F001",
-        "path-not-found",
-        "flux",
-        Severity.ERROR,
-        "A Flux Kustomization's spec.path does not exist in its source.",
-        "kustomize-controller fails a Kustomization whose spec.path is not a directory of the source artifact "
-        "('kustomization path not found'). For Kustomizations whose source is this repository, the validator checks "
-        "the path exists, is a directory and stays inside the repository.",
-    )
+F001 = Rule(
+    "F001",
+    "path-not-found",
+    "flux",
+    Severity.ERROR,
+    "A Flux Kustomization's spec.path does not exist in its source.",
+    "kustomize-controller fails a Kustomization whose spec.path is not a directory of the source artifact "
+    "('kustomization path not found'). For Kustomizations whose source is this repository, the validator checks "
+    "the path exists, is a directory and stays inside the repository.",
 )
 
-F005 = register(
-    Rule(
-        "F005",
-        "source-not-in-repository",
-        "flux",
-        Severity.INFO,
-        "A Flux Kustomization builds from a source that is not this repository: it is not built.",
-        "A Kustomization whose sourceRef is a GitRepository of another repository (or another branch of a URL "
-        "that is not this one), an OCIRepository, a Bucket, or an ExternalArtifact that no ArtifactGenerator of "
-        "this repository makes, applies content the validator does not have. It is applied as an object (its own "
-        "fields are checked) but what it would build is not. One finding per source and cluster, at the first "
-        "Kustomization that uses it. Validate that repository on its own, or name an entry with --entry.",
-    )
+F005 = Rule(
+    "F005",
+    "source-not-in-repository",
+    "flux",
+    Severity.INFO,
+    "A Flux Kustomization builds from a source that is not this repository: it is not built.",
+    "A Kustomization whose sourceRef is a GitRepository of another repository (or another branch of a URL "
+    "that is not this one), an OCIRepository, a Bucket, or an ExternalArtifact that no ArtifactGenerator of "
+    "this repository makes, applies content the validator does not have. It is applied as an object (its own "
+    "fields are checked) but what it would build is not. One finding per source and cluster, at the first "
+    "Kustomization that uses it. Validate that repository on its own, or name an entry with --entry.",
 )
 
 FLUX_KS_GROUP = "kustomize.toolkit.fluxcd.io"
@@ -126,101 +116,6 @@ class ClusterBuild:
     files: set[str] = field(default_factory=set)  # files those kustomizations name (resources, patches, …)
     kustomizations: int = 0
     volatile: bool = False  # a finding may not recur on the next run (a kustomize time-out): not cached
-
-
-class Repository:
-    """The loaded repository, indexed for the builders (read-only, shared by all clusters): its documents,
-    its clusters (:mod:`.entries`) and its sources (:mod:`.sources`)."""
-
-    def __init__(
-        self,
-        root: Path,
-        loaded: Loaded,
-        command: list[str],
-        clusters_dir: str = "clusters",
-        named: tuple[str, ...] = (),
-    ) -> None:
-        self.root = root
-        self.loaded = loaded
-        self.command = command
-        self.batch = batch_enabled()  # several Flux Kustomizations per kustomize run (:mod:`.batchbuild`)
-        self.by_file: dict[str, list[Document]] = {f: lf.documents for f, lf in loaded.files.items()}
-        self.scanner = Scanner(root, self.by_file)
-        self.clusters_dir = clusters_dir
-        entries, self.bad_entries = discover(root, loaded.documents, clusters_dir, named)
-        self.entries: dict[str, Entry] = {e.name: e for e in entries}
-        self.sources = SourceMap.of(loaded.documents, entries)
-        self.git_urls: set[str] = set(self.sources.urls)
-        self.repo_sources: set[tuple[str, str]] = {(ns, n) for k, ns, n in self.sources.repo if k == "GitRepository"}
-        self._by_name: dict[tuple[str, str], list[Document]] = {}
-        self._file_index: dict[str, _FileIndex] = {}
-        self._longest_first: list[str] | None = None
-        for d in loaded.documents:
-            if d.is_object:
-                self._by_name.setdefault((str(d.data["kind"]), _meta(d.data).get("name", "")), []).append(d)
-
-    def documents_of(self, file: str) -> list[Document]:
-        return self.by_file.get(file, [])
-
-    def cluster_names(self) -> list[str]:
-        return sorted(self.entries)
-
-    def documents_of_kind(self, kind: str) -> list[Document]:
-        return [d for (k, _), docs in self._by_name.items() if k == kind for d in docs]
-
-    def documents_named(self, kind: str, name: str) -> list[Document]:
-        return self._by_name.get((kind, name), [])
-
-    def files_longest_first(self) -> list[str]:
-        """The repository's files, longest path first (sorted once: build errors look them up by name)."""
-        if self._longest_first is None:
-            self._longest_first = sorted(self.by_file, key=len, reverse=True)
-        return self._longest_first
-
-    def _kinds_of(self, file: str) -> _FileIndex:
-        """``file``'s object documents by kind and by (kind, name), made once per file: looking every object
-        of a large file up in a list of its documents would be quadratic."""
-        found = self._file_index.get(file)
-        if found is None:
-            by_kind: dict[object, list[Document]] = {}
-            by_name: dict[tuple[object, object], list[Document]] = {}
-            for d in self.by_file.get(file, []):
-                if d.is_object:
-                    kind = _hashable(d.data.get("kind"))
-                    by_kind.setdefault(kind, []).append(d)
-                    by_name.setdefault((kind, _hashable(_meta(d.data).get("name"))), []).append(d)
-            found = self._file_index[file] = (by_kind, by_name)
-        return found
-
-    def match_document(self, file: str, obj: dict[str, Any]) -> Document | None:
-        """The document of ``file`` that an object built from it most likely is."""
-        by_kind, by_name = self._kinds_of(file)
-        kind = _hashable(obj.get("kind"))
-        candidates = by_kind.get(kind, [])
-        if not candidates:
-            return None
-        name = str(_meta(obj).get("name", ""))
-        exact = by_name.get((kind, name), [])
-        if exact:
-            ns = _meta(obj).get("namespace")
-            return next((d for d in exact if _meta(d.data).get("namespace") == ns), exact[0])
-        partial = [d for d in candidates if str(_meta(d.data).get("name", "")) in name]
-        if partial:
-            return max(partial, key=lambda d: len(str(_meta(d.data).get("name", ""))))
-        return candidates[0] if len(candidates) == 1 else None
-
-
-_FileIndex = tuple[dict[object, list["Document"]], dict[tuple[object, object], list["Document"]]]
-
-
-def _hashable(value: Any) -> object:
-    """``value`` as a dictionary key (a kind or name that is a mapping or list, in a hostile file: its repr)."""
-    return value if isinstance(value, str | int | float | bool | None) else repr(value)
-
-
-def _meta(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, dict) else {}
 
 
 @dataclass
@@ -296,7 +191,7 @@ class ClusterBuilder:
 
     def _prepare(self, ks: Manifest) -> _Pending | None:
         """What kustomize must build for ``ks`` (None: nothing — another source, or a finding says why)."""
-        spec = ks.data.get("spec") if isinstance(ks.data.get("spec"), dict) else {}
+        spec = mapping_at(ks.data, "spec")
         resolved = self.repo.sources.resolve(ks.data, ks.namespace, self._artifacts)
         if resolved.directory is None:
             if resolved.why and resolved.source not in self._outside:
@@ -393,7 +288,7 @@ class ClusterBuilder:
 
     def _is_manifest(self, path: Path) -> bool:
         docs = self.repo.by_file.get(rel(self.repo.root, path))
-        return bool(docs) and all(d.is_object for d in docs)
+        return bool(docs) and all(d.is_object for d in docs or [])
 
     def _build_error(self, ks: Manifest, target: Path, error: str) -> None:
         for file in self.repo.files_longest_first():
@@ -417,7 +312,7 @@ class ClusterBuilder:
     ) -> list[Manifest]:
         manifests: list[Manifest] = []
         decrypts = isinstance(spec.get("decryption"), dict)
-        post = spec.get("postBuild") if isinstance(spec.get("postBuild"), dict) else {}
+        post = mapping_at(spec, "postBuild")
         variables, complete = self._variables(ks, post)
         substitutes = bool(post.get("substitute") or post.get("substituteFrom"))
         for obj, origin in objects:
@@ -522,14 +417,14 @@ def config_data(obj: dict[str, Any], unreadable: str | None = None) -> dict[str,
     raw text, or ``unreadable`` where that is given.
     """
     out: dict[str, str] = {}
-    data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+    data = mapping_at(obj, "data")
     if obj.get("kind") == "Secret":
         for k, v in data.items():
             try:
                 out[str(k)] = base64.b64decode(str(v), validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 out[str(k)] = str(v) if unreadable is None else unreadable
-        string_data = obj.get("stringData") if isinstance(obj.get("stringData"), dict) else {}
+        string_data = mapping_at(obj, "stringData")
         for k, v in string_data.items():
             out[str(k)] = str(v)
     else:

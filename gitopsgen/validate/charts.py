@@ -16,55 +16,47 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import tarfile
 import tempfile
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
-from ..semver import Constraint, Version
-from .findings import Rule, Severity, register
+from ..atomicfile import atomic_write
+from .chartarchive import MAX_ARCHIVE_BYTES, ChartError, check_archive
+from .chartversions import _is_constraint, _newest, is_exact_version, resolve_version
+from .findings import Rule, Severity
 from .hosts import HostPolicy, HostRefused
 from .negcache import NegativeCache
 from .resultcache import cache_root
 
-H001 = register(
-    Rule(
-        id="H001",
-        name="chart-unresolvable",
-        stage="helm",
-        severity=Severity.ERROR,
-        summary="A HelmRelease's chart cannot be resolved, downloaded or trusted.",
-        doc=(
-            "Flux's source-controller must turn a HelmRelease's chart reference into an archive before "
-            "helm-controller can install anything: the HelmRepository index (or OCI tag list) must name the "
-            "chart, a version must satisfy the requested version or semver constraint (pre-releases only when "
-            "the constraint names one), the download must match the digest the index publishes, and the archive "
-            "must be a plain chart (no members with absolute paths, '..', links leaving the chart, or an "
-            "unreasonable size). Any failure here leaves the HelmRelease not Ready with no objects applied. "
-            "In offline mode, a chart missing from the chart cache is reported here as well."
-        ),
-    )
+H001 = Rule(
+    id="H001",
+    name="chart-unresolvable",
+    stage="helm",
+    severity=Severity.ERROR,
+    summary="A HelmRelease's chart cannot be resolved, downloaded or trusted.",
+    doc=(
+        "Flux's source-controller must turn a HelmRelease's chart reference into an archive before "
+        "helm-controller can install anything: the HelmRepository index (or OCI tag list) must name the "
+        "chart, a version must satisfy the requested version or semver constraint (pre-releases only when "
+        "the constraint names one), the download must match the digest the index publishes, and the archive "
+        "must be a plain chart (no members with absolute paths, '..', links leaving the chart, or an "
+        "unreasonable size). Any failure here leaves the HelmRelease not Ready with no objects applied. "
+        "In offline mode, a chart missing from the chart cache is reported here as well."
+    ),
 )
 
-MAX_ARCHIVE_BYTES = 50 * 1024 * 1024  # compressed download and uncompressed content, each
-MAX_ARCHIVE_MEMBERS = 20_000
 MAX_INDEX_BYTES = 200 * 1024 * 1024
 _USER_AGENT = "gitopsgen-validate"
-
-
-class ChartError(Exception):
-    """A chart could not be resolved, downloaded or accepted; the message is one line."""
 
 
 class ChartUnavailable(ChartError):
@@ -82,108 +74,6 @@ class ChartRequest:
     digest: str = ""  # OCI manifest digest ("sha256:…", OCIRepository spec.ref.digest); wins over version
     insecure: bool = False  # OCI over plain HTTP (HelmRepository/OCIRepository spec.insecure)
 
-    def describe(self) -> str:
-        name = self.chart or self.url.rstrip("/").rsplit("/", 1)[-1]
-        return f"chart {name} {self.version or '*'}"
-
-
-def resolve_version(wanted: str, available: Iterable[str]) -> str | None:
-    """The version Helm/Flux would pick: an exact string match first, else the highest version allowed by
-    the constraint ``wanted`` ("" = "*"); versions that do not parse are ignored. ``ValueError`` on a bad
-    constraint."""
-    candidates = list(available)
-    wanted = wanted.strip()
-    if wanted and wanted in candidates:
-        return wanted
-    constraint = Constraint(wanted or "*")
-    best: tuple[Version, str] | None = None
-    for text in candidates:
-        v = Version.parse(text)
-        if v is not None and constraint.allows(v) and (best is None or best[0] < v):
-            best = (v, text)
-    return best[1] if best else None
-
-
-_EXACT_RE = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
-
-
-def is_exact_version(text: str) -> bool:
-    """True for a full ``major.minor.patch`` version without operator or wildcard: it names one archive
-    (``1.2`` is not exact: as a constraint it means ``1.2.x``)."""
-    return bool(_EXACT_RE.match(text.strip())) and Version.parse(text) is not None
-
-
-def _newest(versions: Iterable[str], limit: int = 8) -> str:
-    """The highest versions first, for error messages."""
-
-    def key(text: str) -> tuple[Any, ...]:
-        v = Version.parse(text)
-        return (1, v.key) if v else (0, text)
-
-    ordered = sorted(versions, key=key, reverse=True)
-    if not ordered:
-        return "none"
-    more = len(ordered) - limit
-    return ", ".join(ordered[:limit]) + (f", … {more} more" if more > 0 else "")
-
-
-# ---------------------------------------------------------------- archive safety
-
-
-def check_archive(path: Path, max_bytes: int = MAX_ARCHIVE_BYTES, max_members: int = MAX_ARCHIVE_MEMBERS) -> None:
-    """Refuse a chart archive that could escape its directory or exhaust memory, before anything loads it.
-
-    Rejected: absolute member paths, ``..`` components, links whose target leaves the chart (or any
-    hard link to an absolute/escaping path), devices/FIFOs, more than ``max_members`` members, more than
-    ``max_bytes`` compressed or uncompressed. Raises :class:`ChartError` naming the member.
-    """
-    try:
-        if path.stat().st_size > max_bytes:
-            raise ChartError(f"chart archive {path.name} is larger than {max_bytes // (1024 * 1024)} MB")
-        total = 0
-        with tarfile.open(path, mode="r:gz") as tar:
-            for count, member in enumerate(tar, start=1):
-                if count > max_members:
-                    raise ChartError(f"chart archive {path.name} has more than {max_members} members")
-                name = member.name.replace("\\", "/")
-                parts = PurePosixPath(name).parts
-                if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-                    raise ChartError(f"chart archive {path.name}: unsafe member path {member.name!r}")
-                if member.issym() or member.islnk():
-                    target = member.linkname.replace("\\", "/")
-                    base = PurePosixPath(name).parent if member.issym() else PurePosixPath()
-                    if target.startswith("/") or not _inside(base / target, parts[0] if parts else ""):
-                        raise ChartError(
-                            f"chart archive {path.name}: link {member.name!r} -> {member.linkname!r} leaves the chart"
-                        )
-                elif not (member.isfile() or member.isdir()) and member.type not in (
-                    tarfile.XHDTYPE,
-                    tarfile.XGLTYPE,
-                ):
-                    raise ChartError(f"chart archive {path.name}: special file {member.name!r}")
-                total += max(member.size, 0)
-                if total > max_bytes:
-                    raise ChartError(
-                        f"chart archive {path.name} expands beyond {max_bytes // (1024 * 1024)} MB at {member.name!r}"
-                    )
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ChartError(f"chart archive {path.name} is not a readable .tgz: {exc}") from None
-
-
-def _inside(target: PurePosixPath, root: str) -> bool:
-    """Whether a relative link target, normalised, stays inside the chart's top directory ``root``."""
-    stack: list[str] = []
-    for part in target.parts:
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not stack:
-                return False
-            stack.pop()
-        else:
-            stack.append(part)
-    return bool(stack) and stack[0] == root and len(stack) > 1
-
 
 # ---------------------------------------------------------------- cache and fetching
 
@@ -191,14 +81,6 @@ def _inside(target: PurePosixPath, root: str) -> bool:
 def default_cache_dir() -> Path:
     """``$GITOPSGEN_CACHE_DIR`` or ``$XDG_CACHE_HOME/gitopsgen`` or ``~/.cache/gitopsgen``, then ``charts/``."""
     return cache_root() / "charts"
-
-
-def parse_mirror(spec: str) -> tuple[str, str]:
-    """``URL=MIRROR`` (the ``--helm-mirror`` option) → (url, mirror); ``ValueError`` when malformed."""
-    url, sep, mirror = spec.partition("=")
-    if not sep or not url.strip() or not mirror.strip():
-        raise ValueError(f"expected URL=MIRROR, got {spec!r}")
-    return url.strip(), mirror.strip()
 
 
 def _norm(url: str) -> str:
@@ -220,18 +102,6 @@ def _safe_name(text: str) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
-
-
-def _atomic_write(target: Path, write: Callable[[Any], None]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ChartFetcher:
@@ -391,7 +261,7 @@ class ChartFetcher:
         else:
             where = f"{mirror or url}/index.yaml"
             data = self._get(where, MAX_INDEX_BYTES)
-            _atomic_write(cache, lambda out: out.write(data))
+            atomic_write(cache, data)
         loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # every scalar a str: "1.10" stays "1.10"
         try:
             index = yaml.load(data, Loader=loader)
@@ -419,7 +289,7 @@ class ChartFetcher:
         opener = urllib.request.build_opener(_CheckedRedirects(self._check_host))
         try:
             with opener.open(request, timeout=self.timeout) as resp:
-                data = resp.read(limit + 1)
+                data: bytes = resp.read(limit + 1)
         except ChartError:
             raise
         except urllib.error.HTTPError as exc:
@@ -449,15 +319,7 @@ class ChartFetcher:
         actual = hashlib.sha256(data).hexdigest()
         if digest and actual != digest:
             raise ChartError(f"chart {what}: digest mismatch for {origin} (index sha256:{digest}, got sha256:{actual})")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tgz", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            check_archive(Path(tmp))
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        atomic_write(target, data, suffix=".tgz", check=check_archive)
 
     # -- OCI
 
@@ -541,7 +403,7 @@ class ChartFetcher:
         except helm_python.HelmError as exc:
             error = ChartError if "not found" in str(exc).lower() else ChartUnavailable
             raise error(f"cannot list tags of {ref}: {_one_line(exc)}") from None
-        _atomic_write(cache, lambda out: out.write(json.dumps(tags).encode()))
+        atomic_write(cache, json.dumps(tags).encode())
         return tags
 
     def _oci_pull(self, ref: str, pinned: str, insecure: bool, target: Path) -> None:
@@ -580,11 +442,3 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
         self.check(newurl)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def _is_constraint(text: str) -> bool:
-    try:
-        Constraint(text)
-    except ValueError:
-        return False
-    return True

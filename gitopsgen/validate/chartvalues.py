@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..render.values import ReleaseValues
-from .charts import ChartError, ChartFetcher, ChartRequest, default_cache_dir
+from ..generate.render.values import ReleaseValues
+from .chartarchive import ChartError
+from .charts import ChartFetcher, ChartRequest, default_cache_dir
 from .config import load_settings
 
 

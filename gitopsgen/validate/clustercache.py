@@ -94,7 +94,21 @@ class ClusterOutcome:
                 return None
         except (KeyError, TypeError, ValueError):
             return None
-        return cls(name, findings, *counts, *(set(s) for s in sets), images, cached=True, until=until)
+        objects, kustomizations, releases = counts
+        reached, files, manifest_files = (set(s) for s in sets)
+        return cls(
+            name,
+            findings,
+            objects=objects,
+            kustomizations=kustomizations,
+            releases=releases,
+            reached=reached,
+            files=files,
+            manifest_files=manifest_files,
+            images=images,
+            cached=True,
+            until=until,
+        )
 
 
 def image_summary(manifests: list[Manifest]) -> list[dict[str, Any]]:

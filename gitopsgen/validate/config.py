@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from ..checks import no_yaml_aliases
 from ..errors import InputError
-from .findings import RULES, Severity
+from ..yamlio import no_yaml_aliases
+from .findings import Severity
 from .load import inside
 from .schemas import kubernetes_versions
 
@@ -59,16 +59,16 @@ class Settings:
     shard: tuple[int, int] | None = None  # (K, N): validate the K-th of N shares of the clusters (1-based)
     changed_since: str | None = None  # a git revision: validate only the clusters whose inputs changed since
     cache: bool = True  # reuse and store results in the result cache (--no-cache: neither)
+    # the rule IDs the config file names, as (setting, ID as written), in its order: the engine, which knows
+    # the catalogue, rejects unknown ones (see engine.check_rule_ids)
+    named_rules: tuple[tuple[str, object], ...] = ()
 
-    def severity(self, rule: str) -> Severity | None:
-        """The effective severity of a rule, or None when it is disabled."""
+    def severity(self, rule: str, default: Severity) -> Severity | None:
+        """The effective severity of a rule whose catalogue severity is ``default``, or None when it is disabled."""
         setting = self.rules.get(rule, RuleSetting())
         if not setting.enabled:
             return None
-        if setting.severity is not None:
-            return setting.severity
-        known = RULES.get(rule)
-        return known.severity if known else Severity.ERROR
+        return setting.severity if setting.severity is not None else default
 
 
 _KEYS = {
@@ -125,15 +125,6 @@ def _severity(value: Any, where: str, source: str) -> Severity:
         raise InputError(f"{where}: severity must be error, warning or info, not {value!r}", file=source) from None
 
 
-def _rule_id(value: Any, where: str, source: str) -> str:
-    from .rules import catalogue  # the rule modules register on import; the engine imports this module
-
-    rid = str(value).upper()
-    if rid not in catalogue():
-        raise InputError(f"{where}: unknown rule {value!r} (see 'gitopsgen rules')", file=source)
-    return rid
-
-
 def from_table(root: Path, table: dict[str, Any], source: str) -> Settings:
     """Settings from a config table; unknown keys and bad values are input errors naming the file."""
     table = {str(k).replace("_", "-"): v for k, v in table.items()}
@@ -176,15 +167,18 @@ def from_table(root: Path, table: dict[str, Any], source: str) -> Settings:
         ignore = table["ignore"] if isinstance(table["ignore"], list) else [table["ignore"]]
         s = replace(s, ignore=tuple(str(i).strip("/") for i in ignore))
     rules: dict[str, RuleSetting] = {}
+    named: list[tuple[str, object]] = []
     for rid in table.get("disable", []) or []:
-        rules[_rule_id(rid, "disable", source)] = RuleSetting(enabled=False)
+        named.append(("disable", rid))
+        rules[str(rid).upper()] = RuleSetting(enabled=False)
     for rid, setting in (table.get("rules") or {}).items():
-        key = _rule_id(rid, "rules", source)
+        named.append(("rules", rid))
+        key = str(rid).upper()
         if not isinstance(setting, dict) or set(setting) - {"enabled", "severity"}:
             raise InputError(f"rules.{rid}: expected {{enabled: bool, severity: level}}", file=source)
         severity = _severity(setting["severity"], f"rules.{rid}", source) if "severity" in setting else None
         rules[key] = RuleSetting(enabled=bool(setting.get("enabled", True)), severity=severity)
-    return replace(s, rules=rules)
+    return replace(s, rules=rules, named_rules=tuple(named))
 
 
 def load_settings(root: Path) -> Settings:

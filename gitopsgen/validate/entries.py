@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .fields import mapping_at
 from .model import Document
 
 FLUX_KS_API = "kustomize.toolkit.fluxcd.io/v1"
@@ -106,7 +107,9 @@ def _group(data: dict[str, Any]) -> str:
     return str(data.get("apiVersion", "")).partition("/")[0]
 
 
-def implicit_root(directory: str, source: tuple[str, str, str] = ("GitRepository", SYNC_NAME, SYNC_NAME)) -> dict:
+def implicit_root(
+    directory: str, source: tuple[str, str, str] = ("GitRepository", SYNC_NAME, SYNC_NAME)
+) -> dict[str, Any]:
     """The Flux Kustomization that syncs ``directory`` from ``source`` as bootstrap/the operator writes it."""
     kind, namespace, name = source
     return {
@@ -205,7 +208,7 @@ def _explicit(root: Path, path: str, by_file: dict[str, list[Document]]) -> Entr
             directory = normal_path(_spec(d.data).get("path", "./"))
             if directory is None:
                 continue
-            source = _spec(d.data).get("sourceRef") if isinstance(_spec(d.data).get("sourceRef"), dict) else {}
+            source = mapping_at(_spec(d.data), "sourceRef")
             ns = str(_meta(d.data).get("namespace") or SYNC_NAME)
             key = (
                 str(source.get("kind") or "GitRepository"),

@@ -1,26 +1,26 @@
 """Findings and rules: the vocabulary every validator stage speaks.
 
-A :class:`Rule` is declared once, next to the code that emits it, with a stable ID, a default
-severity and a one-paragraph doc; :func:`register` puts it in the catalogue that ``gitopsgen rules``
-prints. A :class:`Finding` is one problem at one place: file (relative to the repository root,
-POSIX separators), 1-based line and column (0 where unknown), the object it concerns
-(``Kind namespace/name``) and the cluster whose build found it.
+A :class:`Rule` is declared once, next to the code that emits it (a constant named by its ID in a
+stage module, ``RULE`` in a module of :mod:`.rules`), with a stable ID, a default severity and a
+one-paragraph doc; :mod:`.catalogue` lists every one of them (what ``gitopsgen rules`` prints).
+A :class:`Finding` is one problem at one place: file (relative to the repository root, POSIX
+separators), 1-based line and column (0 where unknown), the object it concerns (``Kind
+namespace/name``) and the cluster whose build found it.
 """
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from .fields import mapping_at
 
 
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"error": 2, "warning": 1, "info": 0}[self.value]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Finding:
     cluster: str = ""
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
-    def to_json(self) -> list[object]:
+    def to_json(self) -> list[builtins.object]:  # ``object`` is a field of this class
         """The finding as the result cache stores it (``extra`` is not kept)."""
         return [
             self.file,
@@ -59,16 +59,18 @@ class Finding:
         ]
 
     @classmethod
-    def from_json(cls, value: object) -> Finding:
+    def from_json(cls, value: builtins.object) -> Finding:
         """The finding a :meth:`to_json` list holds; ValueError or TypeError when it does not have that shape."""
-        file, line, rule, message, severity, column, obj, cluster = value  # type: ignore[misc]
+        if not isinstance(value, list | tuple) or len(value) != 8:
+            raise ValueError("finding shape")
+        file, line, rule, message, severity, column, obj, cluster = value
         if not all(isinstance(s, str) for s in (file, rule, message, obj, cluster)):
             raise ValueError("finding fields")
         if type(line) is not int or type(column) is not int:
             raise ValueError("finding lines")
         return cls(file, line, rule, message, Severity(severity), column, obj, cluster)
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> dict[str, builtins.object]:
         return {
             "rule": self.rule,
             "severity": self.severity.value,
@@ -81,22 +83,11 @@ class Finding:
         }
 
 
-RULES: dict[str, Rule] = {}
-
-
-def register(rule: Rule) -> Rule:
-    """Add a rule to the catalogue; IDs are unique and never reused."""
-    if rule.id in RULES and RULES[rule.id] != rule:
-        raise ValueError(f"rule {rule.id} registered twice")
-    RULES[rule.id] = rule
-    return rule
-
-
 def object_name(obj: object) -> str:
     """``Kind namespace/name`` (or ``Kind name`` for cluster-scoped objects) of a manifest."""
     if not isinstance(obj, dict):
         return ""
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = mapping_at(obj, "metadata")
     kind = str(obj.get("kind", "?"))
     name = str(meta.get("name", "?"))
     ns = meta.get("namespace")

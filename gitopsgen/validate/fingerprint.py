@@ -21,7 +21,8 @@ import stat
 from pathlib import Path
 
 from .inputs import Inputs
-from .load import SKIP_DIRS, Limits
+from .load import SKIP_DIRS
+from .rawfile import Limits
 
 _MAX_READ = Limits().max_file_bytes
 

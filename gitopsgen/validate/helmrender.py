@@ -26,43 +26,39 @@ import helm_python
 import yaml
 from helm_python import _native
 
-from .charts import check_archive
-from .findings import Rule, Severity, register
+from .chartarchive import check_archive
+from .findings import Rule, Severity
 
-H002 = register(
-    Rule(
-        id="H002",
-        name="values-schema-invalid",
-        stage="helm",
-        severity=Severity.ERROR,
-        summary="A HelmRelease's values do not satisfy the chart's values.schema.json.",
-        doc=(
-            "Helm validates the release values, merged with the chart's defaults, against the chart's "
-            "values.schema.json and against each enabled subchart's schema with that subchart's part of the "
-            "values, and refuses to install or upgrade when any check fails; helm-controller then reports the "
-            "HelmRelease as failed and nothing is applied. Each finding names the values path (dotted, from the "
-            "top of the release values) and the constraint that failed, e.g. a string where the chart wants an "
-            "integer, a missing required key or a value outside an enum."
-        ),
-    )
+H002 = Rule(
+    id="H002",
+    name="values-schema-invalid",
+    stage="helm",
+    severity=Severity.ERROR,
+    summary="A HelmRelease's values do not satisfy the chart's values.schema.json.",
+    doc=(
+        "Helm validates the release values, merged with the chart's defaults, against the chart's "
+        "values.schema.json and against each enabled subchart's schema with that subchart's part of the "
+        "values, and refuses to install or upgrade when any check fails; helm-controller then reports the "
+        "HelmRelease as failed and nothing is applied. Each finding names the values path (dotted, from the "
+        "top of the release values) and the constraint that failed, e.g. a string where the chart wants an "
+        "integer, a missing required key or a value outside an enum."
+    ),
 )
 
-H003 = register(
-    Rule(
-        id="H003",
-        name="render-failed",
-        stage="helm",
-        severity=Severity.ERROR,
-        summary="A HelmRelease's chart fails to render with its values.",
-        doc=(
-            "The chart's templates are rendered in-process the way helm-controller renders them (release name, "
-            "namespace, install mode, the configured Kubernetes version, no cluster lookups). A template that "
-            "calls fail or required, dereferences a missing value, or produces output that is not valid YAML "
-            "makes the install fail on the cluster, so it is reported here with Helm's own message, which names "
-            "the template and position. A chart that cannot be loaded, or whose kubeVersion does not admit the "
-            "configured Kubernetes version, is reported here too."
-        ),
-    )
+H003 = Rule(
+    id="H003",
+    name="render-failed",
+    stage="helm",
+    severity=Severity.ERROR,
+    summary="A HelmRelease's chart fails to render with its values.",
+    doc=(
+        "The chart's templates are rendered in-process the way helm-controller renders them (release name, "
+        "namespace, install mode, the configured Kubernetes version, no cluster lookups). A template that "
+        "calls fail or required, dereferences a missing value, or produces output that is not valid YAML "
+        "makes the install fail on the cluster, so it is reported here with Helm's own message, which names "
+        "the template and position. A chart that cannot be loaded, or whose kubeVersion does not admit the "
+        "configured Kubernetes version, is reported here too."
+    ),
 )
 
 DEFAULT_KUBE_VERSION = "1.33"

@@ -10,7 +10,6 @@ with the real kustomize. Rendered objects become Manifests that point at the Hel
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import tempfile
@@ -20,42 +19,42 @@ from typing import Any
 
 import yaml
 
+from ..mergemaps import merge_maps
 from .build import config_data
-from .charts import ChartError, ChartFetcher, ChartRequest, ChartUnavailable, is_exact_version
-from .findings import RULES, Finding, Rule, Severity, register
-from .helmrender import RenderError, ValuesSchemaError
+from .chartarchive import ChartError
+from .charts import H001, ChartFetcher, ChartRequest, ChartUnavailable
+from .chartversions import is_exact_version
+from .fields import mapping_at
+from .findings import Finding, Rule, Severity
+from .helmrender import H002, H003, RenderError, ValuesSchemaError
 from .helmworker import H006, BoundExceeded, render_bounded
 from .kustomize import Transforms, build
 from .load import inside, parse_documents
 from .model import Cluster, Manifest
 from .secrets import by_operator
 
-H004 = register(
-    Rule(
-        "H004",
-        "values-from-missing",
-        "helm",
-        Severity.ERROR,
-        "A HelmRelease's valuesFrom ConfigMap, Secret or key is not found.",
-        "helm-controller fails a release whose valuesFrom names a ConfigMap or Secret (or a valuesKey in it) that "
-        "does not exist, unless the reference is optional: true. The validator looks for the object among what the "
-        "cluster's Flux applies; a Secret that is created out of band should be marked optional or provided by an "
-        "ExternalSecret or a SOPS-encrypted manifest in the repository. The chart is then rendered without those "
-        "values.",
-    )
+H004 = Rule(
+    "H004",
+    "values-from-missing",
+    "helm",
+    Severity.ERROR,
+    "A HelmRelease's valuesFrom ConfigMap, Secret or key is not found.",
+    "helm-controller fails a release whose valuesFrom names a ConfigMap or Secret (or a valuesKey in it) that "
+    "does not exist, unless the reference is optional: true. The validator looks for the object among what the "
+    "cluster's Flux applies; a Secret that is created out of band should be marked optional or provided by an "
+    "ExternalSecret or a SOPS-encrypted manifest in the repository. The chart is then rendered without those "
+    "values.",
 )
-H005 = register(
-    Rule(
-        "H005",
-        "chart-version-floating",
-        "helm",
-        Severity.WARNING,
-        "A HelmRelease's chart version is a range or missing, not pinned.",
-        "With a semver range (or no version, which means the latest) helm-controller upgrades the release whenever "
-        "the repository publishes a matching chart, without a commit: what runs is no longer what was reviewed, and "
-        "a rollback in git does not roll back. Pin an exact version and let a bot (Renovate, Flux image automation) "
-        "propose upgrades as merge requests. The validator renders the highest matching version today.",
-    )
+H005 = Rule(
+    "H005",
+    "chart-version-floating",
+    "helm",
+    Severity.WARNING,
+    "A HelmRelease's chart version is a range or missing, not pinned.",
+    "With a semver range (or no version, which means the latest) helm-controller upgrades the release whenever "
+    "the repository publishes a matching chart, without a commit: what runs is no longer what was reviewed, and "
+    "a rollback in git does not roll back. Pin an exact version and let a bot (Renovate, Flux image automation) "
+    "propose upgrades as merge requests. The validator renders the highest matching version today.",
 )
 
 CLUSTER_SCOPED = {
@@ -79,26 +78,20 @@ CLUSTER_SCOPED = {
     "ClusterIssuer",
     "Node",
 }
-H007 = register(
-    Rule(
-        "H007",
-        "chart-not-fetched",
-        "helm",
-        Severity.INFO,
-        "The charts of a Helm source could not be fetched here (offline, no network, a private registry).",
-        "Nothing is known about a chart that could not be downloaded, so the HelmReleases using it are not rendered "
-        "and their objects not checked; that is a limit of this run, not a problem of the repository, hence info. "
-        "One finding per chart source (HelmRepository or OCIRepository) and cluster, at the source's URL. To render "
-        "them, serve the source from a mirror (--helm-mirror URL=MIRROR, a chart repository URL or a directory of "
-        "archives; in CI the GITOPSGEN_HELM_MIRROR variable), or run once with network access and keep the chart "
-        "cache (--chart-cache DIR). A chart that the source answers is not there (HTTP 404, an unknown tag or "
-        "version) is H001.",
-    )
+H007 = Rule(
+    "H007",
+    "chart-not-fetched",
+    "helm",
+    Severity.INFO,
+    "The charts of a Helm source could not be fetched here (offline, no network, a private registry).",
+    "Nothing is known about a chart that could not be downloaded, so the HelmReleases using it are not rendered "
+    "and their objects not checked; that is a limit of this run, not a problem of the repository, hence info. "
+    "One finding per chart source (HelmRepository or OCIRepository) and cluster, at the source's URL. To render "
+    "them, serve the source from a mirror (--helm-mirror URL=MIRROR, a chart repository URL or a directory of "
+    "archives; in CI the GITOPSGEN_HELM_MIRROR variable), or run once with network access and keep the chart "
+    "cache (--chart-cache DIR). A chart that the source answers is not there (HTTP 404, an unknown tag or "
+    "version) is H001.",
 )
-
-
-def _rule(rule_id: str) -> Rule:
-    return RULES[rule_id]
 
 
 @dataclass
@@ -120,13 +113,6 @@ def release_name(hr: Manifest) -> str:
         digest = hashlib.sha256(name.encode()).hexdigest()[:12]
         name = f"{name[:40]}-{digest}"
     return name
-
-
-def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in top.items():
-        out[k] = deep_merge(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else copy.deepcopy(v)
-    return out
 
 
 def set_path(values: dict[str, Any], dotted: str, value: Any) -> None:
@@ -160,7 +146,7 @@ class HelmStage:
         out.findings.append(Finding(file, line, rule.id, message, rule.severity, object=hr.ref, cluster=hr.cluster))
 
     def _release(self, cluster: Cluster, hr: Manifest, repo_sources: set[tuple[str, str]], out: HelmOutcome) -> None:
-        spec = hr.data.get("spec") if isinstance(hr.data.get("spec"), dict) else {}
+        spec = mapping_at(hr.data, "spec")
         archive = self._chart(cluster, hr, spec, repo_sources, out)
         if archive is None:
             return
@@ -174,13 +160,13 @@ class HelmStage:
             return
         except ValuesSchemaError as exc:
             for error in exc.errors:
-                self._finding(out, _rule("H002"), hr, f"values: {error}", *values_path(error))
+                self._finding(out, H002, hr, f"values: {error}", *values_path(error))
             return
         except RenderError as exc:
-            self._finding(out, _rule("H003"), hr, f"chart does not render: {exc}", *chart_path(spec))
+            self._finding(out, H003, hr, f"chart does not render: {exc}", *chart_path(spec))
             return
         except ChartError as exc:
-            self._finding(out, _rule("H001"), hr, str(exc), *chart_path(spec))
+            self._finding(out, H001, hr, str(exc), *chart_path(spec))
             return
         objects = [obj for _, obj in rendered.objects]
         for obj in objects:
@@ -206,11 +192,11 @@ class HelmStage:
                 return None  # F002 reports the dangling reference
             if kind != "OCIRepository":
                 self._finding(
-                    out, _rule("H001"), hr, f"chartRef to a {kind} is not rendered by the validator", "spec", "chartRef"
+                    out, H001, hr, f"chartRef to a {kind} is not rendered by the validator", "spec", "chartRef"
                 )
                 return None
-            oci = source.data.get("spec") if isinstance(source.data.get("spec"), dict) else {}
-            ref = oci.get("ref") if isinstance(oci.get("ref"), dict) else {}
+            oci = mapping_at(source.data, "spec")
+            ref = mapping_at(oci, "ref")
             version = str(ref.get("tag") or ref.get("semver") or "")
             floating = not ref.get("digest") and not is_exact_version(version)
             if floating:
@@ -236,9 +222,7 @@ class HelmStage:
             if source is None:
                 return None  # F002
             if kind != "HelmRepository":
-                self._finding(
-                    out, _rule("H001"), hr, f"charts from a {kind} are not rendered by the validator", "spec", "chart"
-                )
+                self._finding(out, H001, hr, f"charts from a {kind} are not rendered by the validator", "spec", "chart")
                 return None
             floating = not is_exact_version(version)
             if floating:
@@ -265,7 +249,7 @@ class HelmStage:
             self._unavailable(out, hr, source, request.url, exc)
             return None
         except ChartError as exc:
-            self._finding(out, _rule("H001"), hr, str(exc), *chart_path(spec))
+            self._finding(out, H001, hr, str(exc), *chart_path(spec))
             return None
 
     def _unavailable(self, out: HelmOutcome, hr: Manifest, source: Manifest, url: str, exc: ChartError) -> None:
@@ -286,21 +270,21 @@ class HelmStage:
         try:
             path.relative_to(self.root)
         except ValueError:
-            self._finding(out, _rule("H001"), hr, f"chart path {chart} leaves the repository", "spec", "chart")
+            self._finding(out, H001, hr, f"chart path {chart} leaves the repository", "spec", "chart")
             return None
         leaving = next((p for p in sorted(path.rglob("*")) if p.is_symlink() and not inside(self.root, p)), None)
         if leaving is not None:
             where = leaving.relative_to(self.root)
             self._finding(
                 out,
-                _rule("H001"),
+                H001,
                 hr,
                 f"chart {chart} has a symlink leaving the repository: {where}",
                 *chart_path(hr.data["spec"]),
             )
             return None
         if not (path / "Chart.yaml").is_file():
-            self._finding(out, _rule("H001"), hr, f"chart path {chart} holds no Chart.yaml", "spec", "chart")
+            self._finding(out, H001, hr, f"chart path {chart} holds no Chart.yaml", "spec", "chart")
             return None
         return path
 
@@ -331,19 +315,19 @@ class HelmStage:
             docs, problems = parse_documents(text, hr.file)  # bounded: no alias bomb reaches the merge
             if problems:
                 message = f"valuesFrom {kind} {hr.namespace}/{name} key {key}: {problems[0].message}"
-                self._finding(out, _rule("H002"), hr, message, "spec", "valuesFrom", i)
+                self._finding(out, H002, hr, message, "spec", "valuesFrom", i)
                 continue
             loaded = docs[0].data if docs else None
             if isinstance(loaded, dict):
-                values = deep_merge(values, loaded)
+                values = merge_maps(values, loaded)
         inline = spec.get("values")
-        return deep_merge(values, inline) if isinstance(inline, dict) else values
+        return merge_maps(values, inline) if isinstance(inline, dict) else values
 
     def _post_render(
         self, hr: Manifest, spec: dict[str, Any], objects: list[dict[str, Any]], out: HelmOutcome
     ) -> list[dict[str, Any]]:
-        renderers = [r.get("kustomize") for r in spec.get("postRenderers") or [] if isinstance(r, dict)]
-        renderers = [r for r in renderers if isinstance(r, dict)]
+        found = [r.get("kustomize") for r in spec.get("postRenderers") or [] if isinstance(r, dict)]
+        renderers: list[dict[str, Any]] = [r for r in found if isinstance(r, dict)]
         if not renderers:
             return objects
         # spec.postRenderStrategy (Flux 2.9): which of the chart's hooks (objects with a helm.sh/hook
@@ -376,9 +360,7 @@ class HelmStage:
                     self.kustomize,
                 )
                 if built.error:
-                    self._finding(
-                        out, _rule("H003"), hr, f"post-renderer fails: {built.error}", "spec", "postRenderers"
-                    )
+                    self._finding(out, H003, hr, f"post-renderer fails: {built.error}", "spec", "postRenderers")
                     return objects
                 objects = [obj for obj, _ in built.objects]
         return objects

@@ -33,27 +33,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .findings import Rule, Severity, register
+from .findings import Rule, Severity
 from .helmrender import DEFAULT_KUBE_VERSION, Rendered, RenderError, ValuesSchemaError
 from .sandbox import child_environment, env_number, limit_process
 
-H006 = register(
-    Rule(
-        id="H006",
-        name="render-bound-exceeded",
-        stage="helm",
-        severity=Severity.ERROR,
-        summary="A HelmRelease's render exceeded the validator's time, memory or output bound.",
-        doc=(
-            "Every chart render runs in a separate process with a time bound, a memory bound and a bound "
-            "on the rendered output (GITOPSGEN_HELM_TIMEOUT seconds, GITOPSGEN_HELM_MAX_MB and "
-            "GITOPSGEN_HELM_MAX_OUTPUT_MB megabytes), because a template can recurse without end (tpl of a value "
-            "that includes itself), loop for minutes or render gigabytes, and Helm itself would then exhaust "
-            "helm-controller the same way. The render is stopped, nothing of the release is checked, and the "
-            "finding names the bound; the rest of the validation runs on. Since a time-out may depend on the "
-            "machine's load, this outcome is never cached."
-        ),
-    )
+H006 = Rule(
+    id="H006",
+    name="render-bound-exceeded",
+    stage="helm",
+    severity=Severity.ERROR,
+    summary="A HelmRelease's render exceeded the validator's time, memory or output bound.",
+    doc=(
+        "Every chart render runs in a separate process with a time bound, a memory bound and a bound "
+        "on the rendered output (GITOPSGEN_HELM_TIMEOUT seconds, GITOPSGEN_HELM_MAX_MB and "
+        "GITOPSGEN_HELM_MAX_OUTPUT_MB megabytes), because a template can recurse without end (tpl of a value "
+        "that includes itself), loop for minutes or render gigabytes, and Helm itself would then exhaust "
+        "helm-controller the same way. The render is stopped, nothing of the release is checked, and the "
+        "finding names the bound; the rest of the validation runs on. Since a time-out may depend on the "
+        "machine's load, this outcome is never cached."
+    ),
 )
 
 
@@ -191,7 +189,7 @@ def render_bounded(
 ) -> Rendered:
     """:func:`~.helmrender.render_chart` in a bounded worker: the same result and exceptions, plus
     :class:`BoundExceeded` when the render exceeds a bound or kills its worker."""
-    from .charts import ChartError
+    from .chartarchive import ChartError
 
     bounds = bounds or Bounds.from_environment()
     request = {
@@ -228,7 +226,7 @@ def render_bounded(
 def _serve(memory_mb: int) -> None:
     """The worker's loop: one JSON request per line on stdin, one JSON answer per line on stdout."""
     limit_process(memory_mb)
-    from .charts import ChartError
+    from .chartarchive import ChartError
     from .helmrender import render_chart
 
     out = sys.stdout.buffer

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .build import Repository, is_flux_kustomization
+from .build import is_flux_kustomization
 from .kustomize import Scanner, kustomization_file, rel
 from .load import YAML_SUFFIXES, inside, parse_documents
+from .repository import Repository
 
 HELM_GROUP = "helm.toolkit.fluxcd.io"
 

@@ -26,44 +26,40 @@ from typing import Any
 
 import yaml
 
-from .findings import Finding, Rule, Severity, register
+from .findings import Finding, Rule, Severity
+from .kustomizeplugins import _list, _parsed, plugin_configs, plugin_problem, plugin_reads
 from .load import KubeLoader, parse_documents
 from .model import Document
 from .sandbox import child_environment, env_number, limited
 
-B001 = register(
-    Rule(
-        "B001",
-        "kustomize-build-failed",
-        "build",
-        Severity.ERROR,
-        "A kustomization (or the path of a Flux Kustomization) does not build.",
-        "kustomize-controller runs kustomize on the path of every Flux Kustomization; when the build fails, nothing "
-        "of that Kustomization is applied and everything that depends on it waits. The validator builds every "
-        "kustomization directory and every Flux Kustomization with the real kustomize and reports the error at the "
-        "entry of the kustomization.yaml that caused it when it can tell (a missing resource or patch file), else at "
-        "the kustomization or at the Flux Kustomization's spec.path.",
-    )
+B001 = Rule(
+    "B001",
+    "kustomize-build-failed",
+    "build",
+    Severity.ERROR,
+    "A kustomization (or the path of a Flux Kustomization) does not build.",
+    "kustomize-controller runs kustomize on the path of every Flux Kustomization; when the build fails, nothing "
+    "of that Kustomization is applied and everything that depends on it waits. The validator builds every "
+    "kustomization directory and every Flux Kustomization with the real kustomize and reports the error at the "
+    "entry of the kustomization.yaml that caused it when it can tell (a missing resource or patch file), else at "
+    "the kustomization or at the Flux Kustomization's spec.path.",
 )
-B002 = register(
-    Rule(
-        "B002",
-        "unsafe-kustomization",
-        "build",
-        Severity.ERROR,
-        "A kustomization reaches outside the repository, fetches remote bases or runs plugins.",
-        "A kustomization that names a remote base (a git or https URL), a path outside the repository, Helm chart "
-        "inflation (helmCharts, which runs the helm binary) or a KRM exec/container function makes the build depend "
-        "on the network or run code from the merge request. Flux's kustomize-controller runs no plugins and no helm "
-        "binary and confines builds to the source's root, so these builds fail there too. The validator does not "
-        "run such a build; it reports the entry instead.",
-    )
+B002 = Rule(
+    "B002",
+    "unsafe-kustomization",
+    "build",
+    Severity.ERROR,
+    "A kustomization reaches outside the repository, fetches remote bases or runs plugins.",
+    "A kustomization that names a remote base (a git or https URL), a path outside the repository, Helm chart "
+    "inflation (helmCharts, which runs the helm binary) or a KRM exec/container function makes the build depend "
+    "on the network or run code from the merge request. Flux's kustomize-controller runs no plugins and no helm "
+    "binary and confines builds to the source's root, so these builds fail there too. The validator does not "
+    "run such a build; it reports the entry instead.",
 )
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN = "config.kubernetes.io/origin"
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|//", re.I)
-_BUILTIN_PLUGIN_API = "builtin"
 _TIMEOUT = 300  # seconds per build (GITOPSGEN_KUSTOMIZE_TIMEOUT)
 _MAX_MB = 2048  # writable memory of a build (GITOPSGEN_KUSTOMIZE_MAX_MB)
 _MAX_OUTPUT_MB = 256  # output of a build (GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB)
@@ -350,75 +346,6 @@ def references(k: dict[str, Any]) -> Iterator[tuple[str, int | None, str, bool]]
             yield field_name, None, "", False
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _parsed(text: str, where: str) -> list[Any]:
-    """The mappings of a YAML text, parsed within the validator's bounds ([] when it is not YAML)."""
-    docs, problems = parse_documents(text, where)
-    if problems:
-        return []
-    return [d.data for d in docs if isinstance(d.data, dict)]
-
-
-def plugin_configs(path: Path) -> list[Any]:
-    """The plugin configs (mappings) of a generators/transformers file ([] when unreadable)."""
-    try:
-        return _parsed(path.read_text(encoding="utf-8"), path.name)
-    except (OSError, UnicodeDecodeError):
-        return []
-
-
-def plugin_reads(config: Any) -> tuple[list[str], list[Any]]:
-    """What one builtin plugin config makes kustomize read: (files, relative to the kustomization that
-    lists the config; inline patches). PatchTransformer and PatchJson6902Transformer ``path``/``patch``/
-    ``jsonOp``, PatchStrategicMergeTransformer ``paths``/``patches``, ConfigMap/SecretGenerator ``files``
-    (``key=path``), ``envs`` and ``env``, ReplacementTransformer ``replacements[].path``."""
-    if not isinstance(config, dict):
-        return [], []
-    files: list[str] = []
-    inline: list[Any] = []
-    kind = config.get("kind")
-    if kind in ("PatchTransformer", "PatchJson6902Transformer"):
-        files += [config["path"]] if isinstance(config.get("path"), str) else []
-        inline += [config[k] for k in ("patch", "jsonOp") if config.get(k)]
-    elif kind == "PatchStrategicMergeTransformer":
-        files += [p for p in _list(config.get("paths")) if isinstance(p, str)]
-        patches = config.get("patches")
-        if isinstance(patches, str):
-            inline += [d for d in _parsed(patches, "patches")]
-        elif patches:
-            inline += _list(patches)
-    elif kind in ("ConfigMapGenerator", "SecretGenerator"):
-        files += [f.split("=", 1)[-1] for f in _list(config.get("files")) if isinstance(f, str)]
-        files += [e for e in [*_list(config.get("envs")), config.get("env")] if isinstance(e, str) and e]
-    elif kind == "ReplacementTransformer":
-        replacements = [r for r in _list(config.get("replacements")) if isinstance(r, dict)]
-        files += [r["path"] for r in replacements if isinstance(r.get("path"), str)]
-    return files, inline
-
-
-def plugin_problem(path: Path) -> str:
-    """Why a generators/transformers entry would run code ('' for kustomize's builtin plugins)."""
-    try:
-        parsed, problems = parse_documents(path.read_text(encoding="utf-8"), path.name)
-    except (OSError, UnicodeDecodeError):
-        return ""  # kustomize reports unreadable plugin configs itself
-    if any(f.rule == "Y003" for f in problems):  # an alias bomb or the like: kustomize must not get it either
-        return "plugin config exceeds the validator's YAML bounds; not run"
-    for d in (doc.data for doc in parsed if isinstance(doc.data, dict)):
-        metadata = d.get("metadata")
-        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-        api_version, kind = d.get("apiVersion"), d.get("kind")
-        if (isinstance(annotations, dict) and any("function" in str(a) for a in annotations)) or (
-            api_version != _BUILTIN_PLUGIN_API
-        ):
-            what = f"{kind} ({api_version})" if isinstance(kind, str) and isinstance(api_version, str) else "config"
-            return f"plugin {what[:200]} would run code; Flux runs no plugins"
-    return ""
-
-
 # ---------------------------------------------------------------- build
 
 
@@ -431,7 +358,7 @@ class Transforms:
     name_suffix: str = ""
     patches: tuple[Any, ...] = ()
     images: tuple[Any, ...] = ()
-    components: tuple[str, ...] = ()
+    components: tuple[str | Path, ...] = ()
 
 
 @dataclass

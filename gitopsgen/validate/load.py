@@ -19,72 +19,35 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..checks import PYYAML_NESTING_LIMIT
-from .findings import Finding, Rule, Severity, register
+from ..yamlio import PYYAML_NESTING_LIMIT, SAFE_LOADER
+from .findings import Finding, Rule, Severity
 from .model import Document, JsonPath
+from .rawfile import DEFAULT_LIMITS, Y001, Y003, Limits, read_text
 
 if TYPE_CHECKING:
     from .parsecache import ParseCache
 
-Y001 = register(
-    Rule(
-        "Y001",
-        "yaml-syntax",
-        "yaml",
-        Severity.ERROR,
-        "A YAML file does not parse (or is not UTF-8 text).",
-        "kustomize, Flux and the API server all refuse a manifest that is not valid YAML, and kustomize-controller "
-        "fails the whole Kustomization when one file of its path does not parse. The finding gives the line and "
-        "column where the parser stopped. Files that are not UTF-8 (binary files, Latin-1 text) are reported here "
-        "too, at the line of the first undecodable byte.",
-    )
+Y002 = Rule(
+    "Y002",
+    "duplicate-key",
+    "yaml",
+    Severity.ERROR,
+    "A mapping has the same key twice.",
+    "YAML forbids duplicate keys; PyYAML silently keeps the last one, while kustomize (kyaml) and the Kubernetes "
+    "API server's strict decoding reject the document. Either way the file does not say what its author meant. "
+    "The finding points at the second occurrence and names the line of the first.",
 )
-Y002 = register(
-    Rule(
-        "Y002",
-        "duplicate-key",
-        "yaml",
-        Severity.ERROR,
-        "A mapping has the same key twice.",
-        "YAML forbids duplicate keys; PyYAML silently keeps the last one, while kustomize (kyaml) and the Kubernetes "
-        "API server's strict decoding reject the document. Either way the file does not say what its author meant. "
-        "The finding points at the second occurrence and names the line of the first.",
-    )
+Y004 = Rule(
+    "Y004",
+    "path-outside-repository",
+    "yaml",
+    Severity.ERROR,
+    "A symlink in the repository points outside it.",
+    "A symlink whose target lies outside the repository root makes the build depend on the machine it runs on, "
+    "and in a merge request from a fork it is a way to read files of the CI runner. The validator never follows "
+    "such links: the link is reported and its target is not read. Flux's own source controllers refuse them "
+    "as well.",
 )
-Y003 = register(
-    Rule(
-        "Y003",
-        "yaml-limits",
-        "yaml",
-        Severity.ERROR,
-        "A YAML file exceeds the validator's size, nesting or alias-expansion bounds.",
-        "A manifest repository is input from anyone who can open a merge request. Files larger than the size bound, "
-        "documents nested deeper than the depth bound and documents whose aliases expand to more nodes than the "
-        "expansion bound (the 'billion laughs' attack) are not parsed further: they would make every YAML consumer, "
-        "including kustomize and the API server, slow or unusable. No real Kubernetes manifest comes near the "
-        "bounds.",
-    )
-)
-Y004 = register(
-    Rule(
-        "Y004",
-        "path-outside-repository",
-        "yaml",
-        Severity.ERROR,
-        "A symlink in the repository points outside it.",
-        "A symlink whose target lies outside the repository root makes the build depend on the machine it runs on, "
-        "and in a merge request from a fork it is a way to read files of the CI runner. The validator never follows "
-        "such links: the link is reported and its target is not read. Flux's own source controllers refuse them "
-        "as well.",
-    )
-)
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_file_bytes: int = 8 * 1024 * 1024
-    max_depth: int = 100
-    max_nodes: int = 2_000_000  # per document, counting every alias as the copy it expands to
 
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -163,7 +126,7 @@ def discover(root: Path, ignore: tuple[str, ...] = ()) -> tuple[list[str], list[
 
 
 def load_repository(
-    root: Path, ignore: tuple[str, ...] = (), limits: Limits = Limits(), parses: ParseCache | None = None
+    root: Path, ignore: tuple[str, ...] = (), limits: Limits = DEFAULT_LIMITS, parses: ParseCache | None = None
 ) -> Loaded:
     """Every YAML file under ``root``, parsed (``parses``: earlier parses by content); unparseable ones
     become findings."""
@@ -179,18 +142,9 @@ def load_repository(
 
 
 def load_file(
-    root: Path, rel: str, limits: Limits = Limits(), parses: ParseCache | None = None
+    root: Path, rel: str, limits: Limits = DEFAULT_LIMITS, parses: ParseCache | None = None
 ) -> tuple[LoadedFile | None, list[Finding]]:
-    path = root / rel
-    try:
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            msg = f"file is {size} bytes, above the {limits.max_file_bytes}-byte bound; not parsed"
-            return None, [Finding(rel, 1, Y003.id, msg)]
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [Finding(rel, 0, Y001.id, f"cannot read: {exc.strerror or exc}")]
-    text, problem = decode(raw, rel)
+    raw, text, problem = read_text(root, rel, limits)
     if problem is not None:
         return None, [problem]
     cached = parses.get(raw, rel) if parses is not None else None
@@ -200,21 +154,6 @@ def load_file(
     if parses is not None:
         parses.put(raw, documents, findings)
     return LoadedFile(rel, text, documents), findings
-
-
-def decode(raw: bytes, rel: str) -> tuple[str, Finding | None]:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        return "", Finding(rel, line, Y001.id, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})", column=column)
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        return "", Finding(rel, line, Y001.id, "binary file (NUL byte) with a YAML name")
-    return text, None
 
 
 def inline_ignores(text: str) -> tuple[dict[int, set[str]], set[str]]:
@@ -254,7 +193,8 @@ _constructor = yaml.constructor.SafeConstructor()
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class KubeLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+# the base class is chosen when PyYAML loads (libyaml's or the pure-Python loader): mypy cannot follow it
+class KubeLoader(SAFE_LOADER):  # type: ignore[misc,valid-type]
     """PyYAML's safe loader reading YAML as Kubernetes (and kustomize, go-yaml) does: a timestamp stays a
     string (the API server decodes YAML as JSON) and a bare ``=`` is the string "=" (YAML 1.1's ``value``
     tag, which PyYAML resolves but cannot construct; kustomize writes it unquoted)."""
@@ -271,12 +211,14 @@ KubeLoader.add_constructor("tag:yaml.org,2002:timestamp", _plain)
 def _scalar(event: yaml.ScalarEvent) -> Any:
     tag = event.tag
     if tag is None or tag == "!":
-        tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+        # types-PyYAML leaves Resolver.resolve unannotated
+        tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
     if tag == "tag:yaml.org,2002:timestamp":
         return event.value  # Kubernetes decodes YAML as JSON: timestamps stay strings
     if tag == _MERGE:
         return _MergeKey()
-    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    # libyaml's events carry yaml._yaml.Mark, which types-PyYAML does not accept for a node (only positions are read)
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)  # type: ignore[arg-type]
     builder = _constructor.yaml_constructors.get(tag)
     if builder is None:
         return event.value  # an unknown local tag: keep the text, as a JSON decoder of YAML would
@@ -308,7 +250,7 @@ class _Frame:
     merges: list[dict[Any, Any]] = field(default_factory=list)
 
 
-def parse_documents(text: str, rel: str, limits: Limits = Limits()) -> tuple[list[Document], list[Finding]]:
+def parse_documents(text: str, rel: str, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[Finding]]:
     """Every document of one YAML text, with path→line maps; problems become findings."""
     documents: list[Document] = []
     findings: list[Finding] = []
@@ -358,7 +300,7 @@ def parse_documents(text: str, rel: str, limits: Limits = Limits()) -> tuple[lis
         lines[(*top.path, _path_key(key))] = top.key_line
         top.value[key] = value
 
-    events = yaml.parse(text, Loader=yaml.CSafeLoader)
+    events = yaml.parse(text, Loader=SAFE_LOADER)
     try:
         for event in events:
             line = (event.start_mark.line + 1) if event.start_mark else 0

@@ -40,7 +40,9 @@ class NegativeCache:
         if not isinstance(value, dict):
             return None
         message, until = value.get("message"), value.get("until")
-        if not isinstance(message, str) or type(until) not in (int, float) or until <= self.clock():
+        if not isinstance(message, str) or not isinstance(until, int | float) or isinstance(until, bool):
+            return None
+        if until <= self.clock():
             return None
         self._used(float(until))
         return message

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .findings import Finding
-from .load import Limits
 from .model import Document
+from .rawfile import Limits
 from .resultcache import ResultCache, digest, tool_digest
 from .schemas import read_yaml_documents
 

@@ -31,7 +31,6 @@ import os
 import shutil
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..atomicfile import TMP_PREFIX, atomic_write
 from ..errors import InputError
 
 FORMAT = 1  # bump when the shape of any entry changes
@@ -215,14 +215,7 @@ class ResultCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             if any(p.is_symlink() for p in (path.parent, path.parent.parent)):
                 return  # a kind or shard directory replaced by a symlink: never written through
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(body)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(path, body)
         except OSError:
             return
         self.counts["writes"] += 1
@@ -243,7 +236,7 @@ class ResultCache:
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     continue
-                if name.startswith(".tmp-"):  # a write killed before its rename
+                if name.startswith(TMP_PREFIX):  # a write killed before its rename
                     if st.st_mtime < stale:
                         path.unlink(missing_ok=True)
                 elif name.endswith(".json"):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .entries import SYNC_NAME, Entry, normal_path
+from .fields import mapping_at
 from .model import Document
 
 ARTIFACT_GROUP = "source.extensions.fluxcd.io"
@@ -94,8 +95,8 @@ class SourceMap:
             if d.data.get("kind") == "ArtifactGenerator" and str(d.data.get("apiVersion", "")).startswith(
                 ARTIFACT_GROUP + "/"
             ):
-                for key, mapping in out.generated(d.data).items():
-                    out.artifacts.setdefault(key, []).append(mapping)
+                for ref, mapping in out.generated(d.data).items():
+                    out.artifacts.setdefault(ref, []).append(mapping)
         return out
 
     def generated(self, data: dict[str, Any]) -> dict[tuple[str, str], list[tuple[str, str]]]:
@@ -119,14 +120,11 @@ class SourceMap:
             out[(namespace, str(a["name"]))] = sorted(mapping, key=lambda p: -len(p[0]))
         return out
 
-    def is_repo(self, kind: str, namespace: str, name: str) -> bool:
-        return (kind, namespace, name) in self.repo
-
     def directories(self, ks: dict[str, Any], namespace: str) -> list[str] | None:
         """Every directory of this repository ``ks`` may build, whichever ArtifactGenerator makes its
         ExternalArtifact (for the static input map); None when the path is not a plain one."""
         spec = _spec(ks)
-        ref = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
+        ref = mapping_at(spec, "sourceRef")
         key = (str(ref.get("namespace") or namespace or SYNC_NAME), str(ref.get("name", "")))
         if ref.get("kind") != "ExternalArtifact":
             found = self.resolve(ks, namespace).directory
@@ -149,7 +147,7 @@ class SourceMap:
         (``artifacts``: the ExternalArtifacts of the ArtifactGenerators the cluster applies, see
         :meth:`generated`)."""
         spec = _spec(ks)
-        ref = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
+        ref = mapping_at(spec, "sourceRef")
         source = (
             str(ref.get("kind") or "GitRepository"),
             str(ref.get("namespace") or namespace or SYNC_NAME),

@@ -52,8 +52,8 @@ from harness import (
 
 from gitopsgen.validate.admission import Provided, missing_permissions, pod_problems
 from gitopsgen.validate.config import DEFAULT_KUBERNETES_VERSION, Settings
-from gitopsgen.validate.engine import Workspace
 from gitopsgen.validate.schemas import SchemaStore
+from gitopsgen.validate.workspace import Workspace
 
 pytestmark = [pytest.mark.runtime, pytest.mark.slow]
 

@@ -227,12 +227,13 @@ def test_a_value_json_cannot_hold_is_not_stored(tmp_path: Path) -> None:
 
 
 def test_every_rule_module_says_its_scope() -> None:
-    from gitopsgen.validate import rules
+    from gitopsgen.validate import catalogue, rules
 
-    scopes = {m.__name__.rsplit(".", 1)[1][:4]: m.SCOPE for m in rules.modules()}
+    scopes = {m.__name__.rsplit(".", 1)[1][:4]: m.SCOPE for m in catalogue.RULE_MODULES}
     assert {k for k, v in scopes.items() if v == rules.REPOSITORY} == {"f007", "g001", "s001", "s002", "s007"}
     assert set(scopes.values()) == {rules.CLUSTER, rules.REPOSITORY}
-    assert len(rules.checks(rules.CLUSTER)) + len(rules.checks(rules.REPOSITORY)) == len(rules.checks())
+    every = len(catalogue.checks())
+    assert len(catalogue.checks(rules.CLUSTER)) + len(catalogue.checks(rules.REPOSITORY)) == every
 
 
 def test_fingerprints_never_leave_the_repository(tmp_path: Path) -> None:

@@ -23,19 +23,11 @@ import pytest
 import yaml
 from conftest import serve, shared
 
-from gitopsgen.validate.charts import (
-    ChartError,
-    ChartFetcher,
-    ChartRequest,
-    Constraint,
-    Version,
-    check_archive,
-    default_cache_dir,
-    is_exact_version,
-    parse_mirror,
-    resolve_version,
-)
-from gitopsgen.validate.findings import RULES
+from gitopsgen.semver import Constraint, Version
+from gitopsgen.validate.catalogue import RULES
+from gitopsgen.validate.chartarchive import ChartError, check_archive
+from gitopsgen.validate.charts import ChartFetcher, ChartRequest, default_cache_dir
+from gitopsgen.validate.chartversions import is_exact_version, resolve_version
 from gitopsgen.validate.helmrender import (
     Rendered,
     RenderError,
@@ -431,10 +423,14 @@ def test_oci_offline_not_cached(tmp_path: Path, no_network: None) -> None:
         fetcher.fetch(ChartRequest("oci://ghcr.example.invalid/charts", "prefect-server", "~2026"))
 
 
-def test_parse_mirror() -> None:
-    assert parse_mirror("https://charts.example.com=/srv/mirror") == ("https://charts.example.com", "/srv/mirror")
+def test_parse_mirror(tmp_path: Path) -> None:
+    from gitopsgen.errors import InputError
+    from gitopsgen.validate.config import parse_mirror  # the one parser of URL=MIRROR
+
+    (tmp_path / "index.yaml").write_text("apiVersion: v1\nentries: {}\n")
+    assert parse_mirror(f"https://charts.example.com/={tmp_path}") == ("https://charts.example.com", str(tmp_path))
     assert parse_mirror("https://a.example=https://b.example/x") == ("https://a.example", "https://b.example/x")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="expected URL=MIRROR"):
         parse_mirror("https://a.example")
 
 

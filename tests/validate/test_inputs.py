@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitopsgen.validate.build import Repository
 from gitopsgen.validate.inputs import Inputs, cluster_inputs
 from gitopsgen.validate.load import load_repository
+from gitopsgen.validate.repository import Repository
 
 
 def flux_ks(name: str, path: str, **spec: object) -> dict:

@@ -17,16 +17,14 @@ import yaml
 from conftest import shared
 
 from gitopsgen.validate import engine
+from gitopsgen.validate.catalogue import RULES
 from gitopsgen.validate.config import Settings
-from gitopsgen.validate.findings import RULES, Severity
-from gitopsgen.validate.rules import modules
+from gitopsgen.validate.findings import Severity
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHART_URL = "https://prefecthq.github.io/prefect-helm"
 # R001 (a rule crashed) is tested by making a rule crash; H006 (a render bound exceeded) in tests/test_security.py
 RUNTIME_FIXTURES = {"Y004", "G001", "R001", "H006"}
-modules()  # import every semantic rule so RULES is complete
-assert engine.validate  # importing the engine imports every stage, which registers the stage rules
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gitopsgen.validate.findings import RULES, Finding
+from gitopsgen.validate.catalogue import RULES, checks
+from gitopsgen.validate.findings import Finding
 from gitopsgen.validate.model import Cluster, Context, JsonPath, Manifest
-from gitopsgen.validate.rules import _prefect, checks
+from gitopsgen.validate.rules import _prefect
 from gitopsgen.validate.rules import p001_prefect_worker_api_url as p001
 from gitopsgen.validate.rules import p002_prefect_auth_secret_mismatch as p002
 from gitopsgen.validate.rules import p003_prefect_ha_requirements as p003

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gitopsgen.validate.findings import RULES, Finding, Severity
+from gitopsgen.validate.catalogue import RULES
+from gitopsgen.validate.findings import Finding, Severity
 from gitopsgen.validate.model import Cluster, Context, Document, JsonPath, Manifest
 from gitopsgen.validate.rules import (
     _workloads,

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from conftest import shared
 
-from gitopsgen.validate import schemas
-from gitopsgen.validate.findings import RULES, Severity
-from gitopsgen.validate.schemas import STATS, SchemaIssue, SchemaStore, crd_cache_dir, kubernetes_versions
+from gitopsgen.validate.catalogue import RULES
+from gitopsgen.validate.findings import Severity
+from gitopsgen.validate.schemas import STATS, SchemaIssue, SchemaStore, builtin, crd_cache_dir, kubernetes_versions
 
 DATA = Path(__file__).parent / "data" / "schemas"
 WIDGET_CRD = DATA / "widgets.example.com.yaml"
@@ -550,11 +550,11 @@ def test_repository_crds_win_over_cached_ones(tmp_path: Path) -> None:
 def test_builtin_validators_are_compiled_once() -> None:
     SchemaStore("1.30").check(deployment())
     loads, compiled = STATS["definitions_loaded"], STATS["builtin_validators"]
-    validator = schemas._builtins("1.30").validator("apps/v1", "Deployment")
+    validator = builtin._builtins("1.30").validator("apps/v1", "Deployment")
     for _ in range(50):
         assert SchemaStore("1.30").check(deployment()) == []
     assert (STATS["definitions_loaded"], STATS["builtin_validators"]) == (loads, compiled)
-    assert schemas._builtins("1.30").validator("apps/v1", "Deployment") is validator
+    assert builtin._builtins("1.30").validator("apps/v1", "Deployment") is validator
 
 
 def test_crd_validators_and_cel_programs_are_compiled_once(tmp_path: Path) -> None:

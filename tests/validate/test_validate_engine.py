@@ -30,10 +30,11 @@ import pytest
 import yaml
 from conftest import CLUSTER_1, CLUSTER_2, INIT_ARGS, ROOT, make_repo, run_cli, shared
 
+from gitopsgen.errors import InputError
 from gitopsgen.validate import engine
+from gitopsgen.validate.catalogue import RULE_MODULES
 from gitopsgen.validate.config import RuleSetting, Settings, load_settings
 from gitopsgen.validate.findings import Finding, Severity
-from gitopsgen.validate.rules import modules
 
 CHART_URL = "https://prefecthq.github.io/prefect-helm"
 NO_G001 = {"G001": RuleSetting(enabled=False)}
@@ -44,7 +45,6 @@ PREFECT_1 = "clusters/cluster-1/prefect/prefect.yaml"
 PREFECT_2 = "clusters/cluster-2/prefect/prefect.yaml"
 SERVER_HR = "HelmRelease prefect/prefect-server"
 BOTH = "cluster-1,cluster-2"
-modules()  # semantic rules register on import; config.py checks IDs against RULES (the CLI gap: test_validate_cli)
 
 Where = set[tuple[str, str, int]]
 Owners = set[tuple[str, str]]
@@ -620,7 +620,7 @@ def test_y004_symlinks_leaving_the_repository(tmp_path: Path) -> None:
 def test_r001_a_crashing_rule_is_a_finding_and_the_others_still_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    crashing = next(m for m in modules() if m.RULE.id == "S001")
+    crashing = next(m for m in RULE_MODULES if m.RULE.id == "S001")
 
     def boom(ctx: object) -> list[Finding]:
         raise RuntimeError("boom")
@@ -876,3 +876,18 @@ def test_the_projects_own_tree_validates(helm_repo_url: str, tmp_path: Path) -> 
     result = engine.validate(ROOT, settings)
     assert result.clusters, "no cluster found in the project's tree"
     assert errors(result.findings) == [], show(errors(result.findings))
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("disable: [K005, X123]\n", "disable: unknown rule 'X123' (see 'gitopsgen rules')"),
+        ("rules:\n  k004: {severity: warning}\n  nope: {enabled: false}\n", "rules: unknown rule 'nope'"),
+    ],
+)
+def test_the_engine_refuses_an_unknown_rule_id_of_the_config(tmp_path: Path, config: str, message: str) -> None:
+    root = small_repo(tmp_path / "repo", {".gitopsgen.yaml": config})
+    settings = load_settings(root)  # reading the file knows no catalogue: the engine checks the IDs
+    with pytest.raises(InputError) as raised:
+        engine.validate(root, settings)
+    assert str(raised.value).startswith(".gitopsgen.yaml: ") and message in str(raised.value)

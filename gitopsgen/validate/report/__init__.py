@@ -4,7 +4,7 @@ Every format is a module with a pure ``render(findings, *, root_name, clusters, 
 str``; :data:`FORMATS` maps the format's name (what ``--format`` takes) to it and :func:`render`
 dispatches. The findings come sorted and with their final severities; ``root_name`` is the
 repository's name, ``clusters`` the names of the clusters validated, ``rules`` the catalogue
-(:data:`gitopsgen.validate.findings.RULES`) and ``stats`` optional run figures such as
+(:data:`gitopsgen.validate.catalogue.RULES`) and ``stats`` optional run figures such as
 ``{"files": 40, "objects": 500, "seconds": 1.2}`` that text, JSON, JUnit (time) and Markdown show.
 The line-independent fingerprints shared by Code Quality, SARIF and JSON live in
 :mod:`.codequality`.

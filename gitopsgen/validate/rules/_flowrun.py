@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..fields import list_at
 from ..findings import Finding, Rule
 from ..model import Cluster, Manifest
 from . import finding_at
@@ -111,7 +112,7 @@ def flow_run_jobs(cluster: Cluster) -> Iterator[FlowRunJob]:
         secret = release.get(*AUTH_SECRET)
         enabled = release.get("worker", "selfHostedServerApiConfig", "basicAuth", "enabled") is True
         if isinstance(first, dict) and enabled and isinstance(secret, str) and secret:
-            env = first.get("env") if isinstance(first.get("env"), list) else []
+            env = list_at(first, "env")
             env = [e for e in env if not (isinstance(e, dict) and e.get("name") == "PREFECT_API_AUTH_STRING")]
             env.append(
                 {

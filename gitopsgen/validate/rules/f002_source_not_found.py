@@ -5,28 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..findings import Finding, Rule, Severity, register
+from ..fields import mapping_at
+from ..findings import Finding, Rule, Severity
 from ..model import Cluster, Context, Manifest
 from . import finding_at
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        "F002",
-        "source-not-found",
-        "flux",
-        Severity.ERROR,
-        "A Kustomization's sourceRef, a HelmRelease's chart source or an ImagePolicy's ImageRepository does not "
-        "exist in the cluster.",
-        "A Flux Kustomization's spec.sourceRef, a HelmRelease's spec.chart.spec.sourceRef or spec.chartRef, and an "
-        "ImageUpdateAutomation's spec.sourceRef must name a source object (GitRepository, OCIRepository, "
-        "HelmRepository, Bucket, HelmChart) that the cluster's Flux applies, and an ImagePolicy's "
-        "spec.imageRepositoryRef an ImageRepository; otherwise the object stays not ready "
-        "with 'source not found'. The namespace defaults to the referring object's. The flux-system GitRepository "
-        "that 'flux bootstrap' creates is assumed to exist even where bootstrap's files are not committed, and so "
-        "is the sync source a FluxInstance makes; an ExternalArtifact exists when an ArtifactGenerator the cluster "
-        "applies generates it (Flux >= 2.7 source-watcher).",
-    )
+RULE = Rule(
+    "F002",
+    "source-not-found",
+    "flux",
+    Severity.ERROR,
+    "A Kustomization's sourceRef, a HelmRelease's chart source or an ImagePolicy's ImageRepository does not "
+    "exist in the cluster.",
+    "A Flux Kustomization's spec.sourceRef, a HelmRelease's spec.chart.spec.sourceRef or spec.chartRef, and an "
+    "ImageUpdateAutomation's spec.sourceRef must name a source object (GitRepository, OCIRepository, "
+    "HelmRepository, Bucket, HelmChart) that the cluster's Flux applies, and an ImagePolicy's "
+    "spec.imageRepositoryRef an ImageRepository; otherwise the object stays not ready "
+    "with 'source not found'. The namespace defaults to the referring object's. The flux-system GitRepository "
+    "that 'flux bootstrap' creates is assumed to exist even where bootstrap's files are not committed, and so "
+    "is the sync source a FluxInstance makes; an ExternalArtifact exists when an ArtifactGenerator the cluster "
+    "applies generates it (Flux >= 2.7 source-watcher).",
 )
 
 SOURCE_KINDS = {
@@ -41,7 +40,7 @@ SOURCE_KINDS = {
 
 
 def refs(m: Manifest) -> Iterator[tuple[dict[str, Any], tuple[str | int, ...]]]:
-    spec = m.data.get("spec") if isinstance(m.data.get("spec"), dict) else {}
+    spec = mapping_at(m.data, "spec")
     group = m.api_group
     if (group, m.kind) in {
         ("kustomize.toolkit.fluxcd.io", "Kustomization"),

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..findings import Finding, Rule, Severity, register
+from ..fields import mapping_at
+from ..findings import Finding, Rule, Severity
 from ..model import Context, Manifest
 from . import finding_at
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        "F003",
-        "depends-on-missing",
-        "flux",
-        Severity.ERROR,
-        "A dependsOn entry names a Kustomization or HelmRelease that does not exist in the cluster.",
-        "Flux Kustomizations and HelmReleases wait for every object in spec.dependsOn to be ready before they "
-        "reconcile. An entry naming an object of the same kind that the cluster does not have (a typo, a renamed "
-        "or removed component, a namespace mismatch — it defaults to the referring object's namespace) blocks the "
-        "dependent forever with 'dependency not found'.",
-    )
+RULE = Rule(
+    "F003",
+    "depends-on-missing",
+    "flux",
+    Severity.ERROR,
+    "A dependsOn entry names a Kustomization or HelmRelease that does not exist in the cluster.",
+    "Flux Kustomizations and HelmReleases wait for every object in spec.dependsOn to be ready before they "
+    "reconcile. An entry naming an object of the same kind that the cluster does not have (a typo, a renamed "
+    "or removed component, a namespace mismatch — it defaults to the referring object's namespace) blocks the "
+    "dependent forever with 'dependency not found'.",
 )
 
 DEPENDENT_KINDS = {("kustomize.toolkit.fluxcd.io", "Kustomization"), ("helm.toolkit.fluxcd.io", "HelmRelease")}
@@ -30,7 +29,7 @@ def dependencies(m: Manifest) -> Iterator[tuple[int, str, str]]:
     """(index, namespace, name) of each dependsOn entry of a Flux Kustomization or HelmRelease."""
     if (m.api_group, m.kind) not in DEPENDENT_KINDS:
         return
-    spec = m.data.get("spec") if isinstance(m.data.get("spec"), dict) else {}
+    spec = mapping_at(m.data, "spec")
     for i, dep in enumerate(spec.get("dependsOn") or []):
         if isinstance(dep, dict) and dep.get("name"):
             yield i, str(dep.get("namespace") or m.namespace), str(dep["name"])

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Context, Manifest
 from . import finding_at
 from .f003_depends_on_missing import dependencies
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        "F004",
-        "depends-on-cycle",
-        "flux",
-        Severity.ERROR,
-        "Flux Kustomizations or HelmReleases depend on each other in a cycle.",
-        "When A depends on B and B (directly or through others) depends on A, none of them ever becomes ready: each "
-        "waits for the other. The finding is reported once per set of objects caught in cycles, at the dependsOn "
-        "entry of the first of them in name order that points into the set, and names them all.",
-    )
+RULE = Rule(
+    "F004",
+    "depends-on-cycle",
+    "flux",
+    Severity.ERROR,
+    "Flux Kustomizations or HelmReleases depend on each other in a cycle.",
+    "When A depends on B and B (directly or through others) depends on A, none of them ever becomes ready: each "
+    "waits for the other. The finding is reported once per set of objects caught in cycles, at the dependsOn "
+    "entry of the first of them in name order that points into the set, and names them all.",
 )
 
 

@@ -6,26 +6,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..entries import normal_path
-from ..findings import Finding, Rule, Severity, object_name, register
+from ..fields import mapping_at
+from ..findings import Finding, Rule, Severity, object_name
 from ..load import inside
 from ..model import Context
 
 SCOPE = "repository"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="F007",
-        name="update-path-not-found",
-        stage="flux",
-        severity=Severity.ERROR,
-        summary="An ImageUpdateAutomation's spec.update.path is not a directory of the repository it updates.",
-        doc=(
-            "image-automation-controller checks out the ImageUpdateAutomation's source, looks for setter markers "
-            "under spec.update.path and commits what it changed; a path that does not exist in the checkout fails "
-            "the update ('no such file or directory'), so no image is ever bumped. The rule checks the path of "
-            "every ImageUpdateAutomation of the repository whose sourceRef is the flux-system GitRepository (this "
-            "repository): it must be a directory inside the repository. Paths decided by a ${VAR} are not checked."
-        ),
-    )
+RULE = Rule(
+    id="F007",
+    name="update-path-not-found",
+    stage="flux",
+    severity=Severity.ERROR,
+    summary="An ImageUpdateAutomation's spec.update.path is not a directory of the repository it updates.",
+    doc=(
+        "image-automation-controller checks out the ImageUpdateAutomation's source, looks for setter markers "
+        "under spec.update.path and commits what it changed; a path that does not exist in the checkout fails "
+        "the update ('no such file or directory'), so no image is ever bumped. The rule checks the path of "
+        "every ImageUpdateAutomation of the repository whose sourceRef is the flux-system GitRepository (this "
+        "repository): it must be a directory inside the repository. Paths decided by a ${VAR} are not checked."
+    ),
 )
 
 
@@ -37,11 +36,11 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if not str(data.get("apiVersion", "")).startswith("image.toolkit.fluxcd.io/"):
             continue
-        spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
-        source = spec.get("sourceRef") if isinstance(spec.get("sourceRef"), dict) else {}
+        spec = mapping_at(data, "spec")
+        source = mapping_at(spec, "sourceRef")
         if source.get("kind", "GitRepository") != "GitRepository" or source.get("name") != "flux-system":
             continue
-        update = spec.get("update") if isinstance(spec.get("update"), dict) else {}
+        update = mapping_at(spec, "update")
         raw = update.get("path", "./")
         path = normal_path(raw)
         if path is None and isinstance(raw, str) and "$" in raw:

@@ -6,31 +6,29 @@ import difflib
 from collections.abc import Iterator
 from typing import Any
 
-from ... import intent as it
 from ...errors import InputError
-from ...generator import RENDER, Renders, plan_all
-from ...render.registry import EncryptedPullSecret
-from ..findings import Finding, Rule, Severity, register
+from ...generate import intent as it
+from ...generate.generator import RENDER, Renders, plan_all
+from ...generate.render.registry import EncryptedPullSecret
+from ..findings import Finding, Rule, Severity
 from ..model import Context
 from ..resultcache import ResultCache, digest, tool_digest
 
 SCOPE = "repository"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        "G001",
-        "generated-drift",
-        "semantics",
-        Severity.ERROR,
-        "A generated file differs from what the intent (gitopsgen.yaml, intent/clusters/) renders.",
-        "In a repository managed by gitopsgen, base/, overlays/<cluster>/ and clusters/<cluster>/prefect/ are "
-        "rendered from gitopsgen.yaml and intent/clusters/<cluster>.yaml. A hand edit to a generated file is lost "
-        "on the next 'gitopsgen generate', and a file it generated earlier (listed in .generated-files) and no "
-        "longer generates is deleted by it; files it did not write are left alone. Values Flux image automation "
-        "wrote behind setter markers are not drift while their ImagePolicy could have written them. The finding "
-        "points at the first differing line; change the intent instead and run 'gitopsgen generate' (or move the "
-        "change into the overlay's custom/ Component, which gitopsgen never touches). Repositories without "
-        "gitopsgen.yaml are not checked.",
-    )
+RULE = Rule(
+    "G001",
+    "generated-drift",
+    "semantics",
+    Severity.ERROR,
+    "A generated file differs from what the intent (gitopsgen.yaml, intent/clusters/) renders.",
+    "In a repository managed by gitopsgen, base/, overlays/<cluster>/ and clusters/<cluster>/prefect/ are "
+    "rendered from gitopsgen.yaml and intent/clusters/<cluster>.yaml. A hand edit to a generated file is lost "
+    "on the next 'gitopsgen generate', and a file it generated earlier (listed in .generated-files) and no "
+    "longer generates is deleted by it; files it did not write are left alone. Values Flux image automation "
+    "wrote behind setter markers are not drift while their ImagePolicy could have written them. The finding "
+    "points at the first differing line; change the intent instead and run 'gitopsgen generate' (or move the "
+    "change into the overlay's custom/ Component, which gitopsgen never touches). Repositories without "
+    "gitopsgen.yaml are not checked.",
 )
 
 

@@ -5,28 +5,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Context, Manifest
 from . import finding_at
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="K008",
-        name="invalid-object-name",
-        stage="semantics",
-        severity=Severity.ERROR,
-        summary="An object's name is not one the API server accepts for its kind.",
-        doc=(
-            "The API server validates every object's metadata.name by kind and rejects the apply (so Flux's "
-            "Kustomization or Helm release fails): Services need an RFC 1035 label (lowercase letters, digits "
-            "and '-', starting with a letter, at most 63 characters) because the name becomes a DNS name; "
-            "Namespaces an RFC 1123 label (the same, may start with a digit); RBAC roles and bindings any path "
-            "segment (no '/' or '%', not '.' or '..'); every other kind, custom resources included, an RFC 1123 "
-            "subdomain (lowercase letters, digits, '-' and '.', at most 253 characters). Uppercase letters and "
-            "underscores are the usual mistake. The finding points at metadata.name, in the file that set it."
-        ),
-    )
+RULE = Rule(
+    id="K008",
+    name="invalid-object-name",
+    stage="semantics",
+    severity=Severity.ERROR,
+    summary="An object's name is not one the API server accepts for its kind.",
+    doc=(
+        "The API server validates every object's metadata.name by kind and rejects the apply (so Flux's "
+        "Kustomization or Helm release fails): Services need an RFC 1035 label (lowercase letters, digits "
+        "and '-', starting with a letter, at most 63 characters) because the name becomes a DNS name; "
+        "Namespaces an RFC 1123 label (the same, may start with a digit); RBAC roles and bindings any path "
+        "segment (no '/' or '%', not '.' or '..'); every other kind, custom resources included, an RFC 1123 "
+        "subdomain (lowercase letters, digits, '-' and '.', at most 253 characters). Uppercase letters and "
+        "underscores are the usual mistake. The finding points at metadata.name, in the file that set it."
+    ),
 )
 
 _LABEL_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")

@@ -12,40 +12,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..admission import Provided
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Cluster, Context
-from ._prefect import (
-    APIURL,
-    KeyPath,
-    Release,
-    Servers,
-    is_unsubstituted,
-    resolve_api_url,
-    self_hosted_workers,
-    servers,
-)
+from ._apiurl import APIURL, is_unsubstituted, resolve_api_url, self_hosted_workers
+from ._prefect import KeyPath, Release, Servers, servers
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="P002",
-        name="prefect-auth-secret-mismatch",
-        stage="semantics",
-        severity=Severity.ERROR,
-        summary="A Prefect server's basic auth and its workers' basic auth must use the same credentials.",
-        doc=(
-            "When the prefect-server chart enables server.basicAuth, every self-hosted worker calling it "
-            "must send the same credentials through worker.selfHostedServerApiConfig.basicAuth, and a worker "
-            "must not enable basic auth against a server that has none. Both charts read the credentials "
-            "from the key auth-string of the Secret named by existingSecret (else the inline authString): "
-            "the two releases must name the same Secret (or give the same inline string), and when the "
-            "worker runs in another namespace than the server, a Secret (or ExternalSecret, SealedSecret) "
-            "of that name must be provided in the worker's namespace too. A worker is paired with the "
-            "server its apiUrl reaches, else with the cluster's only server. A Secret on one side and an "
-            "inline string on the other cannot be compared and is not reported. Otherwise the worker's "
-            "every API call fails with 401 and its work pool never runs a flow."
-        ),
-    )
+RULE = Rule(
+    id="P002",
+    name="prefect-auth-secret-mismatch",
+    stage="semantics",
+    severity=Severity.ERROR,
+    summary="A Prefect server's basic auth and its workers' basic auth must use the same credentials.",
+    doc=(
+        "When the prefect-server chart enables server.basicAuth, every self-hosted worker calling it "
+        "must send the same credentials through worker.selfHostedServerApiConfig.basicAuth, and a worker "
+        "must not enable basic auth against a server that has none. Both charts read the credentials "
+        "from the key auth-string of the Secret named by existingSecret (else the inline authString): "
+        "the two releases must name the same Secret (or give the same inline string), and when the "
+        "worker runs in another namespace than the server, a Secret (or ExternalSecret, SealedSecret) "
+        "of that name must be provided in the worker's namespace too. A worker is paired with the "
+        "server its apiUrl reaches, else with the cluster's only server. A Secret on one side and an "
+        "inline string on the other cannot be compared and is not reported. Otherwise the worker's "
+        "every API call fails with 401 and its work pool never runs a flow."
+    ),
 )
 
 SERVER_AUTH: KeyPath = ("server", "basicAuth")

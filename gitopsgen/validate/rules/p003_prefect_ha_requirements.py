@@ -11,30 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Context
 from ._prefect import SERVER_CHART, KeyPath, Release, releases
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="P003",
-        name="prefect-ha-requirements",
-        stage="semantics",
-        severity=Severity.ERROR,
-        summary="A prefect-server with more than one replica needs PostgreSQL, separate background services and Redis.",
-        doc=(
-            "Several Prefect API server pods share state only through the database and the message broker. "
-            "A prefect-server release with server.replicaCount > 1 (or autoscaling up to more than one pod) "
-            "therefore needs PostgreSQL (the bundled postgresql subchart or externalDatabase; with "
-            "sqlite.enabled the chart silently runs a single replica, and a SQLite file cannot be shared), "
-            "backgroundServices.runAsSeparateDeployment: true (else every replica runs its own scheduler and "
-            "event services), and Redis messaging (backgroundServices.messaging broker and cache "
-            "prefect_redis.messaging, with redis.enabled or backgroundServices.messaging.redis.host) instead "
-            "of the in-memory broker each pod would keep to itself. Each missing requirement is one finding, "
-            "at the value to change."
-        ),
-    )
+RULE = Rule(
+    id="P003",
+    name="prefect-ha-requirements",
+    stage="semantics",
+    severity=Severity.ERROR,
+    summary="A prefect-server with more than one replica needs PostgreSQL, separate background services and Redis.",
+    doc=(
+        "Several Prefect API server pods share state only through the database and the message broker. "
+        "A prefect-server release with server.replicaCount > 1 (or autoscaling up to more than one pod) "
+        "therefore needs PostgreSQL (the bundled postgresql subchart or externalDatabase; with "
+        "sqlite.enabled the chart silently runs a single replica, and a SQLite file cannot be shared), "
+        "backgroundServices.runAsSeparateDeployment: true (else every replica runs its own scheduler and "
+        "event services), and Redis messaging (backgroundServices.messaging broker and cache "
+        "prefect_redis.messaging, with redis.enabled or backgroundServices.messaging.redis.host) instead "
+        "of the in-memory broker each pod would keep to itself. Each missing requirement is one finding, "
+        "at the value to change."
+    ),
 )
 
 REPLICAS: KeyPath = ("server", "replicaCount")

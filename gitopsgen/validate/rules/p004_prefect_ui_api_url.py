@@ -10,38 +10,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Context
-from ._prefect import (
-    SERVER_CHART,
-    SERVER_DEFAULTS,
-    KeyPath,
-    Release,
-    dig,
-    has_key,
-    is_unsubstituted,
-    releases,
-    seq,
-    tls_hosts,
-)
+from ._apiurl import is_unsubstituted
+from ._prefect import SERVER_CHART, SERVER_DEFAULTS, KeyPath, Release, dig, has_key, releases, seq, tls_hosts
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="P004",
-        name="prefect-ui-api-url",
-        stage="semantics",
-        severity=Severity.ERROR,
-        summary="With an ingress, server.uiConfig.prefectUiApiUrl must be http(s)://<ingress host>/api.",
-        doc=(
-            "The Prefect UI runs in the user's browser and calls the API at server.uiConfig.prefectUiApiUrl "
-            "(PREFECT_UI_API_URL). The chart's default, http://localhost:4200/api, only works through "
-            "kubectl port-forward: when the prefect-server release enables its ingress with a host, the URL "
-            "must be http(s)://<ingress host><apiBasePath> (/api by default) for one of the ingress's hosts, "
-            "and https when the ingress has TLS (ingress.tls, or an extraTls entry for that host), since a "
-            "page served over https may not call an http API. Otherwise the UI loads and then shows no data."
-        ),
-    )
+RULE = Rule(
+    id="P004",
+    name="prefect-ui-api-url",
+    stage="semantics",
+    severity=Severity.ERROR,
+    summary="With an ingress, server.uiConfig.prefectUiApiUrl must be http(s)://<ingress host>/api.",
+    doc=(
+        "The Prefect UI runs in the user's browser and calls the API at server.uiConfig.prefectUiApiUrl "
+        "(PREFECT_UI_API_URL). The chart's default, http://localhost:4200/api, only works through "
+        "kubectl port-forward: when the prefect-server release enables its ingress with a host, the URL "
+        "must be http(s)://<ingress host><apiBasePath> (/api by default) for one of the ingress's hosts, "
+        "and https when the ingress has TLS (ingress.tls, or an extraTls entry for that host), since a "
+        "page served over https may not call an http API. Otherwise the UI loads and then shows no data."
+    ),
 )
 
 UI_URL: KeyPath = ("server", "uiConfig", "prefectUiApiUrl")

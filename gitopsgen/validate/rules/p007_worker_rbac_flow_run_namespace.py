@@ -9,28 +9,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..admission import Provided, missing_permissions
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Context
 from ._flowrun import flow_run_jobs, worker_service_account
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="P007",
-        name="worker-rbac-flow-run-namespace",
-        stage="semantics",
-        severity=Severity.ERROR,
-        summary="A Prefect kubernetes worker is not allowed to run flow-run Jobs in its pool's namespace.",
-        doc=(
-            "A kubernetes worker creates, watches and deletes its flow runs' Jobs and reads their Pods and logs in "
-            "the namespace of the work pool's base job template: it needs create/get/list/watch/delete on "
-            "batch jobs, get/list/watch on pods and get on pods/log there. The worker chart's Role and RoleBinding "
-            "go to role.namespace (default: the worker's own namespace), so a pool whose flow runs go elsewhere "
-            "gets 403 Forbidden on every submission. Checked from the rendered Roles, ClusterRoles and their "
-            "bindings for the ServiceAccount the worker Deployment runs as; the finding points at the base job "
-            "template whose namespace it is."
-        ),
-    )
+RULE = Rule(
+    id="P007",
+    name="worker-rbac-flow-run-namespace",
+    stage="semantics",
+    severity=Severity.ERROR,
+    summary="A Prefect kubernetes worker is not allowed to run flow-run Jobs in its pool's namespace.",
+    doc=(
+        "A kubernetes worker creates, watches and deletes its flow runs' Jobs and reads their Pods and logs in "
+        "the namespace of the work pool's base job template: it needs create/get/list/watch/delete on "
+        "batch jobs, get/list/watch on pods and get on pods/log there. The worker chart's Role and RoleBinding "
+        "go to role.namespace (default: the worker's own namespace), so a pool whose flow runs go elsewhere "
+        "gets 403 Forbidden on every submission. Checked from the rendered Roles, ClusterRoles and their "
+        "bindings for the ServiceAccount the worker Deployment runs as; the finding points at the base job "
+        "template whose namespace it is."
+    ),
 )
 
 

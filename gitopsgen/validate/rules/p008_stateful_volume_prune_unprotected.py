@@ -10,33 +10,31 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Cluster, Context, Manifest
 from . import finding_at
 from ._workloads import value_at
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="P008",
-        name="stateful-volume-prune-unprotected",
-        stage="semantics",
-        severity=Severity.WARNING,
-        summary="A PersistentVolumeClaim, the HelmRelease rendering it or its Namespace can be pruned by Flux.",
-        doc=(
-            "kustomize-controller deletes every object a Kustomization with prune: true applied once it is no longer "
-            "in the build: renaming a path, moving a file or removing a cluster deletes the PersistentVolumeClaim and "
-            "with it the data (a Prefect server's SQLite database, Redis' volume). The same happens to a "
-            "HelmRelease whose chart renders the PVC (helm-controller uninstalls the release), and to the Namespace "
-            "holding a PVC (deleting a namespace deletes everything in it). Annotate such objects with "
-            "kustomize.toolkit.fluxcd.io/prune: disabled (a PVC rendered by a chart may instead carry "
-            "helm.sh/resource-policy: keep). Reported for PVCs and for StatefulSets with volumeClaimTemplates, at the "
-            "object whose deletion would take the volume. Deleting a StatefulSet keeps the claims of its "
-            "volumeClaimTemplates unless its persistentVolumeClaimRetentionPolicy.whenDeleted is Delete, so only "
-            "the Namespace can take those (or the StatefulSet itself with Delete). A warning: deleting state can be "
-            "intended."
-        ),
-    )
+RULE = Rule(
+    id="P008",
+    name="stateful-volume-prune-unprotected",
+    stage="semantics",
+    severity=Severity.WARNING,
+    summary="A PersistentVolumeClaim, the HelmRelease rendering it or its Namespace can be pruned by Flux.",
+    doc=(
+        "kustomize-controller deletes every object a Kustomization with prune: true applied once it is no longer "
+        "in the build: renaming a path, moving a file or removing a cluster deletes the PersistentVolumeClaim and "
+        "with it the data (a Prefect server's SQLite database, Redis' volume). The same happens to a "
+        "HelmRelease whose chart renders the PVC (helm-controller uninstalls the release), and to the Namespace "
+        "holding a PVC (deleting a namespace deletes everything in it). Annotate such objects with "
+        "kustomize.toolkit.fluxcd.io/prune: disabled (a PVC rendered by a chart may instead carry "
+        "helm.sh/resource-policy: keep). Reported for PVCs and for StatefulSets with volumeClaimTemplates, at the "
+        "object whose deletion would take the volume. Deleting a StatefulSet keeps the claims of its "
+        "volumeClaimTemplates unless its persistentVolumeClaimRetentionPolicy.whenDeleted is Delete, so only "
+        "the Namespace can take those (or the StatefulSet itself with Delete). A warning: deleting state can be "
+        "intended."
+    ),
 )
 
 PRUNE = "kustomize.toolkit.fluxcd.io/prune"
@@ -71,7 +69,7 @@ def _deletes_volumes(m: Manifest) -> bool:
     keeps a StatefulSet's claims by default: persistentVolumeClaimRetentionPolicy.whenDeleted Retain)."""
     if m.kind == "PersistentVolumeClaim":
         return True
-    return value_at(m.data, ("spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")) == "Delete"
+    return bool(value_at(m.data, ("spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted")) == "Delete")
 
 
 def _holders(cluster: Cluster) -> Iterator[Manifest]:

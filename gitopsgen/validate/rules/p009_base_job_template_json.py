@@ -5,27 +5,25 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Context
 from ._prefect import WORKER_CHART, releases
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="P009",
-        name="base-job-template-json",
-        stage="semantics",
-        severity=Severity.ERROR,
-        summary="A prefect-worker's worker.config.baseJobTemplate.configuration is not a valid JSON template.",
-        doc=(
-            "The prefect-worker chart writes worker.config.baseJobTemplate.configuration into a ConfigMap that the "
-            "worker passes to 'prefect work-pool create --base-job-template' when it starts; text that is not a "
-            "JSON object with 'job_configuration' and 'variables' makes that command fail, and the worker never "
-            "serves its work pool. The rule parses the value of every prefect-worker release of the cluster as "
-            "Flux applies it (after postBuild substitution and overlay patches) and reports the JSON error with "
-            "its line and column inside the template, at the value."
-        ),
-    )
+RULE = Rule(
+    id="P009",
+    name="base-job-template-json",
+    stage="semantics",
+    severity=Severity.ERROR,
+    summary="A prefect-worker's worker.config.baseJobTemplate.configuration is not a valid JSON template.",
+    doc=(
+        "The prefect-worker chart writes worker.config.baseJobTemplate.configuration into a ConfigMap that the "
+        "worker passes to 'prefect work-pool create --base-job-template' when it starts; text that is not a "
+        "JSON object with 'job_configuration' and 'variables' makes that command fail, and the worker never "
+        "serves its work pool. The rule parses the value of every prefect-worker release of the cluster as "
+        "Flux applies it (after postBuild substitution and overlay patches) and reports the JSON error with "
+        "its line and column inside the template, at the value."
+    ),
 )
 
 TEMPLATE = ("worker", "config", "baseJobTemplate", "configuration")

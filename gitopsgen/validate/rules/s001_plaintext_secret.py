@@ -16,33 +16,31 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..findings import Finding, Rule, Severity, object_name, register
+from ..findings import Finding, Rule, Severity, object_name
 from ..model import Context, Document
 
 SCOPE = "repository"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="S001",
-        name="plaintext-secret",
-        stage="semantics",
-        severity=Severity.ERROR,
-        summary="A Secret's values are committed to Git in plaintext.",
-        doc=(
-            "Anything committed to Git stays readable in its history by everyone who can clone the repository, "
-            "and base64 in a Secret's data is an encoding, not encryption. The rule reports every v1 Secret "
-            "document of the repository whose data or stringData holds a non-empty value that is not "
-            "SOPS-encrypted (ENC[...]); a SOPS file whose encrypted_regex or unencrypted_suffix left some of "
-            "these values in clear text is reported too. It also reports kustomize secretGenerator entries of "
-            "kustomization.yaml files that take literals, or files/envs that are not SOPS-encrypted (no sops "
-            "metadata and ENC[ values), since the generated Secret's content then sits in Git as well; the finding "
-            "points at the generator. Values that only refer to a secret kept elsewhere are not plaintext: Flux "
-            "substitution variables (${VAR}), 1Password (op://), vals (ref+…), argocd-vault-plugin (<path:…>), "
-            "vault: references, SOPS ENC[…] values and {{ templates }}. Keep secrets out of Git with SOPS (and a "
-            "Flux decryption provider), ExternalSecrets or SealedSecrets, and give charts their credentials "
-            "through valuesFrom or the chart's existingSecret. Credentials in HelmRelease values and ConfigMaps: "
-            "S007."
-        ),
-    )
+RULE = Rule(
+    id="S001",
+    name="plaintext-secret",
+    stage="semantics",
+    severity=Severity.ERROR,
+    summary="A Secret's values are committed to Git in plaintext.",
+    doc=(
+        "Anything committed to Git stays readable in its history by everyone who can clone the repository, "
+        "and base64 in a Secret's data is an encoding, not encryption. The rule reports every v1 Secret "
+        "document of the repository whose data or stringData holds a non-empty value that is not "
+        "SOPS-encrypted (ENC[...]); a SOPS file whose encrypted_regex or unencrypted_suffix left some of "
+        "these values in clear text is reported too. It also reports kustomize secretGenerator entries of "
+        "kustomization.yaml files that take literals, or files/envs that are not SOPS-encrypted (no sops "
+        "metadata and ENC[ values), since the generated Secret's content then sits in Git as well; the finding "
+        "points at the generator. Values that only refer to a secret kept elsewhere are not plaintext: Flux "
+        "substitution variables (${VAR}), 1Password (op://), vals (ref+…), argocd-vault-plugin (<path:…>), "
+        "vault: references, SOPS ENC[…] values and {{ templates }}. Keep secrets out of Git with SOPS (and a "
+        "Flux decryption provider), ExternalSecrets or SealedSecrets, and give charts their credentials "
+        "through valuesFrom or the chart's existingSecret. Credentials in HelmRelease values and ConfigMaps: "
+        "S007."
+    ),
 )
 
 KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})

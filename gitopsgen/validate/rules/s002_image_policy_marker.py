@@ -13,31 +13,30 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..findings import Finding, Rule, Severity, register
+from ..fields import mapping_at
+from ..findings import Finding, Rule, Severity
 from ..model import Context
 
 SCOPE = "repository"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="S002",
-        name="image-policy-marker",
-        stage="semantics",
-        severity=Severity.ERROR,
-        summary="A Flux image-automation marker is malformed or names a missing ImagePolicy or ImageRepository.",
-        doc=(
-            "Flux's image-automation-controller rewrites the YAML scalars that carry a setter marker in their line "
-            'comment: {"$imagepolicy": "NAMESPACE:NAME"} for a whole image reference, or NAMESPACE:NAME:tag, '
-            ':name or :digest for one part of it (the long kyaml form {"$ref": '
-            '"#/definitions/io.k8s.cli.setters.NAMESPACE:NAME[:FIELD]"} is read the same way). A marker that is '
-            "not valid JSON, lacks the namespace, or has another field is silently ignored by the controller, and "
-            "so is one naming an ImagePolicy that does not exist: the image then never updates and nothing "
-            "reports it. The rule reads every marker that follows a value on its line (comment-only lines, such "
-            "as commented-out fields, are not read) and requires the ImagePolicy NAMESPACE/NAME to exist, in some "
-            "cluster's build or in the repository's documents (a document without a namespace matches any), and "
-            "its spec.imageRepositoryRef to name an existing ImageRepository (in the policy's namespace unless "
-            "the reference gives one)."
-        ),
-    )
+RULE = Rule(
+    id="S002",
+    name="image-policy-marker",
+    stage="semantics",
+    severity=Severity.ERROR,
+    summary="A Flux image-automation marker is malformed or names a missing ImagePolicy or ImageRepository.",
+    doc=(
+        "Flux's image-automation-controller rewrites the YAML scalars that carry a setter marker in their line "
+        'comment: {"$imagepolicy": "NAMESPACE:NAME"} for a whole image reference, or NAMESPACE:NAME:tag, '
+        ':name or :digest for one part of it (the long kyaml form {"$ref": '
+        '"#/definitions/io.k8s.cli.setters.NAMESPACE:NAME[:FIELD]"} is read the same way). A marker that is '
+        "not valid JSON, lacks the namespace, or has another field is silently ignored by the controller, and "
+        "so is one naming an ImagePolicy that does not exist: the image then never updates and nothing "
+        "reports it. The rule reads every marker that follows a value on its line (comment-only lines, such "
+        "as commented-out fields, are not read) and requires the ImagePolicy NAMESPACE/NAME to exist, in some "
+        "cluster's build or in the repository's documents (a document without a namespace matches any), and "
+        "its spec.imageRepositoryRef to name an existing ImageRepository (in the policy's namespace unless "
+        "the reference gives one)."
+    ),
 )
 
 _TOKEN = re.compile(r'"\$imagepolicy"|io\.k8s\.cli\.setters\.')
@@ -146,7 +145,7 @@ def _is_image_kind(obj: dict[str, Any], kind: str) -> bool:
 
 
 def _meta(obj: dict[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = mapping_at(obj, "metadata")
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
@@ -158,7 +157,7 @@ def _index(objects: Iterable[dict[str, Any]]) -> tuple[list[_Policy], set[tuple[
             repositories.add(_meta(obj))
         elif _is_image_kind(obj, "ImagePolicy"):
             ns, name = _meta(obj)
-            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+            spec = mapping_at(obj, "spec")
             ref = spec.get("imageRepositoryRef")
             repo = None
             if isinstance(ref, dict) and ref.get("name"):

@@ -4,31 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Context
 from . import finding_at
 from ._workloads import namespace_of, pod_template_labels
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="S004",
-        name="service-selector-unmatched",
-        stage="semantics",
-        severity=Severity.WARNING,
-        summary="A Service's selector matches no pod template of its namespace.",
-        doc=(
-            "A Service whose spec.selector matches no pods has no endpoints: clients get connection refused or "
-            "time out, and an Ingress in front of it answers 503. The usual cause is a label renamed on one side "
-            "only, or a Service and its Deployment landing in different namespaces. The rule compares the selector "
-            "of every Service (except ExternalName Services and Services without a selector, whose endpoints are "
-            "managed by hand) with the pod labels of the Pods, Deployments, StatefulSets, DaemonSets, "
-            "ReplicaSets, ReplicationControllers, Jobs, CronJobs and PodTemplates the same cluster applies to the "
-            "same namespace (objects without a namespace count as 'default'), including objects rendered from Helm "
-            "charts. It is a warning because pods may also come from operators or custom workload kinds the "
-            "validator does not know."
-        ),
-    )
+RULE = Rule(
+    id="S004",
+    name="service-selector-unmatched",
+    stage="semantics",
+    severity=Severity.WARNING,
+    summary="A Service's selector matches no pod template of its namespace.",
+    doc=(
+        "A Service whose spec.selector matches no pods has no endpoints: clients get connection refused or "
+        "time out, and an Ingress in front of it answers 503. The usual cause is a label renamed on one side "
+        "only, or a Service and its Deployment landing in different namespaces. The rule compares the selector "
+        "of every Service (except ExternalName Services and Services without a selector, whose endpoints are "
+        "managed by hand) with the pod labels of the Pods, Deployments, StatefulSets, DaemonSets, "
+        "ReplicaSets, ReplicationControllers, Jobs, CronJobs and PodTemplates the same cluster applies to the "
+        "same namespace (objects without a namespace count as 'default'), including objects rendered from Helm "
+        "charts. It is a warning because pods may also come from operators or custom workload kinds the "
+        "validator does not know."
+    ),
 )
 
 

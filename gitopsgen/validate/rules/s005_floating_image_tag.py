@@ -5,34 +5,32 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Context
 from . import finding_at
 from ._workloads import containers, pod_specs
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="S005",
-        name="floating-image-tag",
-        stage="semantics",
-        severity=Severity.WARNING,
-        summary="A container image has no tag, the tag latest or another moving tag, and no digest.",
-        doc=(
-            "A moving tag makes a Git commit stop describing what runs: two nodes can pull different images for "
-            "the same manifest, a restart can silently upgrade, and a rollback to an earlier commit does not roll "
-            "the image back; Flux also cannot see a change to reconcile. Every image of containers, initContainers "
-            "and ephemeralContainers of Pods and of the pod templates of built-in workloads (including objects "
-            "rendered from Helm charts) must carry a digest (@sha256:...) or a tag that is not floating. Floating "
-            "means: no tag at all (Kubernetes pulls latest); a tag that is one of latest, stable, edge, lts, "
-            "current, rolling, main, master, trunk, head, dev, devel, develop, development, nightly, canary, "
-            "unstable, snapshot, next; a tag ending in one of them after '-', '_', '.' or '+' (3-latest, "
-            "1.2-stable); or a tag starting with latest, stable, edge, lts, current or rolling followed by a "
-            "variant (stable-alpine, lts-slim). Branch-build tags such as main-1a2b3c4-1700000000 are pinned and "
-            "pass. A digest pins the image whatever the tag. Images still holding a ${variable} are left to the "
-            "substitution rules."
-        ),
-    )
+RULE = Rule(
+    id="S005",
+    name="floating-image-tag",
+    stage="semantics",
+    severity=Severity.WARNING,
+    summary="A container image has no tag, the tag latest or another moving tag, and no digest.",
+    doc=(
+        "A moving tag makes a Git commit stop describing what runs: two nodes can pull different images for "
+        "the same manifest, a restart can silently upgrade, and a rollback to an earlier commit does not roll "
+        "the image back; Flux also cannot see a change to reconcile. Every image of containers, initContainers "
+        "and ephemeralContainers of Pods and of the pod templates of built-in workloads (including objects "
+        "rendered from Helm charts) must carry a digest (@sha256:...) or a tag that is not floating. Floating "
+        "means: no tag at all (Kubernetes pulls latest); a tag that is one of latest, stable, edge, lts, "
+        "current, rolling, main, master, trunk, head, dev, devel, develop, development, nightly, canary, "
+        "unstable, snapshot, next; a tag ending in one of them after '-', '_', '.' or '+' (3-latest, "
+        "1.2-stable); or a tag starting with latest, stable, edge, lts, current or rolling followed by a "
+        "variant (stable-alpine, lts-slim). Branch-build tags such as main-1a2b3c4-1700000000 are pinned and "
+        "pass. A digest pins the image whatever the tag. Images still holding a ${variable} are left to the "
+        "substitution rules."
+    ),
 )
 
 FLOATING_WORDS = frozenset(

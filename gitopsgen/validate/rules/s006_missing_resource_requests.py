@@ -5,32 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..findings import Finding, Rule, Severity, register
+from ..findings import Finding, Rule, Severity
 from ..model import Context
 from . import finding_at
 from ._workloads import containers, pod_specs
 
 SCOPE = "cluster"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="S006",
-        name="missing-resource-requests",
-        stage="semantics",
-        severity=Severity.WARNING,
-        summary="A container requests no CPU or no memory.",
-        doc=(
-            "The scheduler places pods by their requests. A container without a CPU or memory request counts as "
-            "zero: its pods pile onto full nodes, run in the BestEffort QoS class and are the first evicted under "
-            "memory pressure. Every container of Pods and of the pod templates of built-in workloads (including "
-            "objects rendered from Helm charts) must have resources.requests.cpu and resources.requests.memory; "
-            "a limit without a request counts as a request, since the API server copies the limit into the "
-            "missing request. Checked are the app containers and the sidecar init containers (restartPolicy: "
-            "Always), which run for the pod's whole life and add to its requests. Ordinary init containers are "
-            "not checked: they run one at a time before the app containers, the scheduler only uses the largest "
-            "of them when it exceeds the sum of the app containers, and an unset init request therefore never "
-            "lowers the pod's reservation. Ephemeral containers cannot have resources at all."
-        ),
-    )
+RULE = Rule(
+    id="S006",
+    name="missing-resource-requests",
+    stage="semantics",
+    severity=Severity.WARNING,
+    summary="A container requests no CPU or no memory.",
+    doc=(
+        "The scheduler places pods by their requests. A container without a CPU or memory request counts as "
+        "zero: its pods pile onto full nodes, run in the BestEffort QoS class and are the first evicted under "
+        "memory pressure. Every container of Pods and of the pod templates of built-in workloads (including "
+        "objects rendered from Helm charts) must have resources.requests.cpu and resources.requests.memory; "
+        "a limit without a request counts as a request, since the API server copies the limit into the "
+        "missing request. Checked are the app containers and the sidecar init containers (restartPolicy: "
+        "Always), which run for the pod's whole life and add to its requests. Ordinary init containers are "
+        "not checked: they run one at a time before the app containers, the scheduler only uses the largest "
+        "of them when it exceeds the sum of the app containers, and an unset init request therefore never "
+        "lowers the pod's reservation. Ephemeral containers cannot have resources at all."
+    ),
 )
 
 

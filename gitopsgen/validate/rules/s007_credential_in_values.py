@@ -14,32 +14,30 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..findings import Finding, Rule, Severity, object_name, register
+from ..findings import Finding, Rule, Severity, object_name
 from ..model import Context, Document
 from .s001_plaintext_secret import is_reference
 
 SCOPE = "repository"  # see rules/__init__.py
-RULE = register(
-    Rule(
-        id="S007",
-        name="credential-in-values",
-        stage="semantics",
-        severity=Severity.WARNING,
-        summary="A HelmRelease value or ConfigMap key named like a credential holds a literal value.",
-        doc=(
-            "A chart's password, token or API key written into a HelmRelease's spec.values (or a ConfigMap's "
-            "data) is committed to Git in clear text, where everyone who can clone the repository reads it, and "
-            "it ends up in a Helm release Secret or a ConfigMap anyone with read access to the namespace sees. "
-            "The rule reports keys named like a credential (password, passwd, token, apiKey, secretKey, "
-            "clientSecret, privateKey, secret) with a literal value, at the key. Values that refer to a secret kept "
-            "elsewhere are not reported: Flux substitution variables (${VAR}), op://, ref+…, <path:…>, vault:, "
-            "ENC[…] and {{ templates }}; nor are keys that name where a credential is (existingSecret, "
-            "passwordSecretName, tokenFile), nor a …Secret or …Key whose value is a Kubernetes name "
-            "(githubConfigSecret: runner-secret, connectionStringSecretKey: connection-string). A warning: "
-            "nothing rejects it, but it is a risk (chart defaults such as a demo adminPassword are common). Give "
-            "charts their credentials through valuesFrom a Secret or the chart's existingSecret."
-        ),
-    )
+RULE = Rule(
+    id="S007",
+    name="credential-in-values",
+    stage="semantics",
+    severity=Severity.WARNING,
+    summary="A HelmRelease value or ConfigMap key named like a credential holds a literal value.",
+    doc=(
+        "A chart's password, token or API key written into a HelmRelease's spec.values (or a ConfigMap's "
+        "data) is committed to Git in clear text, where everyone who can clone the repository reads it, and "
+        "it ends up in a Helm release Secret or a ConfigMap anyone with read access to the namespace sees. "
+        "The rule reports keys named like a credential (password, passwd, token, apiKey, secretKey, "
+        "clientSecret, privateKey, secret) with a literal value, at the key. Values that refer to a secret kept "
+        "elsewhere are not reported: Flux substitution variables (${VAR}), op://, ref+…, <path:…>, vault:, "
+        "ENC[…] and {{ templates }}; nor are keys that name where a credential is (existingSecret, "
+        "passwordSecretName, tokenFile), nor a …Secret or …Key whose value is a Kubernetes name "
+        "(githubConfigSecret: runner-secret, connectionStringSecretKey: connection-string). A warning: "
+        "nothing rejects it, but it is a risk (chart defaults such as a demo adminPassword are common). Give "
+        "charts their credentials through valuesFrom a Secret or the chart's existingSecret."
+    ),
 )
 
 _CREDENTIAL = re.compile(r"(password|passwd|token|apikey|secretkey|clientsecret|privatekey|secret)$")

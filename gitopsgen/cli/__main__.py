@@ -1,0 +1,5 @@
+"""``python -m gitopsgen.cli``: the console script."""
+
+from .app import main
+
+main()
