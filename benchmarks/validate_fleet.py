@@ -200,8 +200,10 @@ def floor(text: str, repeat: int) -> tuple[float, int]:
 # ---------------------------------------------------------------- gitopsgen runs
 
 
-def run_gitopsgen(fleet: Path, shared: Path, cache: Path, report: Path, extra: tuple[str, ...] = ()) -> Run:
-    env = {**os.environ, "GITOPSGEN_CACHE_DIR": str(cache)}
+def run_gitopsgen(
+    fleet: Path, shared: Path, cache: Path, report: Path, extra: tuple[str, ...] = (), batch: bool = True
+) -> Run:
+    env = {**os.environ, "GITOPSGEN_CACHE_DIR": str(cache), "GITOPSGEN_KUSTOMIZE_BATCH": "1" if batch else "0"}
     run = measure([*validate_command(fleet, shared, report), *extra], env=env)
     if run.code not in (0, 1):
         raise SystemExit(f"gitopsgen validate exited {run.code}:\n{run.stderr}")
@@ -311,6 +313,10 @@ def table(n: int, res: dict[str, Any]) -> Iterator[str]:
     yield f"{cold.stats['objects'] / n:.1f} per cluster)\n\n"
     yield "| run | wall s | in-process s | CPU s | peak RSS MiB | objects | objects/s | stages (s) |\n"
     yield "|---|---:|---:|---:|---:|---:|---:|---|\n"
+    unbatched = res.get("unbatched")
+    if unbatched is not None:
+        label = "gitopsgen cold, one kustomize run each"
+        yield _row(label, unbatched, unbatched.stats["objects"], _stages(unbatched.stats)) + "\n"
     yield _row("gitopsgen cold", cold, cold.stats["objects"], _stages(cold.stats)) + "\n"
     yield _row(f"gitopsgen warm (best of {res['repeat']})", warm, warm.stats["objects"], _stages(warm.stats)) + "\n"
     one = res.get("one")
@@ -333,6 +339,17 @@ def table(n: int, res: dict[str, Any]) -> Iterator[str]:
         yield f" as custom resources, {p['errors']} errors), {p['kustomize_builds']} kustomize builds, "
         yield f"{p['releases']} Helm renders\n"
         yield f"- gitopsgen objects/s ÷ peer objects/s: cold {_ratio(g_rate, p_rate)}, warm {_ratio(w_rate, p_rate)}\n"
+        yield f"- cold ratio (peer wall ÷ gitopsgen cold wall): {_ratio(peer_run.wall, cold.wall)}"
+        if unbatched is not None:
+            yield f" (one kustomize run each: {_ratio(peer_run.wall, unbatched.wall)})"
+        yield "\n"
+    for label, run in (("cold", cold), ("cold, one kustomize run each", unbatched), ("peer", peer_run)):
+        if run is None:
+            continue
+        kustomize_runs = run.stats.get("kustomize_runs", run.stats.get("kustomize_builds"))
+        per = f"{kustomize_runs / n:.1f} kustomize processes per cluster, " if kustomize_runs is not None else ""
+        cores = len(os.sched_getaffinity(0))
+        yield f"- {label}: {per}CPU utilisation {run.cpu / run.wall:.2f} of {cores} cores (CPU s ÷ wall s)\n"
     fs = res["floor_s"]
     yield f"- gitopsgen schema stage ÷ floor: cold {_ratio(_stages(cold.stats).get('schemas'), fs)}, "
     yield f"warm {_ratio(_stages(warm.stats).get('schemas'), fs)}\n"
@@ -365,6 +382,12 @@ def bench_size(n: int, args: argparse.Namespace, peer_sizes: set[int], changed_s
     shutil.rmtree(cache, ignore_errors=True)
     report = work / f"report-{n}-cold.json"  # the JSON reports stay for a look at findings and stats
     res: dict[str, Any] = {"repeat": args.repeat}
+    if args.unbatched:  # the cold run as before issue 16: one kustomize process per Flux Kustomization
+        res["unbatched"] = run_gitopsgen(
+            fleet, args.shared, cache, report.with_name(f"report-{n}-cold-1.json"), (), False
+        )
+        print(f"[N={n}] gitopsgen cold, one kustomize run each {res['unbatched'].wall:.1f} s", file=sys.stderr)
+        shutil.rmtree(cache, ignore_errors=True)
     res["cold"] = run_gitopsgen(fleet, args.shared, cache, report)
     print(f"[N={n}] gitopsgen cold {res['cold'].wall:.1f} s", file=sys.stderr)
     report = report.with_name(f"report-{n}-warm.json")
@@ -412,6 +435,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="the project's shared data")
     parser.add_argument("--pools", type=int, default=3, help="work pools per cluster (make_fleet.py --pools)")
     parser.add_argument("--skip-peer", action="store_true", help="no peer pipeline runs")
+    parser.add_argument(
+        "--unbatched",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also a cold run with one kustomize process per Flux Kustomization (GITOPSGEN_KUSTOMIZE_BATCH=0)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="warm gitopsgen runs and floor parses (best kept)")
     parser.add_argument("--peer-only", type=Path, metavar="DIR", help="run the peer pipeline on DIR, print JSON")
     parser.add_argument("--render-only", action="store_true", help="with --peer-only: no kubernetes-validate")

@@ -24,11 +24,12 @@ from typing import Any
 
 import yaml
 
+from .batchbuild import Job, build_all, confined
 from .buildrules import B003, B004, B005, F001, F005
 from .entries import normal_path
 from .fields import mapping_at
 from .findings import Finding, Rule, object_name
-from .kustomize import B001, B002, IGNORED_WHY, Built, Transforms, build, kustomization_file, references, rel
+from .kustomize import B001, B002, IGNORED_WHY, Built, Transforms, kustomization_file, references, rel
 from .load import YAML_SUFFIXES, inside
 from .model import Cluster, Document, Manifest
 from .repository import Repository, _meta
@@ -70,6 +71,7 @@ class _Pending:
     targets: list[Path]
     transforms: Transforms
     patches: set[str]
+    confined: bool = False  # may share a kustomize run with others (:func:`.batchbuild.confined`)
 
 
 class ClusterBuilder:
@@ -104,14 +106,12 @@ class ClusterBuilder:
                     seen.add(key)
                     todo.append(ks)
             self.result.kustomizations += len(todo)
-            started = [
-                (ks, p, pool.submit(build, self.repo.root, p.targets, p.transforms, self.repo.command))
-                for ks in todo
-                if (p := self._prepare(ks)) is not None
-            ]
+            prepared = [(ks, p) for ks in todo if (p := self._prepare(ks)) is not None]
+            jobs = [Job(tuple(p.targets), p.transforms, p.confined) for _, p in prepared]
+            builds = build_all(self.repo.root, jobs, self.repo.command, pool, self.repo.documents_of, self.repo.batch)
             level = []
-            for ks, p, future in started:
-                for manifest in self._complete(ks, p, future.result()):
+            for (ks, p), built in zip(prepared, builds, strict=True):
+                for manifest in self._complete(ks, p, built):
                     self._apply(manifest, level)
             self._expand_resourcesets(level)
         return self.result
@@ -206,7 +206,7 @@ class ClusterBuilder:
             images=tuple(spec.get("images") or []),
             components=tuple(components),
         )
-        return _Pending(spec, target, targets, transforms, scan.patches)
+        return _Pending(spec, target, targets, transforms, scan.patches, confined(scan.documents.values()))
 
     def _complete(self, ks: Manifest, pending: _Pending, built: Built) -> list[Manifest]:
         """The objects ``ks`` applies, from kustomize's output: Flux's post-build steps and the lines."""

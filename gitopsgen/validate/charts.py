@@ -35,6 +35,7 @@ from .chartarchive import MAX_ARCHIVE_BYTES, ChartError, check_archive
 from .chartversions import _is_constraint, _newest, is_exact_version, resolve_version
 from .findings import Rule, Severity
 from .hosts import HostPolicy, HostRefused
+from .negcache import NegativeCache
 from .resultcache import cache_root
 
 H001 = Rule(
@@ -125,6 +126,7 @@ class ChartFetcher:
         self._locks: dict[object, threading.Lock] = {}
         self._results: dict[object, Path | ChartError] = {}  # request → archive, or the ChartError
         self._indexes: dict[str, dict[str, Any] | ChartError] = {}  # repository → index entries, or the ChartError
+        self.negative: NegativeCache | None = None  # failed fetches remembered across runs (online only)
 
     # -- public
 
@@ -133,12 +135,19 @@ class ChartFetcher:
         key = ("chart", _norm(req.url), req.chart, req.version.strip(), req.digest, req.insecure)
         with self._once(key):
             done = self._results.get(key)
-            if done is None:
+            remembered = self.negative.get(key) if done is None and self.negative is not None else None
+            if remembered is not None:  # failed a moment ago (:mod:`.negcache`): not tried again yet
+                done = ChartUnavailable(remembered)
+            elif done is None:
                 try:
                     done = self._fetch(req)
+                except ChartUnavailable as exc:
+                    done = exc
+                    if self.negative is not None:
+                        self.negative.put(key, str(exc))
                 except ChartError as exc:
                     done = exc
-                self._results[key] = done
+            self._results[key] = done
         if isinstance(done, ChartError):
             raise type(done)(str(done))
         return done

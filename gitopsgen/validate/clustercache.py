@@ -13,7 +13,9 @@ something outside those — a chart that could not be fetched, a chart version t
 that crashed, a kustomize that timed out or was killed — are not stored (:func:`cacheable`). Offline,
 what Helm finds depends only on the chart cache, so its listing (names, sizes, times) is part of the key
 (:func:`chart_cache_listing`) and outcomes with unfetchable or floating charts are stored too: a warm
-offline run of a repository whose charts cannot be fetched rebuilds nothing.
+offline run of a repository whose charts cannot be fetched rebuilds nothing. Online, a failed fetch is
+remembered for a while (:mod:`.negcache`) and an outcome whose only volatile findings are those (H007)
+is stored with that expiry (``until``), after which it is a miss.
 """
 
 from __future__ import annotations
@@ -51,6 +53,11 @@ class ClusterOutcome:
     images: list[dict[str, Any]] = field(default_factory=list)  # ImagePolicy/ImageRepository summaries
     cached: bool = False
     volatile: bool = False  # something in it may not recur (see :func:`cacheable`)
+    until: float | None = None  # valid until then (epoch seconds): it holds a remembered fetch failure
+    floating: bool = False  # a chart of a floating version was rendered (not stored: only decides storing)
+
+    def expired(self, now: float) -> bool:
+        return self.until is not None and self.until <= now
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +70,7 @@ class ClusterOutcome:
             "files": sorted(self.files),
             "manifest_files": sorted(self.manifest_files),
             "images": self.images,
+            **({"until": self.until} if self.until is not None else {}),
         }
 
     @classmethod
@@ -75,6 +83,9 @@ class ClusterOutcome:
             counts = [value["objects"], value["kustomizations"], value["releases"]]
             sets = [value["reached"], value["files"], value["manifest_files"]]
             images = value["images"]
+            until = value.get("until")
+            if until is not None and type(until) not in (int, float):
+                return None
             if not all(type(c) is int for c in counts) or not all(
                 isinstance(s, list) and all(isinstance(p, str) for p in s) for s in sets
             ):
@@ -96,6 +107,7 @@ class ClusterOutcome:
             manifest_files=manifest_files,
             images=images,
             cached=True,
+            until=until,
         )
 
 
@@ -117,10 +129,14 @@ def image_summary(manifests: list[Manifest]) -> list[dict[str, Any]]:
     return out
 
 
-def cacheable(outcome: ClusterOutcome, offline: bool = False) -> bool:
+def cacheable(outcome: ClusterOutcome, offline: bool = False, remembered: bool = False) -> bool:
     """Whether the outcome depends only on what its key covers (no download failure, unpinned chart, crash,
-    kustomize time-out; ``offline``: the chart findings depend on the chart cache, which the key covers)."""
+    kustomize time-out; ``offline``: the chart findings depend on the chart cache, which the key covers;
+    ``remembered``: unfetchable charts (H007) are remembered by :mod:`.negcache`, so an outcome whose only
+    volatile findings they are — and H005 of charts that were not fetched — holds until its ``until``)."""
     volatile = _VOLATILE_OFFLINE if offline else _VOLATILE
+    if remembered and not offline:  # H005 too when no floating chart was rendered: nothing was resolved
+        volatile = volatile - {"H007"} - (set() if outcome.floating else {"H005"})
     return not outcome.volatile and not any(f.rule in volatile for f in outcome.findings)
 
 

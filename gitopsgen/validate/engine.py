@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,10 @@ from .findings import Finding, Severity
 from .fingerprint import Fingerprints
 from .finish import finish
 from .inputs import Inputs, cluster_inputs
+from .kustomize import RUNS as kustomize_runs
 from .load import load_repository
 from .model import Context, Manifest
+from .negcache import NegativeCache
 from .parsecache import ParseCache
 from .rawfile import Limits
 from .resultcache import ResultCache, tool_digest
@@ -77,6 +79,30 @@ class Timings(dict[str, float]):
         self.progress = progress
 
     @contextmanager
+    def overlapped(self, outer: str, *inner: str) -> Iterator[Callable[[str], AbstractContextManager[None]]]:
+        """Stage ``outer``, within which the ``inner`` stages are timed as they occur (each given to the
+        caller's ``spent(name)``); ``outer`` gets its own time less theirs, so the stages still add up."""
+        if self.progress is not None:
+            self.progress(STAGE_WORDS.get(outer, outer))
+        started = time.perf_counter()
+        self[outer] = self.get(outer, 0.0)
+        before = {n: self.setdefault(n, 0.0) for n in inner}
+
+        @contextmanager
+        def spent(name: str) -> Iterator[None]:
+            t = time.perf_counter()
+            try:
+                yield
+            finally:
+                self[name] = self.get(name, 0.0) + time.perf_counter() - t
+
+        try:
+            yield spent
+        finally:
+            inside = sum(self.get(n, 0.0) - before[n] for n in inner)
+            self[outer] = self.get(outer, 0.0) + time.perf_counter() - started - inside
+
+    @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         if self.progress is not None:
             self.progress(STAGE_WORDS.get(name, name))
@@ -89,6 +115,7 @@ class Timings(dict[str, float]):
 
 def validate(root: Path, settings: Settings, progress: Callable[[str], None] | None = None) -> Result:
     started = time.perf_counter()
+    runs = kustomize_runs.value
     catalogue.check_rule_ids(settings)
     root = root.resolve()
     timings = Timings(progress)
@@ -105,6 +132,8 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
                 other = schema_store(root, settings.for_cluster_version(version), loaded.documents, cache)
                 stores[other.kubernetes_version] = other
     workspace = Workspace.open(root, settings, loaded)
+    if cache.enabled and not settings.offline:
+        workspace.helm.fetcher.negative = NegativeCache(cache)
     texts = {f: lf.text for f, lf in loaded.files.items()}
 
     with timings.stage("cache"):
@@ -115,23 +144,25 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
         scope = narrow(workspace, names, inputs)
         digests = {v: (st.digest() if cache.enabled else "") for v, st in stores.items()}
         outcomes, keys = cached_outcomes(workspace, digests, cache, scope.names, inputs)
-    with timings.stage("builds"):
-        builds = workspace.render([n for n in scope.names if n not in outcomes])
     checks = {v: SchemaChecks(st, cache, digests[v]) for v, st in stores.items()}
     schemas = checks[store.kubernetes_version]
-    with timings.stage("schemas"):
-        for r in builds:
+    negative = workspace.helm.fetcher.negative
+    # each cluster's schema checks and rules run as soon as it is built, while the next ones build; "builds"
+    # is then the time spent waiting for builds, "schemas" and "rules" the time spent on them
+    with timings.overlapped("builds", "schemas", "rules") as spent:
+        for r in workspace.render_each([n for n in scope.names if n not in outcomes]):
             name = r.build.cluster.name
             of_cluster = checks[normalise_kubernetes_version(settings.version_of(name))]
-            outcomes[name] = built_outcome(r, of_cluster, workspace.repo.entries[name].operator)
-    with timings.stage("rules"):
-        for r in builds:
-            outcome = outcomes[r.build.cluster.name]
-            outcome.findings += run_rules(
-                catalogue.checks(CLUSTER), Context(root, [], {}, [r.build.cluster]), outcome.name
-            )
-            if outcome.name in keys and cacheable(outcome, settings.offline):
-                cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
+            with spent("schemas"):
+                outcome = outcomes[name] = built_outcome(r, of_cluster, workspace.repo.entries[name].operator)
+            with spent("rules"):
+                outcome.findings += run_rules(
+                    catalogue.checks(CLUSTER), Context(root, [], {}, [r.build.cluster]), outcome.name
+                )
+                if negative is not None and any(f.rule == "H007" for f in outcome.findings):
+                    outcome.until = negative.expires  # holds only while the failed fetch is remembered
+                if outcome.name in keys and cacheable(outcome, settings.offline, outcome.until is not None):
+                    cache.put(CLUSTER_KIND, keys[outcome.name], outcome.to_json())
 
     done = [outcomes[n] for n in scope.names]
     findings = [*loaded.findings, *refused, *(f for o in done for f in o.findings)]
@@ -166,6 +197,7 @@ def validate(root: Path, settings: Settings, progress: Callable[[str], None] | N
         "kustomizations": sum(o.kustomizations for o in done),
         "helm_releases": sum(o.releases for o in done),
         "objects": checked,
+        "kustomize_runs": kustomize_runs.value - runs,  # processes started (of this run alone when runs do not overlap)
         "seconds": round(time.perf_counter() - started, 3),
         "stages": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -194,6 +226,7 @@ def built_outcome(r: Rendered, schemas: SchemaChecks, operator: bool = False) ->
         manifest_files={m.file for m in cluster.manifests},
         images=image_summary(cluster.manifests),
         volatile=r.build.volatile,
+        floating=r.floating,
     )
     if r.crds:  # the CRDs its charts install are known in this cluster only
         schemas = SchemaChecks(schemas.store.with_crds(r.crds, "a chart's crds/"))
@@ -232,6 +265,6 @@ def cached_outcomes(
     found: dict[str, ClusterOutcome] = {}
     for n in names:
         outcome = ClusterOutcome.from_json(cache.get(CLUSTER_KIND, keys[n]), n)
-        if outcome is not None:
+        if outcome is not None and not outcome.expired(time.time()):
             found[n] = outcome
     return found, keys

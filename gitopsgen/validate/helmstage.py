@@ -113,6 +113,7 @@ class HelmOutcome:
     releases: int = 0
     unavailable: set[str] = field(default_factory=set)  # chart sources already reported (H007)
     crds: list[dict[str, Any]] = field(default_factory=list)  # the CRDs of the charts' crds/ that are installed
+    floating: bool = False  # a chart of a floating version (H005) was fetched and rendered: may change
 
 
 def release_name(hr: Manifest) -> str:
@@ -213,7 +214,8 @@ class HelmStage:
             oci = mapping_at(source.data, "spec")
             ref = mapping_at(oci, "ref")
             version = str(ref.get("tag") or ref.get("semver") or "")
-            if not ref.get("digest") and not is_exact_version(version):
+            floating = not ref.get("digest") and not is_exact_version(version)
+            if floating:
                 self._finding(
                     out,
                     H005,
@@ -243,7 +245,8 @@ class HelmStage:
             if kind != "HelmRepository":
                 self._finding(out, H001, hr, f"charts from a {kind} are not rendered by the validator", "spec", "chart")
                 return None
-            if not is_exact_version(version):
+            floating = not is_exact_version(version)
+            if floating:
                 self._finding(
                     out,
                     H005,
@@ -260,7 +263,9 @@ class HelmStage:
                 url = "oci://" + url
             request = ChartRequest(url=url, chart=chart, version=version)
         try:
-            return self.fetcher.fetch(request)
+            archive = self.fetcher.fetch(request)
+            out.floating = out.floating or floating
+            return archive
         except ChartUnavailable as exc:
             self._unavailable(out, hr, source, request.url, exc)
             return None

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +26,11 @@ from typing import Any
 
 import yaml
 
-from .fields import mapping_at
 from .findings import Finding, Rule, Severity
 from .kustomizeplugins import _list, _parsed, plugin_configs, plugin_problem, plugin_reads
 from .load import KubeLoader, parse_documents
 from .model import Document
+from .patchedby import patched_by
 from .sandbox import child_environment, env_number, limited
 
 B001 = Rule(
@@ -59,13 +60,26 @@ B002 = Rule(
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 ORIGIN = "config.kubernetes.io/origin"
-TRANSFORMATIONS = "alpha.config.kubernetes.io/transformations"
-PATCH_TRANSFORMERS = frozenset({"PatchTransformer", "PatchStrategicMergeTransformer", "PatchJson6902Transformer"})
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|\?ref=|//", re.I)
 _TIMEOUT = 300  # seconds per build (GITOPSGEN_KUSTOMIZE_TIMEOUT)
 _MAX_MB = 2048  # writable memory of a build (GITOPSGEN_KUSTOMIZE_MAX_MB)
 _MAX_OUTPUT_MB = 256  # output of a build (GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB)
 KUSTOMIZE_ENV = "GITOPSGEN_KUSTOMIZE"  # an executable: a kustomize binary, or a kubectl (by its name)
+
+
+class _Counter:
+    """How many kustomize processes this Python process started (the benchmark's processes per cluster)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+RUNS = _Counter()
 
 
 def kustomization_file(directory: Path) -> Path | None:
@@ -394,63 +408,45 @@ def build(
 ) -> Built:
     """Build ``targets`` (kustomization directories or manifest files) with the real kustomize."""
     command = command or kustomize_command()
-    seconds = env_number("GITOPSGEN_KUSTOMIZE_TIMEOUT", _TIMEOUT)
-    memory = env_number("GITOPSGEN_KUSTOMIZE_MAX_MB", _MAX_MB)
-    output = env_number("GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB", _MAX_OUTPUT_MB)
     with tempfile.TemporaryDirectory(prefix="gitopsgen-kustomize-") as tmp:
         workdir = Path(tmp).resolve()
         (workdir / "kustomization.yaml").write_text(yaml.safe_dump(wrapper(root, workdir, targets, transforms)))
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            try:  # output to a file: RLIMIT_FSIZE bounds it (past the bound a write fails, or SIGXFSZ)
-                proc = subprocess.run(
-                    limited([*command, str(workdir)], memory, output),
-                    stdout=out,
-                    stderr=err,
-                    timeout=seconds,
-                    cwd=workdir,
-                    env=child_environment({"KUSTOMIZE_PLUGIN_HOME": str(workdir / "no-plugins")}),
-                )
-            except subprocess.TimeoutExpired:
-                return Built([], f"kustomize did not finish within {seconds:g}s", transient=True)
-            err.seek(0)
-            stderr = err.read(1 << 20).decode("utf-8", "replace")
-            if proc.returncode == -signal.SIGXFSZ or (proc.returncode and "file too large" in stderr):
-                return Built([], f"kustomize's output exceeds {output:g} MB (GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB)")
-            if proc.returncode != 0:
-                return Built([], clean_error(stderr, workdir, root), transient=proc.returncode < 0)
-            out.seek(0)
-            stdout = out.read().decode("utf-8", "replace")
-        try:
-            docs = [d for d in yaml.load_all(stdout, Loader=KubeLoader) if isinstance(d, dict)]
-        except yaml.YAMLError as exc:
-            return Built([], f"kustomize produced unparseable output: {str(exc).splitlines()[0]}")
-        patched = [patched_by(d, workdir, root) for d in docs]  # first: origin_of drops emptied annotations
-        return Built([(d, origin_of(d, workdir, root)) for d in docs], patched_by=patched)
+        return run(root, workdir, command)
 
 
-def patched_by(obj: dict[str, Any], workdir: Path, root: Path) -> frozenset[str]:
-    """Pop kustomize's transformations annotation; the repository-relative kustomization files whose patches
-    were applied to ``obj`` (so a finding on a patched field blames the patch that set it, not another
-    kustomization's patch of an object with the same base name)."""
-    meta = mapping_at(obj, "metadata")
-    annotations = mapping_at(meta, "annotations")
-    raw = annotations.pop(TRANSFORMATIONS, None)
-    if not raw:
-        return frozenset()
+def run(root: Path, workdir: Path, command: list[str]) -> Built:
+    """Run kustomize on the kustomization written in ``workdir`` (bounded in time, memory and output) and
+    parse what it prints, each object with the repository file it came from."""
+    seconds = env_number("GITOPSGEN_KUSTOMIZE_TIMEOUT", _TIMEOUT)
+    memory = env_number("GITOPSGEN_KUSTOMIZE_MAX_MB", _MAX_MB)
+    output = env_number("GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB", _MAX_OUTPUT_MB)
+    RUNS.add()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:  # output to a file: RLIMIT_FSIZE bounds it (past the bound a write fails, or SIGXFSZ)
+            proc = subprocess.run(
+                limited([*command, str(workdir)], memory, output),
+                stdout=out,
+                stderr=err,
+                timeout=seconds,
+                cwd=workdir,
+                env=child_environment({"KUSTOMIZE_PLUGIN_HOME": str(workdir / "no-plugins")}),
+            )
+        except subprocess.TimeoutExpired:
+            return Built([], f"kustomize did not finish within {seconds:g}s", transient=True)
+        err.seek(0)
+        stderr = err.read(1 << 20).decode("utf-8", "replace")
+        if proc.returncode == -signal.SIGXFSZ or (proc.returncode and "file too large" in stderr):
+            return Built([], f"kustomize's output exceeds {output:g} MB (GITOPSGEN_KUSTOMIZE_MAX_OUTPUT_MB)")
+        if proc.returncode != 0:
+            return Built([], clean_error(stderr, workdir, root), transient=proc.returncode < 0)
+        out.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
     try:
-        steps = yaml.safe_load(raw) or []
-    except yaml.YAMLError:
-        return frozenset()
-    found = set()
-    for step in steps if isinstance(steps, list) else []:
-        by = step.get("configuredBy") if isinstance(step, dict) else None
-        where = step.get("configuredIn") if isinstance(step, dict) else None
-        if isinstance(by, dict) and by.get("kind") in PATCH_TRANSFORMERS and isinstance(where, str):
-            try:
-                found.add(Path(os.path.normpath(workdir / where)).relative_to(root).as_posix())
-            except ValueError:
-                continue  # the wrapper's own patches (spec.patches of the Flux Kustomization)
-    return frozenset(found)
+        docs = [d for d in yaml.load_all(stdout, Loader=KubeLoader) if isinstance(d, dict)]
+    except yaml.YAMLError as exc:
+        return Built([], f"kustomize produced unparseable output: {str(exc).splitlines()[0]}")
+    patched = [patched_by(d, workdir, root) for d in docs]  # first: origin_of drops emptied annotations
+    return Built([(d, origin_of(d, workdir, root)) for d in docs], patched_by=patched)
 
 
 def origin_of(obj: dict[str, Any], workdir: Path, root: Path) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .batchbuild import enabled as batch_enabled
 from .entries import Entry, discover
 from .kustomize import Scanner
 from .load import Loaded
@@ -30,6 +31,7 @@ class Repository:
         self.root = root
         self.loaded = loaded
         self.command = command
+        self.batch = batch_enabled()  # several Flux Kustomizations per kustomize run (:mod:`.batchbuild`)
         self.by_file: dict[str, list[Document]] = {f: lf.documents for f, lf in loaded.files.items()}
         self.ignore = SourceIgnore.of(root)
         self.scanner = Scanner(root, self.by_file, self.ignore.ignored)
@@ -48,6 +50,9 @@ class Repository:
 
     def cluster_names(self) -> list[str]:
         return sorted(self.entries)
+
+    def documents_of(self, file: str) -> list[Document]:
+        return self.by_file.get(file, [])
 
     def documents_of_kind(self, kind: str) -> list[Document]:
         return [d for (k, _), docs in self._by_name.items() if k == kind for d in docs]

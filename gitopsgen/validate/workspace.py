@@ -7,7 +7,8 @@ would apply it, Helm renders included (:class:`Workspace`, :class:`Rendered`). T
 from __future__ import annotations
 
 import os
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,17 +138,30 @@ class Workspace:
             helm = HelmStage(self.root, helm.fetcher, version, helm.kustomize)
         outcome = helm.run(result.cluster, self.repo.repo_sources)
         result.cluster.manifests += outcome.manifests
-        return Rendered(result, outcome.findings, outcome.releases, outcome.crds)
+        return Rendered(result, outcome.findings, outcome.releases, outcome.crds, outcome.floating)
 
     def render(self, names: list[str]) -> list[Rendered]:
-        """Several clusters, in parallel threads; the kustomize runs of all of them share one pool sized to
-        the cores, so one cluster alone still builds its Kustomizations side by side."""
+        """Several clusters, in parallel threads, in the order of ``names`` (see :meth:`render_each`)."""
+        done = {r.build.cluster.name: r for r in self.render_each(names)}
+        return [done[n] for n in names]
+
+    def render_each(self, names: list[str]) -> Iterator[Rendered]:
+        """Several clusters, in parallel threads, each as soon as it is rendered: the caller's work on one
+        (schemas, rules) overlaps the kustomize runs and Helm renders of the next. The kustomize runs of all
+        of them share one pool sized to the cores, so one cluster alone still builds its Kustomizations
+        side by side."""
         if not names:
-            return []
+            return
         cores = os.cpu_count() or 2
         workers = max(2, min(len(names), cores * 2))
         with ThreadPoolExecutor(max_workers=cores + 1) as builds, ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda n: self.render_one(n, builds), names))
+            futures = [pool.submit(self.render_one, n, builds) for n in names]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
 
 
 @dataclass
@@ -156,6 +170,7 @@ class Rendered:
     helm_findings: list[Finding]
     releases: int
     crds: list[dict[str, Any]] = field(default_factory=list)  # of the charts rendered (crds/): used for this cluster
+    floating: bool = False  # a chart of a floating version was rendered
 
     @property
     def findings(self) -> list[Finding]:

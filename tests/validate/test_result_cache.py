@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ import pytest
 import yaml
 from conftest import ROOT, run_console, shared
 
+from gitopsgen.validate import negcache
 from gitopsgen.validate.clustercache import ClusterOutcome, cacheable, cluster_key
 from gitopsgen.validate.config import Settings
 from gitopsgen.validate.findings import Finding, Severity
@@ -353,13 +355,22 @@ def test_an_unpinned_chart_is_rendered_on_every_run(fleet: Path, helm_repo_url: 
 
 
 @pytest.mark.slow
-def test_a_chart_that_cannot_be_fetched_online_is_not_stored(fleet: Path, cache: Path) -> None:
+def test_a_chart_that_cannot_be_fetched_online_is_stored_only_while_the_failure_is_remembered(
+    fleet: Path, cache: Path
+) -> None:
+    """Issue 16: the failed fetch is remembered for 10 minutes (:mod:`.negcache`, expiry tested in
+    test_negcache.py) and the outcomes holding it are stored until then, not for ever."""
+    started = time.time()
+    reports = []
     for _ in range(2):
         report = validate(fleet, "http://127.0.0.1:9")  # a mirror that refuses connections: a network failure
         clusters = {c for f in report["findings"] if f["rule"] == "H007" for c in f["cluster"].split(",")}
         assert clusters >= {"cluster-1", "cluster-2"}
-        assert stats(report)["clusters_cached"] == 0
-        assert cluster_entries(cache) == {}
+        reports.append(report)
+    assert [stats(r)["clusters_cached"] for r in reports] == [0, 2]
+    assert reports[1]["findings"] == reports[0]["findings"]
+    untils = [json.loads(raw)["value"]["until"] for raw in cluster_entries(cache).values()]
+    assert len(untils) == 2 and all(started < u <= time.time() + negcache.TTL for u in untils)
 
 
 @pytest.mark.slow
