@@ -11,8 +11,9 @@ from pathlib import Path
 from conftest import shared
 
 from gitopsgen.validate import engine
+from gitopsgen.validate.catalogue import RULES
 from gitopsgen.validate.config import Settings
-from gitopsgen.validate.findings import RULES, Finding, Severity
+from gitopsgen.validate.findings import Finding, Severity
 from gitopsgen.validate.report import codequality, jsonreport, junit, sarif
 
 CHART_URL = "https://prefecthq.github.io/prefect-helm"
