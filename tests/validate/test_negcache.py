@@ -30,6 +30,9 @@ def test_a_failed_fetch_is_remembered_and_the_cluster_outcome_kept(tmp_path: Pat
     root = tmp_path / "repo"
     shutil.copytree(UNFETCHABLE, root)
     settings = Settings(chart_cache=tmp_path / "charts", ignore=("expect.yaml",))
+    # a result cache of its own: another test of this worker may have remembered the same chart's failure
+    # (for the default 10 minutes) in the session's cache, which this run would then read
+    monkeypatch.setenv("GITOPSGEN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(negcache, "TTL", 2.0)
     first = engine.validate(root, settings)
     h007 = [f for f in first.findings if f.rule == "H007"]
